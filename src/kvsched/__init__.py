@@ -1,0 +1,3 @@
+"""kvsched: scheduling LLM inference under KV-cache memory limits."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,25 @@
+"""Exception types. Every user-facing error names the offending file, line, key or value."""
+
+
+class KvschedError(Exception):
+    """Base class for all kvsched errors."""
+
+
+class ConfigError(KvschedError):
+    """A configuration key or value is invalid (unknown key, unknown name, bad range)."""
+
+
+class TraceFormatError(KvschedError):
+    """A trace file is malformed. The message names the file and the line."""
+
+
+class DataError(KvschedError):
+    """A data file is missing or fails its checksum."""
+
+
+class PolicyError(KvschedError):
+    """A policy returned an infeasible or invalid decision."""
+
+
+class SimulationError(KvschedError):
+    """The simulation cannot make progress (e.g. a policy deadlock)."""

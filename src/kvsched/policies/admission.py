@@ -1,0 +1,137 @@
+"""FCFS, shortest-predicted-first and MC-SF: greedy admission under a memory check.
+
+All three admit waiting requests one at a time in a queue order while a memory check
+holds, stopping at the first candidate that fails (or skipping it, ``scan: skip``):
+
+* ``mcsf``  -- MC-SF: shortest predicted output first, exact future-peak check.
+* ``sf``    -- shortest predicted output first; ``check: future_peak`` (default, then
+  identical to ``mcsf``) or ``check: current`` (greedy on the coming round's memory only).
+* ``fcfs``  -- arrival order; with ``check: future_peak`` this is the MC-SF paper's
+  MC-Benchmark.
+
+A running request that outlives its prediction is assumed to need one more round
+(see :func:`remaining_rounds`); if memory runs out anyway the eviction rule applies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from ..errors import ConfigError
+from ..sim.view import SchedulerView
+from .base import EVICTION_RULES, INF_ROUNDS, Policy
+from .future_peak import PeakProfile, remaining_rounds
+from .registry import register_policy
+
+CHECKS = ("future_peak", "current")
+SCANS = ("stop", "skip")
+
+
+@dataclass(frozen=True)
+class AdmissionParams:
+    """check: 'future_peak' | 'current'; scan: 'stop' at the first failing candidate or 'skip' it;
+    eviction: rule used when a too-short prediction makes memory overflow."""
+
+    check: str = "future_peak"
+    scan: str = "stop"
+    eviction: str = "newest"
+
+    def validate(self) -> None:
+        for key, val, ok in (("check", self.check, CHECKS), ("scan", self.scan, SCANS),
+                             ("eviction", self.eviction, EVICTION_RULES)):
+            if val not in ok:
+                raise ConfigError(f"{key}={val!r} is not valid; choose one of {', '.join(ok)}")
+
+
+class GreedyAdmission(Policy):
+    """Shared admission loop. Subclasses choose the queue order via ``by_prediction``."""
+
+    Params = AdmissionParams
+    by_prediction = False
+
+    def queue_key(self, view, ids):
+        return view.pred[ids] if self.by_prediction else None
+
+    def _profile(self, view: SchedulerView) -> PeakProfile:
+        run = np.asarray(view.running)
+        s, j = view.prompt[run], view.progress[run]
+        return PeakProfile(self.capacity, remaining_rounds(view.pred[run], j, s, self.capacity), s + j + 1)
+
+    def _candidate(self, view: SchedulerView, i: int) -> tuple[int, int]:
+        s = int(view.prompt[i])
+        rem = int(remaining_rounds(view.pred[i:i + 1], np.zeros(1, np.int64), view.prompt[i:i + 1],
+                                   self.capacity)[0])
+        return rem, s + 1
+
+    def admit(self, view: SchedulerView) -> Sequence[int]:
+        out: list[int] = []
+        if self.params.check == "current":
+            free = view.free
+            for i in view.waiting:
+                need = int(view.prompt[i]) + 1
+                if need <= free:
+                    out.append(int(i)); free -= need
+                elif self.params.scan == "stop":
+                    break
+            return out
+        prof = self._profile(view)
+        for i in view.waiting:
+            rem, base = self._candidate(view, int(i))
+            if prof.fits(rem, base):
+                prof.add(rem, base); out.append(int(i))
+            elif self.params.scan == "stop":
+                break
+        return out
+
+    def quiet_rounds(self, view: SchedulerView) -> int:
+        if len(view.waiting) == 0:
+            return INF_ROUNDS
+        if self.params.scan != "stop":
+            return 1
+        head = int(view.waiting[0])
+        if self.params.check == "current":
+            return INF_ROUNDS  # memory only grows until a completion: the head cannot fit sooner
+        rem, base = self._candidate(view, head)
+        run = np.asarray(view.running)
+        # the profile stays valid until a running request outlives its prediction
+        horizon = 4096
+        if len(run):
+            horizon = min(horizon, int(np.min(view.pred[run] - view.progress[run])))
+        if horizon <= 1:
+            return 1
+        # rounds until the blocked head could first pass the check (running set unchanged)
+        return max(1, self._profile(view).first_fit_delay(rem, base, horizon=horizon))
+
+
+@register_policy
+class FCFS(GreedyAdmission):
+    """First come, first served with the future-peak check (MC-Benchmark)."""
+    name = "fcfs"
+
+
+@register_policy
+class ShortestFirst(GreedyAdmission):
+    """Shortest predicted output first."""
+    name = "sf"
+    by_prediction = True
+
+
+@dataclass(frozen=True)
+class McsfParams(AdmissionParams):
+    def validate(self) -> None:
+        super().validate()
+        if self.check != "future_peak":
+            raise ConfigError("mcsf always uses check='future_peak'; use algorithm=sf for other checks")
+
+
+@register_policy
+class MCSF(GreedyAdmission):
+    """MC-SF (Jaillet et al. 2025): shortest predicted first, admitted while the exact
+    future-peak check holds; started requests run to completion unless a too-short
+    prediction overflows memory."""
+    name = "mcsf"
+    Params = McsfParams
+    by_prediction = True

@@ -1,0 +1,74 @@
+"""The MC-SF future-peak check (Jaillet et al., arXiv 2502.07115).
+
+Time offsets ``tau = 0, 1, ...`` count rounds from the coming round. A request with
+``base`` = its memory in the coming round (``s + progress + 1`` tokens) and ``rem``
+predicted rounds left holds ``base + tau`` tokens at offset ``tau < rem``. Memory only
+grows between completions, so the peak over all future rounds is attained at some
+request's last predicted round ``tau = rem - 1``: checking those checkpoints is exact.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class PeakProfile:
+    """Predicted memory of a set of requests from the coming round on (tokens)."""
+
+    __slots__ = ("cap", "rem", "base", "_suffix")
+
+    def __init__(self, capacity: int, rem: np.ndarray, base: np.ndarray):
+        self.cap = int(capacity)
+        order = np.argsort(rem, kind="stable")
+        self.rem = np.asarray(rem, dtype=np.int64)[order]
+        self.base = np.asarray(base, dtype=np.int64)[order]
+        self._update()
+
+    def _update(self) -> None:
+        # suffix[m] = sum(base[m:]); suffix[len] = 0
+        self._suffix = np.concatenate((np.cumsum(self.base[::-1])[::-1], [0]))
+
+    def usage_at(self, tau: np.ndarray) -> np.ndarray:
+        """Memory (tokens) at offsets ``tau`` of the requests in the profile."""
+        idx = np.searchsorted(self.rem, tau, side="right")  # first with rem > tau
+        return self._suffix[idx] + tau * (len(self.rem) - idx)
+
+    def fits(self, rem: int, base: int, delay: int = 0) -> bool:
+        """Whether a request with ``rem`` rounds and coming-round memory ``base``, started
+        ``delay`` rounds from now, keeps every future round within capacity."""
+        end = delay + rem - 1                      # its last round (offset)
+        taus = self.rem - 1
+        over = taus[(taus >= delay) & (taus <= end)]
+        if len(over) and np.any(self.usage_at(over) + base + (over - delay) > self.cap):
+            return False
+        return bool(self.usage_at(np.array([end]))[0] + base + rem - 1 <= self.cap)
+
+    def add(self, rem: int, base: int) -> None:
+        i = int(np.searchsorted(self.rem, rem, side="right"))
+        self.rem = np.insert(self.rem, i, rem)
+        self.base = np.insert(self.base, i, base)
+        self._update()
+
+    def first_fit_delay(self, rem: int, base: int, horizon: int) -> int:
+        """Smallest delay ``d`` in ``[0, horizon)`` at which :meth:`fits` holds, else ``horizon``.
+
+        Vectorised over all delays: used to skip rounds while the head of the queue waits."""
+        if horizon <= 0:
+            return 0
+        d = np.arange(horizon, dtype=np.int64)[:, None]           # (H,1)
+        taus = (self.rem - 1)[None, :]                            # (1,k)
+        use = self.usage_at(self.rem - 1)[None, :]
+        inside = (taus >= d) & (taus <= d + rem - 1)
+        bad = np.any(inside & (use + base + (taus - d) > self.cap), axis=1)
+        end = d[:, 0] + rem - 1
+        bad |= self.usage_at(end) + base + rem - 1 > self.cap
+        ok = np.flatnonzero(~bad)
+        return int(ok[0]) if len(ok) else int(horizon)
+
+
+def remaining_rounds(pred: np.ndarray, progress: np.ndarray, prompt: np.ndarray, capacity: int) -> np.ndarray:
+    """Predicted rounds left: ``pred - progress``, at least 1 (a running request that
+    outlived its prediction needs at least one more round), and at most what memory can
+    ever hold (``M - s - progress``)."""
+    rem = np.maximum(pred - progress, 1)
+    return np.minimum(rem, np.maximum(capacity - prompt - progress, 1))

@@ -1,0 +1,62 @@
+"""The policy registry: config name -> Policy class."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Mapping
+
+from ..errors import ConfigError
+from .base import Policy, params_fields
+
+_REGISTRY: dict[str, type[Policy]] = {}
+
+
+def register_policy(cls: type[Policy]) -> type[Policy]:
+    """Class decorator: register under ``cls.name``."""
+    if cls.name in _REGISTRY and _REGISTRY[cls.name] is not cls:
+        raise ValueError(f"policy name {cls.name!r} registered twice")
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def list_policies() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def get_policy_class(name: str) -> type[Policy]:
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ConfigError(f"unknown algorithm {name!r}; valid: {', '.join(list_policies())}") from None
+
+
+def make_params(cls: type[Policy], cfg: Mapping[str, Any]) -> Any:
+    """Build ``cls.Params`` from a mapping, rejecting unknown keys by name."""
+    valid = params_fields(cls.Params)
+    kw = {k: v for k, v in dict(cfg).items() if k != "name"}
+    bad = sorted(set(kw) - set(valid))
+    if bad:
+        raise ConfigError(
+            f"algorithm {cls.name!r} has no parameter(s) {', '.join(bad)}; "
+            f"valid: {', '.join(valid) if valid else '(none)'}")
+    try:
+        p = cls.Params(**kw)
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"algorithm {cls.name!r}: {e}") from None
+    check = getattr(p, "validate", None)
+    if check is not None:
+        check()
+    return p
+
+
+def build_policy(cfg: Mapping[str, Any], *, capacity: int, seed: int = 0) -> Policy:
+    """Instantiate the policy named ``cfg['name']`` with the remaining keys as parameters."""
+    cfg = dict(cfg)
+    if "name" not in cfg:
+        raise ConfigError("algorithm config needs a 'name'")
+    cls = get_policy_class(cfg["name"])
+    return cls(make_params(cls, cfg), capacity=capacity, seed=seed)
+
+
+def param_dict(p: Any) -> dict:
+    return dataclasses.asdict(p) if dataclasses.is_dataclass(p) else {}

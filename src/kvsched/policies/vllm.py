@@ -1,0 +1,55 @@
+"""vLLM-style FCFS (v1 scheduler semantics, simplified to token granularity).
+
+Admits waiting requests in FCFS order while their prompt fits in the memory left for
+the coming round (head-of-line blocking: it stops at the first that does not fit),
+optionally keeping a ``watermark`` fraction of M free and at most ``max_num_seqs``
+running. When the batch outgrows memory during decode it preempts the most recently
+admitted request and admits nothing in that round (vLLM v1 schedules waiting requests
+only in steps without preemption). The preempted request's KV cache is dropped and it
+is recomputed later from scratch.
+Preempted requests keep their arrival position, so they rejoin the queue's front.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+from ..errors import ConfigError
+from ..sim.view import SchedulerView
+from .base import INF_ROUNDS, Policy
+from .registry import register_policy
+
+
+@dataclass(frozen=True)
+class VllmParams:
+    watermark: float = 0.0      # fraction of M kept free at admission
+    max_num_seqs: int = 0       # 0 = unlimited
+
+    def validate(self) -> None:
+        if not 0.0 <= self.watermark < 1.0:
+            raise ConfigError(f"watermark={self.watermark} must be in [0, 1)")
+        if self.max_num_seqs < 0:
+            raise ConfigError("max_num_seqs must be >= 0")
+
+
+@register_policy
+class VllmFCFS(Policy):
+    name = "vllm_fcfs"
+    Params = VllmParams
+
+    def admit(self, view: SchedulerView) -> Sequence[int]:
+        if view.evicted_now:
+            return []  # no admissions in a round that had to preempt (as vLLM v1)
+        limit = self.capacity - int(self.params.watermark * self.capacity)
+        cap_n = self.params.max_num_seqs or 1 << 62
+        need, n, out = view.need, len(view.running), []
+        for i in view.waiting:
+            add = int(view.prompt[i]) + 1
+            if need + add > limit or n >= cap_n:
+                break
+            out.append(int(i)); need += add; n += 1
+        return out
+
+    def quiet_rounds(self, view: SchedulerView) -> int:
+        return INF_ROUNDS  # memory only grows between completions: a blocked head stays blocked

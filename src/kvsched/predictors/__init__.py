@@ -1,0 +1,7 @@
+"""Output-length predictors (one registry)."""
+
+from .base import Predictions, Predictor
+from .registry import build_predictor, list_predictors, register_predictor
+from . import synthetic  # noqa: F401  (registers oracle, noisy)
+
+__all__ = ["Predictions", "Predictor", "build_predictor", "list_predictors", "register_predictor"]

@@ -1,0 +1,37 @@
+"""The predictor registry: config name -> Predictor class."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Mapping
+
+from ..errors import ConfigError
+from .base import Predictor
+
+_REGISTRY: dict[str, type[Predictor]] = {}
+
+
+def register_predictor(cls: type[Predictor]) -> type[Predictor]:
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def list_predictors() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def build_predictor(cfg: Mapping[str, Any], *, seed: int = 0) -> Predictor:
+    cfg = dict(cfg)
+    name = cfg.pop("name", None)
+    if name not in _REGISTRY:
+        raise ConfigError(f"unknown predictor {name!r}; valid: {', '.join(list_predictors())}")
+    cls = _REGISTRY[name]
+    valid = [f.name for f in dataclasses.fields(cls.Params)]
+    bad = sorted(set(cfg) - set(valid))
+    if bad:
+        raise ConfigError(f"predictor {name!r} has no parameter(s) {', '.join(bad)}; "
+                          f"valid: {', '.join(valid) if valid else '(none)'}")
+    params = cls.Params(**cfg)
+    if hasattr(params, "validate"):
+        params.validate()
+    return cls(params, seed=seed)

@@ -1,0 +1,342 @@
+"""The discrete-time KV-cache scheduling simulator (papers.md §0), with event skipping.
+
+Round semantics (exact): a request started in round ``p`` produces its first token in
+round ``p`` (the prefill is part of that round) and in its ``j``-th round of running holds
+``s + j`` KV tokens; it completes at the end of round ``p + o - 1`` and then frees all
+its memory. In every round the running batch holds at most ``M`` tokens: the engine
+enforces this, asking the policy to evict (recompute preemption: KV dropped, progress
+lost, restart from scratch) when the batch would outgrow memory.
+
+Time: a round lasts ``latency.round_time(prefill, batch, kv)`` time units (1 for the unit
+time base). A request arriving at time ``a`` is first seen by the round starting at or
+after ``a``.
+
+Event skipping: between events (arrival, completion, a memory crossing, or the end of the
+policy's declared quiet period) the batch is fixed and memory grows by the batch size per
+round, so the engine advances many rounds in one step with closed-form time and memory
+sums. ``step_mode=True`` disables skipping (the round-by-round reference).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import PolicyError, SimulationError
+from ..latency.base import LinearLatency
+from ..policies.base import INF_ROUNDS, Policy
+from ..predictors.base import Predictor
+from ..workload import Workload
+from .view import DONE, REJECTED, RUNNING, WAITING, PublicState, SchedulerView
+
+REJECT_PROMPT = "prompt_exceeds_memory"     # s + 1 > M: cannot run even its first round
+REJECT_KV = "kv_exceeds_memory"             # s + o > M: outgrew memory running alone
+
+
+@dataclass
+class RunRecord:
+    """Raw outcome of a simulation (per-request arrays indexed by request id; times in the
+    run's time unit, sizes in tokens)."""
+
+    workload: Workload
+    capacity: int
+    time_unit: str
+    first_start: np.ndarray
+    last_start: np.ndarray
+    first_token: np.ndarray
+    completion: np.ndarray
+    evictions: np.ndarray
+    wasted_decode: np.ndarray        # decoded tokens thrown away by evictions
+    wasted_prefill: np.ndarray       # prompt tokens recomputed after evictions
+    reject_reason: list[str | None]
+    makespan: float
+    rounds: int
+    busy_time: float
+    peak_memory: int
+    memory_round_sum: float          # sum over busy rounds of KV tokens held
+    memory_time_sum: float           # integral of KV tokens over busy time
+    energy_j: float | None
+    decisions: int                   # times the policy was consulted
+    stats: dict = field(default_factory=dict)
+
+
+class Simulator:
+    """One simulation run. Build it, call :meth:`run` once."""
+
+    def __init__(self, workload: Workload, policy: Policy, predictor: Predictor, capacity: int,
+                 latency: LinearLatency, *, step_mode: bool = False, progress=None, on_advance=None):
+        self.w = workload
+        self.on_advance = on_advance  # optional hook(clock, k, batch, kv0, running ids) (tests, traces)
+        self.policy = policy
+        self.predictor = predictor
+        self.M = int(capacity)
+        self.lat = latency
+        self.step_mode = step_mode
+        self.progress_cb = progress
+        n = len(workload)
+        self.n = n
+        self.pub = PublicState(n)
+        self._truth = workload.output            # private: never handed to policies
+        self._texts = workload.text if workload.text is not None else [None] * n
+        # outcome arrays
+        self.first_start = np.full(n, np.nan)
+        self.first_token = np.full(n, np.nan)
+        self.completion = np.full(n, np.nan)
+        self.wasted_decode = np.zeros(n, dtype=np.int64)
+        self.wasted_prefill = np.zeros(n, dtype=np.int64)
+        self.reject_reason: list[str | None] = [None] * n
+        # queue state
+        self.waiting = np.zeros(0, dtype=np.int64)
+        self.wkey = np.zeros(0, dtype=np.float64)
+        self.running = np.zeros(0, dtype=np.int64)
+        self.usage = 0                            # sum(s + progress) over running
+        self.clock = 0.0
+        self.rnd = 0
+        self.seq = 0
+        self.finished = 0
+        self.decisions = 0
+        self.evicted_now = False
+
+    # --- queue helpers -----------------------------------------------------------------
+    def _view(self) -> SchedulerView:
+        return SchedulerView(self.pub, self.clock, self.rnd, self.M, self.waiting, self.running, self.usage,
+                             self.evicted_now)
+
+    def _enqueue(self, ids: np.ndarray) -> None:
+        if len(ids) == 0:
+            return
+        self.pub.status[ids] = WAITING
+        key = self.policy.queue_key(self._view(), ids)
+        if key is None:
+            key = np.zeros(len(ids))
+        key = np.asarray(key, dtype=np.float64)
+        allk = np.concatenate((self.wkey, key))
+        alli = np.concatenate((self.waiting, ids))
+        order = np.lexsort((alli, allk))
+        self.waiting, self.wkey = alli[order], allk[order]
+
+    def _dequeue(self, ids: np.ndarray) -> None:
+        keep = ~np.isin(self.waiting, ids)
+        self.waiting, self.wkey = self.waiting[keep], self.wkey[keep]
+
+    def _finish(self, ids: np.ndarray) -> None:
+        self.finished += len(ids)
+        if self.progress_cb is not None and len(ids):
+            self.progress_cb(len(ids))
+
+    # --- state transitions -------------------------------------------------------------
+    def _arrive(self, lo: int, hi: int) -> None:
+        ids = np.arange(lo, hi, dtype=np.int64)
+        pub, w = self.pub, self.w
+        pub.arrival[ids] = w.arrival[ids]
+        pub.prompt[ids] = w.prompt[ids]
+        for i in ids:
+            pub.text[i] = self._texts[i]
+        bad = ids[w.prompt[ids] + 1 > self.M]
+        for i in bad:
+            self.reject_reason[i] = REJECT_PROMPT
+        pub.status[bad] = REJECTED
+        self._finish(bad)
+        ok = ids[w.prompt[ids] + 1 <= self.M]
+        if len(ok):
+            truth = self._truth[ok] if self.predictor.uses_truth else None
+            p = self.predictor.predict(ok, w.prompt[ok], [self._texts[i] for i in ok], truth)
+            pub.pred[ok] = np.maximum(1, np.asarray(p.point, dtype=np.int64))
+            if p.lo is not None:
+                pub.pred_lo[ok] = p.lo
+                pub.pred_hi[ok] = p.hi
+            self._enqueue(ok)
+
+    def _remove_running(self, ids: np.ndarray) -> None:
+        self.running = self.running[~np.isin(self.running, ids)]
+        self.usage -= int(np.sum(self.pub.prompt[ids] + self.pub.progress[ids]))
+
+    def _evict(self, ids, *, why: str) -> None:
+        ids = np.unique(np.asarray(ids, dtype=np.int64))
+        if len(ids) == 0:
+            raise PolicyError(f"policy {self.policy.name!r} returned no victims while memory overflows ({why})")
+        if np.any(self.pub.status[ids] != RUNNING):
+            raise PolicyError(f"policy {self.policy.name!r} tried to evict requests that are not running: "
+                              f"{ids[self.pub.status[ids] != RUNNING][:5].tolist()}")
+        pub = self.pub
+        self._remove_running(ids)
+        self.wasted_decode[ids] += pub.progress[ids]
+        self.wasted_prefill[ids] += pub.prompt[ids]
+        pub.evictions[ids] += 1
+        pub.progress[ids] = 0
+        pub.start_time[ids] = np.nan
+        pub.start_round[ids] = -1
+        pub.admit_seq[ids] = -1
+        self._enqueue(ids)
+
+    def _reject_hopeless(self) -> None:
+        """Abort running requests that cannot fit their next token even alone (s + o > M)."""
+        run = self.running
+        if len(run) == 0:
+            return
+        need = self.pub.prompt[run] + self.pub.progress[run] + 1
+        bad = run[need > self.M]
+        if len(bad):
+            pub = self.pub
+            self._remove_running(bad)
+            self.wasted_decode[bad] += pub.progress[bad]
+            for i in bad:
+                self.reject_reason[i] = REJECT_KV
+            pub.status[bad] = REJECTED
+            self._finish(bad)
+
+    def _start(self, ids: list[int]) -> int:
+        """Validate and start admitted requests; returns their prefill tokens."""
+        if not ids:
+            return 0
+        a = np.asarray(ids, dtype=np.int64)
+        pub = self.pub
+        if len(np.unique(a)) != len(a) or np.any(pub.status[a] != WAITING):
+            raise PolicyError(f"policy {self.policy.name!r} admitted requests that are not waiting "
+                              f"(or twice): {a[:10].tolist()}")
+        add = int(np.sum(pub.prompt[a] + 1))
+        if self.usage + len(self.running) + add > self.M:
+            raise PolicyError(
+                f"policy {self.policy.name!r} admitted {len(a)} request(s) needing {add} tokens in round "
+                f"{self.rnd}, but only {self.M - self.usage - len(self.running)} of M={self.M} are free")
+        self._dequeue(a)
+        pub.status[a] = RUNNING
+        pub.progress[a] = 0
+        pub.start_time[a] = self.clock
+        pub.start_round[a] = self.rnd
+        pub.admit_seq[a] = np.arange(self.seq, self.seq + len(a))
+        self.seq += len(a)
+        first = np.isnan(self.first_start[a])
+        self.first_start[a[first]] = self.clock
+        self.running = np.concatenate((self.running, a))
+        self.usage += int(np.sum(pub.prompt[a]))
+        return int(np.sum(pub.prompt[a]))
+
+    # --- main loop ---------------------------------------------------------------------
+    def run(self) -> RunRecord:
+        w, pub, M, lat = self.w, self.pub, self.M, self.lat
+        n = self.n
+        unit = lat.is_unit
+        nxt = 0                       # next request (by id) not yet arrived
+        last_start = np.full(n, np.nan)
+        busy_time = 0.0
+        peak = 0
+        mem_round_sum = 0.0
+        mem_time_sum = 0.0
+        energy = 0.0 if lat.power_w is not None else None
+        while self.finished < n:
+            # 1. arrivals visible at the start of this round
+            if nxt < n and w.arrival[nxt] <= self.clock:
+                hi = int(np.searchsorted(w.arrival, self.clock, side="right"))
+                self._arrive(nxt, hi)
+                nxt = hi
+            if len(self.running) == 0 and len(self.waiting) == 0:
+                if nxt >= n:
+                    break
+                self._jump_to(w.arrival[nxt], unit)
+                continue
+            # 2. evictions: hopeless requests, voluntary preemption, overflow
+            self._reject_hopeless()
+            self.decisions += 1
+            pre = self.policy.preempt(self._view())
+            if len(pre):
+                self._evict(pre, why="voluntary")
+            guard = 0
+            self.evicted_now = False
+            while self.usage + len(self.running) > M:
+                excess = self.usage + len(self.running) - M
+                self._evict(self.policy.victims(self._view(), excess), why=f"excess {excess} tokens")
+                self.evicted_now = True
+                guard += 1
+                if guard > n + 1:
+                    raise SimulationError("eviction loop did not converge")
+            # 3. admission
+            view = self._view()
+            adm = list(self.policy.admit(view))
+            prefill = self._start(adm)
+            for i in adm:
+                last_start[i] = self.clock
+            B = len(self.running)
+            if B == 0:
+                if nxt < n:
+                    self._jump_to(w.arrival[nxt], unit)
+                    continue
+                if len(self.waiting):
+                    raise SimulationError(
+                        f"deadlock: policy {self.policy.name!r} admits none of {len(self.waiting)} waiting "
+                        f"request(s) while the batch is empty and no request is still to arrive")
+                continue
+            # 4. how many rounds can be advanced in one step
+            kv0 = self.usage + B                          # tokens held in the first round
+            rem = self._truth[self.running] - pub.progress[self.running]
+            k = int(np.min(rem))                           # until the first completion
+            k = min(k, (M - kv0) // B + 1)                 # until memory would cross M
+            dur0 = lat.round_time(prefill, B, kv0)
+            if nxt < n:                                   # until the next arrival is visible
+                dt = w.arrival[nxt] - self.clock - dur0
+                k = min(k, 1 + (lat.rounds_within(dt, B, kv0 + B) if dt > 0 else 0))
+            if self.step_mode or self.evicted_now or len(pre):
+                k = 1  # after an eviction the policy decides again next round
+            elif k > 1:
+                k = min(k, max(1, int(self.policy.quiet_rounds(self._view()))))
+            # 5. advance k rounds
+            if self.on_advance is not None:
+                self.on_advance(self.clock, k, B, kv0, self.running.copy())
+            dur = dur0 + lat.span(k - 1, B, kv0 + B)
+            newly = np.isnan(self.first_token[self.running])
+            self.first_token[self.running[newly]] = self.clock + dur0
+            peak = max(peak, kv0 + B * (k - 1))
+            ksum = k * kv0 + B * k * (k - 1) / 2.0
+            mem_round_sum += ksum
+            mem_time_sum += self._kv_time_integral(dur0, k, B, kv0)
+            busy_time += dur
+            if energy is not None:
+                energy += lat.power_w * dur
+            self.clock += dur
+            self.rnd += k
+            pub.progress[self.running] += k
+            self.usage += B * k
+            done_mask = pub.progress[self.running] >= self._truth[self.running]
+            if np.any(done_mask):
+                done = self.running[done_mask]
+                self._remove_running(done)
+                self.completion[done] = self.clock
+                pub.status[done] = DONE
+                self.predictor.observe(done, w.prompt[done], [self._texts[i] for i in done], self._truth[done])
+                self._finish(done)
+        return RunRecord(
+            workload=w, capacity=M, time_unit=("rounds" if unit else "s"),
+            first_start=self.first_start, last_start=last_start, first_token=self.first_token,
+            completion=self.completion, evictions=pub.evictions.copy(),
+            wasted_decode=self.wasted_decode, wasted_prefill=self.wasted_prefill,
+            reject_reason=self.reject_reason, makespan=self.clock, rounds=self.rnd, busy_time=busy_time,
+            peak_memory=int(peak), memory_round_sum=mem_round_sum, memory_time_sum=mem_time_sum,
+            energy_j=energy, decisions=self.decisions)
+
+    def _kv_time_integral(self, dur0: float, k: int, B: int, kv0: int) -> float:
+        """Sum over the k rounds of (KV tokens held) x (round duration), token-seconds."""
+        lat = self.lat
+        total = kv0 * dur0
+        if k > 1:
+            # rounds r = 1..k-1 hold kv0 + B r tokens and last c + c_kv B r time units,
+            # with c = c0 + c_d B + c_kv kv0 (decode-only rounds): closed-form sums
+            c = lat.c0 + lat.c_d * B + lat.c_kv * kv0
+            m = k - 1
+            s1 = m * (m + 1) / 2.0
+            s2 = m * (m + 1) * (2 * m + 1) / 6.0
+            total += m * kv0 * c + (kv0 * lat.c_kv * B + B * c) * s1 + lat.c_kv * B * B * s2
+        return total
+
+    def _jump_to(self, t: float, unit: bool) -> None:
+        """Idle until time ``t`` (the next arrival); unit rounds start at integer times."""
+        if unit:
+            t = float(np.ceil(t))
+        self.clock = max(self.clock, t)
+
+
+def simulate(workload: Workload, policy: Policy, predictor: Predictor, capacity: int,
+             latency: LinearLatency, *, step_mode: bool = False, progress=None, on_advance=None) -> RunRecord:
+    """Run one simulation and return its raw record."""
+    return Simulator(workload, policy, predictor, capacity, latency, step_mode=step_mode,
+                     progress=progress, on_advance=on_advance).run()

