@@ -1,0 +1,127 @@
+"""Parameter checks and the shared path from a parsed table to a Workload."""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ConfigError
+from ..workload import Workload
+
+ARRIVALS = ("trace", "poisson", "zero")
+# Accepted keys (with defaults) of file-backed traces with / without timestamps.
+TIMED_DEFAULTS: dict[str, Any] = {"n": None, "arrival": "trace", "rate": None, "start": 0}
+UNTIMED_DEFAULTS: dict[str, Any] = {"n": None, "arrival": "poisson", "rate": None, "start": 0,
+                                    "sample": False}
+
+
+def get_int(p: dict[str, Any], key: str, *, low: int | None = None, none_ok: bool = False) -> int | None:
+    v = p.get(key)
+    if v is None and none_ok:
+        return None
+    if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+        raise ConfigError(f"{p['name']}: {key} must be an integer, got {v!r}")
+    if low is not None and v < low:
+        raise ConfigError(f"{p['name']}: {key} must be >= {low}, got {v!r}")
+    return int(v)
+
+
+def get_float(p: dict[str, Any], key: str, *, low: float | None = None, positive: bool = False,
+              none_ok: bool = False) -> float | None:
+    v = p.get(key)
+    if v is None and none_ok:
+        return None
+    if isinstance(v, bool) or not isinstance(v, numbers.Real) or not np.isfinite(v):
+        raise ConfigError(f"{p['name']}: {key} must be a finite number, got {v!r}")
+    if (positive and v <= 0) or (low is not None and v < low):
+        raise ConfigError(f"{p['name']}: {key} must be {'> 0' if positive else f'>= {low}'}, got {v!r}")
+    return float(v)
+
+
+def get_bool(p: dict[str, Any], key: str) -> bool:
+    v = p.get(key, False)
+    if not isinstance(v, bool):
+        raise ConfigError(f"{p['name']}: {key} must be true or false, got {v!r}")
+    return v
+
+
+def get_choice(p: dict[str, Any], key: str, choices: tuple) -> Any:
+    v = p.get(key)
+    if v not in choices:
+        raise ConfigError(f"{p['name']}: {key} must be one of {', '.join(map(repr, choices))}, got {v!r}")
+    return v
+
+
+def rngs(seed: int, k: int) -> list[np.random.Generator]:
+    """``k`` independent generators derived from ``seed`` (so sampling and arrivals don't interact)."""
+    return [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(k)]
+
+
+def poisson_arrivals(rng: np.random.Generator, n: int, rate: float) -> np.ndarray:
+    """Arrival times of a Poisson process with ``rate`` per time unit: cumulative Exp(1/rate) gaps."""
+    return np.cumsum(rng.exponential(1.0 / rate, size=n))
+
+
+def need_rate(p: dict[str, Any]) -> float:
+    rate = get_float(p, "rate", positive=True, none_ok=True)
+    if rate is None:
+        raise ConfigError(f"{p['name']}: arrival 'poisson' needs a rate > 0 (requests per time unit)")
+    return rate
+
+
+def table_workload(p: dict[str, Any], df: pd.DataFrame, seed: int, meta: dict[str, Any],
+                   list_cols: tuple[str, ...] = ()) -> Workload:
+    """Turn a parsed table into a Workload (time unit seconds).
+
+    ``df`` has int columns ``prompt`` and ``output`` (tokens), optionally ``arrival``
+    (seconds), ``text`` and the per-request ``list_cols`` (copied into ``meta`` as lists).
+    Steps: drop output-0 rows (counted in ``meta["dropped_zero_output"]``); sort by arrival
+    (stable) if timed; skip ``start`` rows; keep the first ``n`` (or, with ``sample``, draw
+    ``n`` without replacement); set arrivals per ``arrival``. Replayed timestamps are
+    shifted so the first kept request arrives at 0 (the shift is ``meta["time_offset"]``).
+    """
+    name = p["name"]
+    rows = len(df)
+    keep = df["output"].to_numpy() > 0
+    dropped = int((~keep).sum())
+    cols = {c: df[c].to_numpy()[keep] for c in df.columns}
+    timed = "arrival" in cols
+    mode = get_choice(p, "arrival", ARRIVALS)
+    if mode == "trace" and not timed:
+        raise ConfigError(f"{name}: this trace has no timestamps; use arrival 'poisson' (with rate) or 'zero'")
+    rate = need_rate(p) if mode == "poisson" else None
+    m = len(cols["output"])
+    order = np.argsort(cols["arrival"], kind="stable") if timed else np.arange(m)
+
+    start = get_int(p, "start", low=0)
+    n = get_int(p, "n", low=1, none_ok=True)
+    avail = m - start
+    if avail <= 0 or (n is not None and n > avail):
+        raise ConfigError(f"{name}: asked for n={n} after start={start}, but only {m} requests "
+                          f"(rows with output >= 1) exist")
+    n = avail if n is None else n
+    sample = get_bool(p, "sample")
+    rng_sample, rng_arrival = rngs(seed, 2)
+    pick = start + (rng_sample.choice(avail, size=n, replace=False) if sample else np.arange(n))
+    idx = order[pick]
+
+    offset = 0.0
+    if mode == "trace":
+        idx = idx[np.argsort(cols["arrival"][idx], kind="stable")]
+        arrival = cols["arrival"][idx]
+        offset = float(arrival[0])
+        arrival = arrival - offset
+    elif mode == "poisson":
+        arrival = poisson_arrivals(rng_arrival, n, rate)
+    else:
+        arrival = np.zeros(n)
+
+    meta = {**meta, "rows": rows, "dropped_zero_output": dropped, "start": start, "n": n,
+            "arrival": mode, "rate": rate, "sample": sample, "seed": seed, "time_offset": offset}
+    for c in list_cols:
+        meta[c] = cols[c][idx].tolist()
+    text = cols["text"][idx].tolist() if "text" in cols else None
+    return Workload(arrival, cols["prompt"][idx], cols["output"][idx], name, "s", text, meta)
