@@ -1,0 +1,89 @@
+"""Command line: ``kvsched run <overrides>``, ``kvsched data fetch|verify``, ``kvsched list``,
+``kvsched bench``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from .errors import KvschedError
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from omegaconf import OmegaConf
+
+    from .config import compose
+    from .runner import run
+
+    cfg = compose(args.overrides)
+    if args.cfg:
+        print(OmegaConf.to_yaml(cfg))
+        return 0
+    summary = run(cfg)
+    m = summary["metrics"]
+    u = m["time_unit"]
+    print(f"{cfg.algorithm.name} on {cfg.trace.name} (M={summary['resolved']['memory_capacity']}): "
+          f"{m['completed']}/{m['requests']} completed, {m['rejected']} rejected, "
+          f"mean latency {m['latency_mean']:.4g} {u}, p99 {m['latency_p99']:.4g} {u}, "
+          f"evictions {m['evictions']}, simulated in {summary['timing']['simulate_s']:.2f} s -> {cfg.out}")
+    return 0
+
+
+def _cmd_data(args: argparse.Namespace) -> int:
+    from .datastore import fetch, resolve_data_dir, verify
+
+    d = resolve_data_dir(args.data_dir)
+    if args.action == "verify":
+        st = verify(d)
+        for k, v in st.items():
+            print(f"{v:9s} {k}")
+        print(f"data dir: {d}")
+        return 0 if all(v == "ok" for v in st.values()) else 1
+    fetch(d, keys=args.keys or None, force=args.force)
+    return 0
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    from .policies import list_policies
+    from .predictors import list_predictors
+    from .traces import list_traces
+
+    print(json.dumps({"algorithm": list_policies(), "predictor": list_predictors(), "trace": list_traces()},
+                     indent=2))
+    return 0
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import main as bench_main
+
+    return bench_main(args.bench_args)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="kvsched", description="LLM inference scheduling under KV-cache limits")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run", help="simulate one configuration (Hydra overrides, e.g. algorithm=mcsf)")
+    r.add_argument("overrides", nargs="*")
+    r.add_argument("--cfg", action="store_true", help="print the resolved config and exit")
+    r.set_defaults(func=_cmd_run)
+    d = sub.add_parser("data", help="verify or download the reference data files (sha256-checked)")
+    d.add_argument("action", choices=["fetch", "verify"])
+    d.add_argument("keys", nargs="*", help="manifest keys (default: all)")
+    d.add_argument("--data-dir", default=None)
+    d.add_argument("--force", action="store_true", help="re-download files whose checksum differs")
+    d.set_defaults(func=_cmd_data)
+    sub.add_parser("list", help="list registered algorithms, predictors and traces").set_defaults(func=_cmd_list)
+    b = sub.add_parser("bench", help="simulator throughput benchmarks")
+    b.add_argument("bench_args", nargs=argparse.REMAINDER)
+    b.set_defaults(func=_cmd_bench)
+    args = p.parse_args(argv)
+    try:
+        return args.func(args)
+    except KvschedError as e:
+        print(f"kvsched: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

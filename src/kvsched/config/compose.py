@@ -1,0 +1,84 @@
+"""Compose a run configuration from ``conf/`` with Hydra's compose API."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Sequence
+
+from omegaconf import DictConfig, OmegaConf
+
+from ..errors import ConfigError
+from .schema import register_schema
+
+
+def conf_dir() -> Path:
+    """The config tree: $KVSCHED_CONF_DIR, else ``conf/`` of the source checkout."""
+    env = os.environ.get("KVSCHED_CONF_DIR")
+    if env:
+        return Path(env).resolve()
+    return Path(__file__).resolve().parents[3] / "conf"
+
+
+def group_options(group: str) -> list[str]:
+    return sorted(p.stem for p in (conf_dir() / group).glob("*.yaml"))
+
+
+def compose(overrides: Sequence[str] = (), config_name: str = "config") -> DictConfig:
+    """Resolved config for ``overrides`` (Hydra override syntax). Raises ConfigError with
+    the offending key or option and the valid alternatives."""
+    from hydra import compose as hydra_compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    register_schema()
+    d = conf_dir()
+    if not (d / f"{config_name}.yaml").exists():
+        raise ConfigError(f"config {config_name!r} not found in {d}")
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(d), version_base="1.3"):
+            cfg = hydra_compose(config_name=config_name, overrides=list(overrides))
+    except (HydraException, OmegaConfBaseException) as e:
+        raise ConfigError(_explain(e, overrides, d)) from None
+    finally:
+        GlobalHydra.instance().clear()
+    try:
+        OmegaConf.resolve(cfg)
+    except OmegaConfBaseException as e:
+        raise ConfigError(str(e)) from None
+    return cfg
+
+
+def _chosen_option(group: str, overrides: Sequence[str], d: Path) -> str | None:
+    for o in overrides:
+        if o.startswith(f"{group}="):
+            return o.split("=", 1)[1]
+    defaults = OmegaConf.load(d / "config.yaml").get("defaults", [])
+    for item in defaults:
+        if isinstance(item, dict) and group in item:
+            return item[group]
+    return None
+
+
+def _explain(e: Exception, overrides: Sequence[str], d: Path) -> str:
+    """Turn a Hydra/OmegaConf error into one that names the key and lists valid ones."""
+    import re
+    msg = str(e).strip()
+    m = re.search(r"Key '([^']+)' (?:is not in struct|not in '\w+')\s+full_key: ([\w.]+)", msg)
+    if not m:
+        return msg
+    full = m.group(2)
+    parent = full.rsplit(".", 1)[0] if "." in full else ""
+    if parent in ("trace", "algorithm", "predictor", "latency"):
+        opt = _chosen_option(parent, overrides, d)
+        f = d / parent / f"{opt}.yaml"
+        if opt and f.exists():
+            keys = ", ".join(k for k in OmegaConf.load(f).keys() if k != "name")
+            return f"unknown config key {full!r}: {parent} {opt!r} accepts {keys or '(no keys)'}"
+    from .schema import RunConfig
+    node = OmegaConf.structured(RunConfig)
+    sub = OmegaConf.select(node, parent) if parent else node
+    valid = ", ".join(sub.keys()) if sub is not None else "?"
+    return f"unknown config key {full!r}; valid keys{' under ' + parent if parent else ''}: {valid}"
