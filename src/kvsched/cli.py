@@ -54,6 +54,14 @@ def _cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_experiment(args: argparse.Namespace) -> int:
+    from .experiments import run_experiment
+
+    out = run_experiment(args.name, args.scale, args.set or [], args.out, args.data_dir)
+    print(f"experiment {args.name} done -> {out}")
+    return 0
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     from .bench import main as bench_main
 
@@ -74,6 +82,13 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--force", action="store_true", help="re-download files whose checksum differs")
     d.set_defaults(func=_cmd_data)
     sub.add_parser("list", help="list registered algorithms, predictors and traces").set_defaults(func=_cmd_list)
+    e = sub.add_parser("experiment", help="run a module experiment preset (conf/experiment/<name>.yaml)")
+    e.add_argument("name")
+    e.add_argument("--scale", default=None, help="quick (default) or full")
+    e.add_argument("--set", action="append", help="override a parameter: key=value (repeatable)")
+    e.add_argument("--out", default=None, help="output directory (default results/<name>)")
+    e.add_argument("--data-dir", default=None)
+    e.set_defaults(func=_cmd_experiment)
     b = sub.add_parser("bench", help="simulator throughput benchmarks")
     b.add_argument("bench_args", nargs=argparse.REMAINDER)
     b.set_defaults(func=_cmd_bench)

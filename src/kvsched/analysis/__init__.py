@@ -1,0 +1,1 @@
+"""Aggregation of run results into tidy tables, and the figures drawn from them."""

@@ -1,0 +1,61 @@
+"""Collect run summaries into one tidy table (one row per run).
+
+Usage: ``python -m kvsched.analysis.aggregate --out results/<exp>/runs.parquet SUMMARY.json ...``
+writes ``runs.parquet`` and ``runs.csv`` side by side, atomically.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from ..io import atomic_write, write_parquet
+
+
+def flatten(summary: dict) -> dict:
+    c = summary["config"]
+    row = {
+        "trace": c["trace"]["name"],
+        "algorithm": c["algorithm"]["name"],
+        "predictor": c["predictor"]["name"],
+        "latency_model": c["latency"]["name"],
+        "memory": summary["resolved"]["memory_capacity"],
+        "seed": c["seed"],
+        "out": c["out"],
+        "git_commit": summary["provenance"]["git"]["commit"],
+    }
+    for k, v in c["algorithm"].items():
+        if k != "name":
+            row[f"algorithm.{k}"] = v
+    for k, v in c["predictor"].items():
+        if k != "name":
+            row[f"predictor.{k}"] = v
+    for k, v in summary["metrics"].items():
+        if not isinstance(v, dict):
+            row[k] = v
+    row["simulate_s"] = summary["timing"]["simulate_s"]
+    return row
+
+
+def aggregate(paths: list[str | Path]) -> pd.DataFrame:
+    rows = [flatten(json.loads(Path(p).read_text())) for p in paths]
+    return pd.DataFrame(rows).sort_values(["trace", "memory", "algorithm", "seed"]).reset_index(drop=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--out", required=True, help="output parquet path (a .csv is written beside it)")
+    ap.add_argument("summaries", nargs="+")
+    a = ap.parse_args(argv)
+    df = aggregate(a.summaries)
+    out = Path(a.out)
+    write_parquet(out, df)
+    atomic_write(out.with_suffix(".csv"), lambda p: df.to_csv(p, index=False))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,114 @@
+"""Experiments that are more than a sweep of ``kvsched run`` (e.g. solving the hindsight
+optimum per trial). Each is a module ``kvsched.experiments.<name>`` exposing
+
+    def run(ctx: ExperimentContext) -> None
+
+and a preset ``conf/experiment/<name>.yaml``::
+
+    name: <name>
+    kind: module
+    module: kvsched.experiments.<name>
+    description: ...
+    scale: quick              # default scale
+    params:
+      quick: {...}            # laptop scale (the default pipeline)
+      full: {...}             # paper scale
+
+Run alone with ``kvsched experiment <name> [--scale full] [--set key=value ...]``; it
+writes tables and figures under ``results/<name>/`` and, last, ``results/<name>/done.json``
+(resolved params, code version, package versions, what was written).
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ..errors import ConfigError
+from ..io import atomic_write, write_json, write_parquet
+from ..provenance import provenance
+
+
+@dataclass
+class ExperimentContext:
+    """What an experiment module gets: its parameters, output directory and writers."""
+
+    name: str
+    scale: str
+    params: dict[str, Any]
+    out: Path
+    data_dir: str | None = None
+    written: list[str] = field(default_factory=list)
+
+    def table(self, df: pd.DataFrame, stem: str) -> Path:
+        """Write ``<out>/<stem>.parquet`` and ``.csv`` (tidy: one row per observation)."""
+        p = write_parquet(self.out / f"{stem}.parquet", df)
+        atomic_write(self.out / f"{stem}.csv", lambda t: df.to_csv(t, index=False))
+        self.written += [f"{stem}.parquet", f"{stem}.csv"]
+        return p
+
+    def markdown(self, text: str, stem: str) -> Path:
+        p = atomic_write(self.out / f"{stem}.md", lambda t: t.write_text(text))
+        self.written.append(f"{stem}.md")
+        return p
+
+    def figure(self, fig, stem: str) -> None:
+        """Save a matplotlib figure as ``<stem>.png`` and ``<stem>.pdf``."""
+        import matplotlib.pyplot as plt
+        for ext in ("png", "pdf"):
+            atomic_write(self.out / f"{stem}.{ext}",
+                         lambda t, ext=ext: fig.savefig(t, format=ext, bbox_inches="tight", dpi=150))
+            self.written.append(f"{stem}.{ext}")
+        plt.close(fig)
+
+    def summary(self, values: dict[str, Any], stem: str = "claims") -> Path:
+        """Headline numbers (JSON) that the report quotes."""
+        p = write_json(self.out / f"{stem}.json", values)
+        self.written.append(f"{stem}.json")
+        return p
+
+
+def load_module_spec(name: str) -> dict:
+    from ..analysis.sweep import load_sweep
+    spec = load_sweep(name)
+    if spec.get("kind", "sweep") != "module":
+        raise ConfigError(f"experiment {name!r} is a sweep; run it with snakemake")
+    return spec
+
+
+def _coerce(v: str) -> Any:
+    import yaml
+    return yaml.safe_load(v)
+
+
+def run_experiment(name: str, scale: str | None = None, sets: list[str] = (), out: str | Path | None = None,
+                   data_dir: str | None = None) -> Path:
+    spec = load_module_spec(name)
+    scale = scale or spec.get("scale", "quick")
+    levels = spec.get("params", {})
+    if scale not in levels:
+        raise ConfigError(f"experiment {name!r} has no scale {scale!r}; valid: {', '.join(levels)}")
+    params = dict(levels[scale])
+    for s in sets:
+        if "=" not in s:
+            raise ConfigError(f"--set expects key=value, got {s!r}")
+        k, v = s.split("=", 1)
+        if k not in params:
+            raise ConfigError(f"experiment {name!r} has no parameter {k!r}; valid: {', '.join(params)}")
+        params[k] = _coerce(v)
+    outdir = Path(out) if out else Path("results") / name
+    outdir.mkdir(parents=True, exist_ok=True)
+    (outdir / "done.json").unlink(missing_ok=True)
+    ctx = ExperimentContext(name, scale, params, outdir, data_dir)
+    mod = importlib.import_module(spec["module"])
+    t0 = time.perf_counter()
+    mod.run(ctx)
+    write_json(outdir / "done.json", {"experiment": name, "scale": scale, "params": params,
+                                      "wall_s": time.perf_counter() - t0, "written": ctx.written,
+                                      "provenance": provenance()})
+    return outdir
