@@ -65,7 +65,7 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
 def _cmd_bench(args: argparse.Namespace) -> int:
     from .bench import main as bench_main
 
-    return bench_main(args.bench_args)
+    return bench_main([a for a in args.bench_args if a != "--"])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -92,6 +92,9 @@ def main(argv: list[str] | None = None) -> int:
     b = sub.add_parser("bench", help="simulator throughput benchmarks")
     b.add_argument("bench_args", nargs=argparse.REMAINDER)
     b.set_defaults(func=_cmd_bench)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["bench"]:  # its own option parser
+        argv = ["bench", "--", *argv[1:]] if len(argv) > 1 else argv
     args = p.parse_args(argv)
     try:
         return args.func(args)

@@ -11,5 +11,5 @@ rule simulate:
     log:
         "results/logs/{exp}/{point}.log",
     shell:
-        "kvsched run {params.overrides} sim.progress=false out=results/runs/{wildcards.exp}/{wildcards.point} "
+        "kvsched run {params.overrides} sim.progress=false \"out='results/runs/{wildcards.exp}/{wildcards.point}'\" "
         "> {log} 2>&1"

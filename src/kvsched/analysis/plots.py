@@ -19,14 +19,15 @@ ALGO_ORDER = ["fcfs", "sf", "mcsf", "vllm_fcfs", "alpha_protection", "alpha_clea
 
 
 def latency_vs_memory(df: pd.DataFrame):
-    """Mean end-to-end latency against KV-cache size, one panel per trace."""
+    """Mean end-to-end latency against KV-cache size, one panel per trace. Lines are dashed
+    differently so identical policies (e.g. ``sf`` and ``mcsf`` under defaults) stay visible."""
     sns.set_theme(style="whitegrid", context="paper")
     order = [a for a in ALGO_ORDER if a in set(df["algorithm"])] + \
         sorted(set(df["algorithm"]) - set(ALGO_ORDER))
     unit = df["time_unit"].iloc[0] if "time_unit" in df else "s"
     g = sns.relplot(data=df, x="memory", y="latency_mean", hue="algorithm", hue_order=order,
                     style="algorithm", style_order=order, col="trace", kind="line", markers=True,
-                    dashes=False, facet_kws={"sharey": False}, height=3.2, aspect=1.2)
+                    dashes=True, facet_kws={"sharey": False}, height=3.2, aspect=1.2)
     g.set(xscale="log", yscale="log")
     g.set_axis_labels("KV-cache capacity M (tokens)", f"mean latency ({unit})")
     g.set_titles("{col_name}")

@@ -55,7 +55,7 @@ def _chosen_option(group: str, overrides: Sequence[str], d: Path) -> str | None:
     for o in overrides:
         if o.startswith(f"{group}="):
             return o.split("=", 1)[1]
-    defaults = OmegaConf.load(d / "config.yaml").get("defaults", [])
+    defaults = OmegaConf.to_container(OmegaConf.load(d / "config.yaml")).get("defaults", [])
     for item in defaults:
         if isinstance(item, dict) and group in item:
             return item[group]
@@ -66,10 +66,12 @@ def _explain(e: Exception, overrides: Sequence[str], d: Path) -> str:
     """Turn a Hydra/OmegaConf error into one that names the key and lists valid ones."""
     import re
     msg = str(e).strip()
-    m = re.search(r"Key '([^']+)' (?:is not in struct|not in '\w+')\s+full_key: ([\w.]+)", msg)
-    if not m:
+    m = re.search(r"Key '[^']+' (?:is not in struct|not in '\w+')\s+full_key: ([\w.]+)", msg) or \
+        re.search(r"Could not override '([\w.]+)'", msg) or \
+        re.search(r"Could not append to config. An item is already at '([\w.]+)'", msg)
+    if not m or "already at" in msg:
         return msg
-    full = m.group(2)
+    full = m.group(1)
     parent = full.rsplit(".", 1)[0] if "." in full else ""
     if parent in ("trace", "algorithm", "predictor", "latency"):
         opt = _chosen_option(parent, overrides, d)

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# One entry point for a fresh machine: installs into .venv on first use (or when
+# pyproject.toml changes), then runs the requested job.
+#   bash run.sh replicate [snakemake args]   quick full replication -> results/, paper/
+#   bash run.sh test [pytest args]           the test suite
+#   bash run.sh bench [args]                 simulator benchmarks
+set -euo pipefail
+cd "$(dirname "$0")"
+PY=${PYTHON:-python3}
+VENV=${KVSCHED_VENV:-.venv}
+
+install() {
+  if [ ! -x "$VENV/bin/python" ]; then
+    "$PY" -m venv "$VENV"
+  fi
+  local stamp="$VENV/.kvsched-installed" want
+  want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    "$VENV/bin/python" -m pip install -q --upgrade pip
+    "$VENV/bin/python" -m pip install -q -e ".[dev]"
+    echo "$want" > "$stamp"
+  fi
+}
+
+cmd=${1:-replicate}; shift || true
+install
+export PATH="$PWD/$VENV/bin:$PATH"
+case "$cmd" in
+  replicate)
+    kvsched data verify >/dev/null || kvsched data fetch
+    snakemake --cores "${CORES:-all}" "$@"
+    ;;
+  test)
+    python -m pytest -q -n "${TEST_WORKERS:-2}" -m "not slow" "$@"
+    ;;
+  bench)
+    kvsched bench "$@"
+    ;;
+  *)
+    echo "usage: bash run.sh {replicate|test|bench} [args]" >&2; exit 2 ;;
+esac
