@@ -71,8 +71,12 @@ class Workload:
         """The requests at positions ``idx`` (kept in arrival order)."""
         idx = np.sort(np.asarray(idx, dtype=np.int64))
         text = None if self.text is None else [self.text[i] for i in idx]
+        n = len(self)
+        # per-request metadata lists follow the selection; everything else is copied
+        meta = {k: ([v[i] for i in idx] if isinstance(v, (list, tuple)) and len(v) == n and n > 0 else v)
+                for k, v in self.meta.items()}
         return Workload(self.arrival[idx], self.prompt[idx], self.output[idx], self.name,
-                        self.time_unit, text, dict(self.meta))
+                        self.time_unit, text, meta)
 
     def with_arrivals(self, arrival: np.ndarray, time_unit: str | None = None) -> "Workload":
         """The same requests with new arrival times (must be non-decreasing)."""

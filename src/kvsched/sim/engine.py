@@ -116,8 +116,9 @@ class Simulator:
         order = np.lexsort((alli, allk))
         self.waiting, self.wkey = alli[order], allk[order]
 
-    def _dequeue(self, ids: np.ndarray) -> None:
-        keep = ~np.isin(self.waiting, ids)
+    def _dequeue(self) -> None:
+        """Drop requests that are no longer waiting (status already updated)."""
+        keep = self.pub.status[self.waiting] == WAITING
         self.waiting, self.wkey = self.waiting[keep], self.wkey[keep]
 
     def _finish(self, ids: np.ndarray) -> None:
@@ -148,9 +149,11 @@ class Simulator:
                 pub.pred_hi[ok] = p.hi
             self._enqueue(ok)
 
-    def _remove_running(self, ids: np.ndarray) -> None:
-        self.running = self.running[~np.isin(self.running, ids)]
+    def _remove_running(self, ids: np.ndarray, new_status: int) -> None:
+        """Take ``ids`` out of the batch and give them ``new_status``."""
         self.usage -= int(np.sum(self.pub.prompt[ids] + self.pub.progress[ids]))
+        self.pub.status[ids] = new_status
+        self.running = self.running[self.pub.status[self.running] == RUNNING]
 
     def _evict(self, ids, *, why: str) -> None:
         ids = np.unique(np.asarray(ids, dtype=np.int64))
@@ -160,7 +163,7 @@ class Simulator:
             raise PolicyError(f"policy {self.policy.name!r} tried to evict requests that are not running: "
                               f"{ids[self.pub.status[ids] != RUNNING][:5].tolist()}")
         pub = self.pub
-        self._remove_running(ids)
+        self._remove_running(ids, WAITING)
         self.wasted_decode[ids] += pub.progress[ids]
         self.wasted_prefill[ids] += pub.prompt[ids]
         pub.evictions[ids] += 1
@@ -179,11 +182,10 @@ class Simulator:
         bad = run[need > self.M]
         if len(bad):
             pub = self.pub
-            self._remove_running(bad)
+            self._remove_running(bad, REJECTED)
             self.wasted_decode[bad] += pub.progress[bad]
             for i in bad:
                 self.reject_reason[i] = REJECT_KV
-            pub.status[bad] = REJECTED
             self._finish(bad)
 
     def _start(self, ids: list[int]) -> int:
@@ -200,8 +202,8 @@ class Simulator:
             raise PolicyError(
                 f"policy {self.policy.name!r} admitted {len(a)} request(s) needing {add} tokens in round "
                 f"{self.rnd}, but only {self.M - self.usage - len(self.running)} of M={self.M} are free")
-        self._dequeue(a)
         pub.status[a] = RUNNING
+        self._dequeue()
         pub.progress[a] = 0
         pub.start_time[a] = self.clock
         pub.start_round[a] = self.rnd
@@ -300,9 +302,8 @@ class Simulator:
             done_mask = pub.progress[self.running] >= self._truth[self.running]
             if np.any(done_mask):
                 done = self.running[done_mask]
-                self._remove_running(done)
+                self._remove_running(done, DONE)
                 self.completion[done] = self.clock
-                pub.status[done] = DONE
                 self.predictor.observe(done, w.prompt[done], [self._texts[i] for i in done], self._truth[done])
                 self._finish(done)
         return RunRecord(
