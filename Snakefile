@@ -1,16 +1,18 @@
-# kvsched pipeline: Hydra-configured sweeps -> simulation runs -> tidy tables -> figures.
-#   snakemake --cores 2            (everything, quick scale)
-#   snakemake --cores 2 -n         (dry run)
-# All outputs live under results/ (and paper/ for the report).
+# kvsched pipeline: Hydra-configured experiments -> runs -> tidy tables -> figures -> report.
+#   snakemake --cores 2            everything in workflow/config.yaml (quick scale) + paper/report.md
+#   snakemake --cores 2 -n         dry run
+#   snakemake --report report.html Snakemake's HTML report with the figures
+# Outputs live under results/ and paper/ only.
 
 configfile: "workflow/config.yaml"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/simulate.smk"
 include: "workflow/rules/aggregate.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:
     input:
-        expand("results/{exp}/runs.parquet", exp=EXPERIMENTS),
-        expand("results/{exp}/latency_vs_memory.png", exp=EXPERIMENTS),
+        "paper/report.md",
+        [f for e in SWEEPS for f in sweep_figures(e)],

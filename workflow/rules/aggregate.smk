@@ -1,30 +1,51 @@
-# Runs -> one tidy table per experiment -> figures.
+# Sweep runs -> one tidy table per experiment -> figures and checked claims.
+localrules: aggregate, figure, sweep_claims
+
+
 rule aggregate:
     input:
         run_summaries,
     output:
         table="results/{exp}/runs.parquet",
         csv="results/{exp}/runs.csv",
+    wildcard_constraints:
+        exp=one_of(SWEEPS),
     shell:
         "python -m kvsched.analysis.aggregate --out {output.table} {input}"
 
 
-rule figure_latency_vs_memory:
+rule figure:
     input:
         "results/{exp}/runs.parquet",
     output:
-        png="results/{exp}/latency_vs_memory.png",
-        pdf="results/{exp}/latency_vs_memory.pdf",
+        png=report("results/{exp}/{fig}.png", category="{exp}"),
+        pdf="results/{exp}/{fig}.pdf",
+    wildcard_constraints:
+        exp=one_of(SWEEPS),
+        fig=r"[a-z_]+",
     shell:
-        "python -m kvsched.analysis.plots latency_vs_memory {input} {output.png} {output.pdf}"
+        "python -m kvsched.analysis.plots {wildcards.fig} {input} {output.png} {output.pdf}"
 
 
-# Module experiments (kind: module): one job each; done.json is written last.
+rule sweep_claims:
+    input:
+        table="results/{exp}/runs.parquet",
+        figures=lambda wc: sweep_figures(wc.exp),
+    output:
+        "results/{exp}/claims.json",
+    wildcard_constraints:
+        exp=one_of(SWEEPS),
+    shell:
+        "python -m kvsched.analysis.claims {wildcards.exp} {input.table} {output}"
+
+
+# Module experiments (kind: module): one job each; claims.json, then done.json, are written last.
 rule experiment_module:
     output:
-        "results/{exp}/done.json",
+        claims="results/{exp}/claims.json",
+        done="results/{exp}/done.json",
     wildcard_constraints:
-        exp=r"[A-Za-z0-9_\-]+",
+        exp=one_of(MODULES),
     log:
         "results/logs/{exp}.log",
     shell:

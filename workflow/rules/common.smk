@@ -1,4 +1,5 @@
-# Helpers shared by all rules: expand experiment presets into run directories.
+# Helpers shared by all rules: expand experiment presets (conf/experiment/*.yaml) into jobs.
+import re
 import sys
 from pathlib import Path
 
@@ -8,7 +9,14 @@ from kvsched.analysis.sweep import expand as _expand, load_sweep, run_dir  # noq
 EXPERIMENTS = list(config.get("experiments", []))
 EXTRA = list(config.get("extra_overrides", []))
 SPECS = {e: load_sweep(e) for e in EXPERIMENTS}
-POINTS = {e: {p.path: p for p in _expand(SPECS[e])} for e in EXPERIMENTS}
+SWEEPS = [e for e in EXPERIMENTS if SPECS[e].get("kind", "sweep") == "sweep"]
+MODULES = [e for e in EXPERIMENTS if SPECS[e].get("kind") == "module"]
+POINTS = {e: {p.path: p for p in _expand(SPECS[e])} for e in SWEEPS}
+
+
+def one_of(names):
+    """Wildcard constraint matching exactly these names (nothing if empty)."""
+    return "|".join(re.escape(n) for n in names) if names else "(?!)"
 
 
 def run_summaries(wc):
@@ -18,3 +26,11 @@ def run_summaries(wc):
 def run_overrides(wc):
     point = POINTS[wc.exp][wc.point]
     return " ".join(f"'{o}'" for o in point.overrides(SPECS[wc.exp]["fixed"]) + EXTRA)
+
+
+def sweep_figures(exp):
+    return [f"results/{exp}/{f}.{ext}" for f in SPECS[exp].get("figures", []) for ext in ("png", "pdf")]
+
+
+def all_claims():
+    return [f"results/{e}/claims.json" for e in EXPERIMENTS]

@@ -16,7 +16,8 @@ from omegaconf import OmegaConf
 from ..config.compose import conf_dir
 from ..errors import ConfigError
 
-SWEEP_KEYS = {"name", "description", "fixed", "axes", "seeds", "scale", "kind", "module", "params"}
+SWEEP_KEYS = {"name", "description", "fixed", "axes", "seeds", "scale", "kind", "module", "params", "claims",
+              "figures"}
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,8 @@ and a preset ``conf/experiment/<name>.yaml``::
 
 Run alone with ``kvsched experiment <name> [--scale full] [--set key=value ...]``; it
 writes tables and figures under ``results/<name>/`` and, last, ``results/<name>/done.json``
-(resolved params, code version, package versions, what was written).
+(resolved params, code version, package versions, what was written), after
+``results/<name>/claims.json`` (the rows the replication report shows).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class ExperimentContext:
     out: Path
     data_dir: str | None = None
     written: list[str] = field(default_factory=list)
+    claims: list[dict] = field(default_factory=list)
 
     def table(self, df: pd.DataFrame, stem: str) -> Path:
         """Write ``<out>/<stem>.parquet`` and ``.csv`` (tidy: one row per observation)."""
@@ -66,11 +68,30 @@ class ExperimentContext:
             self.written.append(f"{stem}.{ext}")
         plt.close(fig)
 
-    def summary(self, values: dict[str, Any], stem: str = "claims") -> Path:
-        """Headline numbers (JSON) that the report quotes."""
+    def summary(self, values: dict[str, Any], stem: str = "summary") -> Path:
+        """Headline numbers (JSON) of the experiment."""
         p = write_json(self.out / f"{stem}.json", values)
         self.written.append(f"{stem}.json")
         return p
+
+    def claim(self, id: str, paper: str, claim: str, paper_value: Any, ours: Any,
+              reproduced: bool | None, note: str = "", figure: str | None = None) -> None:
+        """Record one claim for the replication report (see :mod:`kvsched.report`)."""
+        self.claims.append(make_claim(id, paper, claim, paper_value, ours, reproduced, note, figure))
+
+
+def make_claim(id: str, paper: str, claim: str, paper_value: Any, ours: Any, reproduced: bool | None,
+               note: str = "", figure: str | None = None) -> dict:
+    """One row of the report: a paper's claim, its value, ours, and whether it reproduced
+    (``None``: not decidable from our data). ``ours`` must be computed, never typed."""
+    return {"id": id, "paper": paper, "claim": claim, "paper_value": paper_value, "ours": ours,
+            "reproduced": reproduced, "note": note, "figure": figure}
+
+
+def write_claims(out: Path, experiment: str, description: str, claims: list[dict], figures: list[str]) -> Path:
+    return write_json(out / "claims.json", {"experiment": experiment, "description": description,
+                                             "claims": claims, "figures": figures,
+                                             "provenance": provenance()})
 
 
 def load_module_spec(name: str) -> dict:
@@ -108,6 +129,8 @@ def run_experiment(name: str, scale: str | None = None, sets: list[str] = (), ou
     mod = importlib.import_module(spec["module"])
     t0 = time.perf_counter()
     mod.run(ctx)
+    figs = sorted({w.rsplit(".", 1)[0] + ".png" for w in ctx.written if w.endswith(".png")})
+    write_claims(outdir, name, spec.get("description", ""), ctx.claims, figs)
     write_json(outdir / "done.json", {"experiment": name, "scale": scale, "params": params,
                                       "wall_s": time.perf_counter() - t0, "written": ctx.written,
                                       "provenance": provenance()})

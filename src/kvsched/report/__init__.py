@@ -1,0 +1,1 @@
+"""The replication report (``paper/report.md``), built from ``results/*/claims.json``."""

@@ -1,0 +1,12 @@
+# The replication report: every number comes from a claims.json written by a rule above.
+localrules: report
+
+
+rule report:
+    input:
+        claims=all_claims(),
+        template="paper/templates/report.md",
+    output:
+        "paper/report.md",
+    shell:
+        "python -m kvsched.report.build --out {output} {input.claims}"
