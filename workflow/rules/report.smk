@@ -5,8 +5,8 @@ localrules: report
 rule report:
     input:
         claims=all_claims(),
-        template="paper/templates/report.md",
+        template=str(Path(workflow.basedir) / "paper" / "templates" / "report.md"),
     output:
         "paper/report.md",
     shell:
-        "python -m kvsched.report.build --out {output} {input.claims}"
+        "python -m kvsched.report.build --out {output} --template {input.template} {input.claims}"

@@ -74,9 +74,10 @@ def build(claim_files: list[Path], out: Path, template: Path | None = None) -> s
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--out", default="paper/report.md")
+    ap.add_argument("--template", default=None, help="default: paper/templates/report.md of the checkout")
     ap.add_argument("claims", nargs="+")
     a = ap.parse_args(argv)
-    build([Path(c) for c in a.claims], Path(a.out))
+    build([Path(c) for c in a.claims], Path(a.out), Path(a.template) if a.template else None)
     return 0
 
 
