@@ -70,7 +70,8 @@ class Policy:
 
     name: ClassVar[str] = "base"
     Params: ClassVar[type] = NoParams
-    #: True if :meth:`preempt` may evict without an overflow (affects event skipping).
+    #: True if :meth:`preempt` may evict without an overflow. The engine calls :meth:`preempt`
+    #: only for such policies (and then does not skip rounds past the quiet period).
     voluntary_preemption: ClassVar[bool] = False
 
     def __init__(self, params=None, *, capacity: int, seed: int = 0):

@@ -109,6 +109,11 @@ class Simulator:
         self.pub.status[ids] = WAITING
         key = self.policy.queue_key(self._view(), ids)
         if key is None:
+            if len(self.waiting) == 0 or ids[0] > self.waiting[-1]:
+                if np.all(np.diff(ids) > 0):  # FCFS order and all newer: append
+                    self.waiting = np.concatenate((self.waiting, ids))
+                    self.wkey = np.concatenate((self.wkey, np.zeros(len(ids))))
+                    return
             key = np.zeros(len(ids))
         key = np.asarray(key, dtype=np.float64)
         allk = np.concatenate((self.wkey, key))
@@ -194,7 +199,7 @@ class Simulator:
             return 0
         a = np.asarray(ids, dtype=np.int64)
         pub = self.pub
-        if len(np.unique(a)) != len(a) or np.any(pub.status[a] != WAITING):
+        if len(set(ids)) != len(a) or np.any(pub.status[a] != WAITING):
             raise PolicyError(f"policy {self.policy.name!r} admitted requests that are not waiting "
                               f"(or twice): {a[:10].tolist()}")
         add = int(np.sum(pub.prompt[a] + 1))
@@ -239,9 +244,10 @@ class Simulator:
                 self._jump_to(w.arrival[nxt], unit)
                 continue
             # 2. evictions: hopeless requests, voluntary preemption, overflow
-            self._reject_hopeless()
+            if self.usage + len(self.running) > M:
+                self._reject_hopeless()
             self.decisions += 1
-            pre = self.policy.preempt(self._view())
+            pre = self.policy.preempt(self._view()) if self.policy.voluntary_preemption else ()
             if len(pre):
                 self._evict(pre, why="voluntary")
             guard = 0
@@ -286,8 +292,10 @@ class Simulator:
             if self.on_advance is not None:
                 self.on_advance(self.clock, k, B, kv0, self.running.copy())
             dur = dur0 + lat.span(k - 1, B, kv0 + B)
-            newly = np.isnan(self.first_token[self.running])
-            self.first_token[self.running[newly]] = self.clock + dur0
+            if adm:
+                a = np.asarray(adm, dtype=np.int64)
+                a = a[np.isnan(self.first_token[a])]
+                self.first_token[a] = self.clock + dur0
             peak = max(peak, kv0 + B * (k - 1))
             ksum = k * kv0 + B * k * (k - 1) / 2.0
             mem_round_sum += ksum
