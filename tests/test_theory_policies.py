@@ -78,3 +78,32 @@ def test_hsf_requires_the_oracle():
 def test_interval_policies_need_intervals():
     with pytest.raises(PolicyError, match="interval"):
         sim(wl([1], [2]), "amin", 10, predictor={"name": "noisy", "eps": 0.1})
+
+
+# --- Sorted-F ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("step", [False, True])
+@pytest.mark.parametrize("overlap", [False, True])
+def test_sorted_f_cuts_the_batch_where_F_is_least(step, overlap):
+    # M=20, s=1: r0..r3 with o=1, r4 with o=10. Every prefix fits (peak 4*2+2 = 10 at round 0,
+    # r4 alone later). F(prefix k) = sum(o)/k^2: 1, 2/4, 3/9, 4/16 = 0.25, 14/25 = 0.56 -> k=4.
+    # The four short ones run in round 0 (complete at 1); r4 forms the next batch at 1 -> 11.
+    # (With overlap the choice at round 0 is the same, and r4 starts when it is the only one.)
+    rec = sim(wl([1] * 5, [1, 1, 1, 1, 10]), "sorted_f", 20, step=step, overlap=overlap)
+    assert rec.completion.tolist() == [1, 1, 1, 1, 11]
+
+
+@pytest.mark.parametrize("step", [False, True])
+def test_sorted_f_prefix_vs_windows_on_fat_prompts(step):
+    # M=10: "fat" r0, r1 (s=9, o=1: peak 10, each must run alone) and "thin" r2..r5
+    # (s=1, o=2: peak 3; three fit together, 9 at their second round; four need 12).
+    w = wl([9, 9, 1, 1, 1, 1], [1, 1, 2, 2, 2, 2])
+    # prefix: sorted by o the fats come first and no prefix holds two of them: {r0} at 0 -> 1,
+    # {r1} at 1 -> 2; then thin prefixes F = 2, 4/4, 6/9 (4 do not fit): {r2,r3,r4} at 2 -> 4;
+    # {r5} at 4 -> 6.
+    rec = sim(w, "sorted_f", 10, step=step)
+    assert rec.completion.tolist() == [1, 2, 4, 4, 4, 6]
+    # windows: the window {r2,r3,r4} has F = 6/9 < 1 = F({fat}), so the thins go first
+    # (0 -> 2); then {r0} (F=1 < F({r5}) = 2) 2 -> 3, {r1} 3 -> 4, {r5} 4 -> 6.
+    rec = sim(w, "sorted_f", 10, step=step, candidates="windows")
+    assert rec.completion.tolist() == [3, 4, 2, 2, 2, 6]

@@ -12,7 +12,11 @@ THEORY = {
     "amax": [{"name": "interval", "alpha": 0.4}],
     "amin": [{"name": "interval", "alpha": 0.4}, {"name": "interval", "alpha": 0.15, "rho": "low"}],
     "hsf": [{"name": "oracle"}],
+    "sorted_f": [{"name": "oracle"}, {"name": "noisy", "eps": 0.6}],
 }
+# variants run in the same property test: (algorithm, params)
+VARIANTS = [("sorted_f", {"candidates": "windows"}), ("sorted_f", {"overlap": True}),
+            ("sorted_f", {"overlap": True, "candidates": "windows"}), ("amin", {"ties": "newest"})]
 
 
 def _run_both(w, M, algo, pred, **params):
@@ -41,3 +45,12 @@ def test_amax_never_evicts(inst, alpha):
     w, M = inst
     rec = sim(w, "amax", M, predictor={"name": "interval", "alpha": alpha})
     assert rec.evictions.sum() == 0
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(inst=instances(), v=st.sampled_from(VARIANTS), which=st.integers(0, 7))
+def test_theory_variants(inst, v, which):
+    w, M = inst
+    algo, params = v
+    preds = THEORY[algo]
+    _run_both(w, M, algo, preds[which % len(preds)], **params)
