@@ -107,3 +107,53 @@ def test_sorted_f_prefix_vs_windows_on_fat_prompts(step):
     # (0 -> 2); then {r0} (F=1 < F({r5}) = 2) 2 -> 3, {r1} 3 -> 4, {r5} 4 -> 6.
     rec = sim(w, "sorted_f", 10, step=step, candidates="windows")
     assert rec.completion.tolist() == [3, 4, 2, 2, 2, 6]
+
+
+# --- GSA / GBA -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("step", [False, True])
+def test_gsa_kills_and_restarts_with_geometric_budgets(step):
+    # M=100, s=0, l0=1, beta=2: budgets 1, 2, 4. Phase 0 (L=1): c is large, both start at 0;
+    # r0 (o=1) completes at 1, r1 (o=3) is killed at progress 1 (round 1). Phase 1 (L=2): r1
+    # restarts at 1 and is killed at progress 2 (round 3). Phase 2 (L=4): 3 -> 6.
+    rec = sim(wl([0, 0], [1, 3]), "gsa", 100, step=step, predictor={"name": "noisy", "eps": 0.9})
+    assert rec.completion.tolist() == [1, 6]
+    assert rec.evictions.tolist() == [0, 2]
+    assert rec.wasted_decode.tolist() == [0, 3]
+
+
+@pytest.mark.parametrize("step", [False, True])
+def test_gsa_staggered_pipeline(step):
+    # M=10, s=1, o=4 (x4), l0=4: phase 0 has L=4, s_mean=1 -> c = floor((10-2)/(1+2)) = 2,
+    # g = L // c = 2 rounds between starts, one start per slot, at most 2 running.
+    # Slots 0, 2, 4, 6: r0 starts at 0 (-> 4); at 2 r1 joins (r0 at progress 2: the pair peaks
+    # at 5+3 = 8 <= 10) (-> 6); at 4 r0 has finished, r2 starts (-> 8); at 6 r3 (-> 10).
+    rec = sim(wl([1] * 4, [4] * 4), "gsa", 10, step=step, l0=4)
+    assert rec.completion.tolist() == [4, 6, 8, 10]
+    assert rec.evictions.sum() == 0
+    # without staggering the c=2 lanes start together: (0 -> 4) x2, (4 -> 8) x2
+    rec = sim(wl([1] * 4, [4] * 4), "gsa", 10, step=step, l0=4, stagger=False)
+    assert rec.completion.tolist() == [4, 4, 8, 8]
+
+
+@pytest.mark.parametrize("step", [False, True])
+def test_gba_runs_length_classes_shortest_first(step):
+    # l0=1, beta=2: classes o=1 -> 0, o=3,4 -> 2, o=8 -> 3. M=20, s=1.
+    # Class 0: r1 (o=1) at 0 -> 1. Class 2 (L = max pred 4, c = floor(18/3) = 6 > L, so
+    # g=1 and ceil(6/4) = 2 starts per round): r2 (o=3) and r3 (o=4) at 1 -> 4 and 5.
+    # Class 3: r0 (o=8) starts when class 2 has drained, at 5 -> 13.
+    rec = sim(wl([1, 1, 1, 1], [8, 1, 3, 4]), "gba", 20, step=step)
+    assert rec.completion.tolist() == [13, 1, 4, 5]
+    assert rec.evictions.sum() == 0
+
+
+def test_length_classes_and_pipeline_shape():
+    from kvsched.policies.geometric import budget, length_class, pipeline_shape
+    assert [budget(1, 2, k) for k in range(5)] == [1, 2, 4, 8, 16]
+    assert [budget(3, 1.5, k) for k in range(4)] == [3, 5, 7, 11]   # ceil(3, 4.5, 6.75, 10.125)
+    assert length_class(np.array([1, 2, 3, 4, 5, 8, 9]), 1, 2).tolist() == [0, 1, 2, 2, 3, 3, 4]
+    # c = floor((M - L/2) / (s + L/2)): M=10, L=4, s=1 -> 2; g = 2, one start per slot
+    assert pipeline_shape(10, 4, 1.0, True) == (2, 2, 1)
+    # M=100, L=2, s=0 -> c = 99 > L: a start slot every round with ceil(99/2) = 50 starts
+    assert pipeline_shape(100, 2, 0.0, True) == (99, 1, 50)
+    assert pipeline_shape(10, 40, 1.0, True) == (1, 40, 1)

@@ -13,10 +13,14 @@ THEORY = {
     "amin": [{"name": "interval", "alpha": 0.4}, {"name": "interval", "alpha": 0.15, "rho": "low"}],
     "hsf": [{"name": "oracle"}],
     "sorted_f": [{"name": "oracle"}, {"name": "noisy", "eps": 0.6}],
+    "gsa": [{"name": "oracle"}],
+    "gba": [{"name": "oracle"}, {"name": "noisy", "eps": 0.6}],
 }
 # variants run in the same property test: (algorithm, params)
 VARIANTS = [("sorted_f", {"candidates": "windows"}), ("sorted_f", {"overlap": True}),
-            ("sorted_f", {"overlap": True, "candidates": "windows"}), ("amin", {"ties": "newest"})]
+            ("sorted_f", {"overlap": True, "candidates": "windows"}), ("amin", {"ties": "newest"}),
+            ("gsa", {"stagger": False}), ("gsa", {"beta": 1.5, "l0": 3.0, "order": "prompt"}),
+            ("gba", {"stagger": False}), ("gba", {"beta": 3.0, "l0": 2.0, "order": "fcfs"})]
 
 
 def _run_both(w, M, algo, pred, **params):
@@ -54,3 +58,29 @@ def test_theory_variants(inst, v, which):
     algo, params = v
     preds = THEORY[algo]
     _run_both(w, M, algo, preds[which % len(preds)], **params)
+
+
+@settings(max_examples=60, deadline=None)
+@given(inst=instances(), algo=st.sampled_from(["gba", "sorted_f", "hsf"]))
+def test_exact_plans_never_evict(inst, algo):
+    w, M = inst
+    assert sim(w, algo, M).evictions.sum() == 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(inst=instances(), beta=st.sampled_from([1.5, 2.0, 3.0]), l0=st.sampled_from([1.0, 2.0, 5.0]))
+def test_gsa_kills_exactly_at_budgets(inst, beta, l0):
+    # offline (all at 0): a job that fits is started in every phase until its budget L_k
+    # reaches o (budgets capped at M - s), and is killed only at the end of each budget:
+    # evictions = #{k: L_k < o}, wasted tokens = sum of those L_k. No overflow eviction.
+    from kvsched.policies.geometric import budget
+    w, M = inst
+    w = w.with_arrivals(np.zeros(len(w)))
+    rec = sim(w, "gsa", M, beta=beta, l0=l0)
+    for i in range(len(w)):
+        s, o = int(w.prompt[i]), int(w.output[i])
+        if s + o > M:
+            continue
+        kills = [b for b in (budget(l0, beta, k) for k in range(64)) if b < o and b < M - s]
+        assert rec.evictions[i] == len(kills)
+        assert rec.wasted_decode[i] == sum(kills)
