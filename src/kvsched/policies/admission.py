@@ -52,29 +52,41 @@ class GreedyAdmission(Policy):
     Params = AdmissionParams
     by_prediction = False
 
+    def _est(self, view: SchedulerView, ids) -> np.ndarray:
+        """Estimated output lengths (tokens) the policy plans with; default the point prediction."""
+        return view.pred[ids]
+
     def queue_key(self, view, ids):
-        return view.pred[ids] if self.by_prediction else None
+        return self._est(view, ids) if self.by_prediction else None
 
     def _profile(self, view: SchedulerView) -> PeakProfile:
         run = np.asarray(view.running)
         s, j = view.prompt[run], view.progress[run]
-        return PeakProfile(self.capacity, remaining_rounds(view.pred[run], j, s, self.capacity), s + j + 1)
+        return PeakProfile(self.capacity, remaining_rounds(self._est(view, run), j, s, self.capacity), s + j + 1)
 
     def _candidate(self, view: SchedulerView, i: int) -> tuple[int, int]:
         s = int(view.prompt[i])
-        rem = int(remaining_rounds(view.pred[i:i + 1], np.zeros(1, np.int64), view.prompt[i:i + 1],
+        rem = int(remaining_rounds(self._est(view, slice(i, i + 1)), np.zeros(1, np.int64), view.prompt[i:i + 1],
                                    self.capacity)[0])
         return rem, s + 1
 
+    @property
+    def _check(self) -> str:
+        return getattr(self.params, "check", "future_peak")
+
+    @property
+    def _scan(self) -> str:
+        return getattr(self.params, "scan", "stop")
+
     def admit(self, view: SchedulerView) -> Sequence[int]:
         out: list[int] = []
-        if self.params.check == "current":
+        if self._check == "current":
             free = view.free
             for i in view.waiting:
                 need = int(view.prompt[i]) + 1
                 if need <= free:
                     out.append(int(i)); free -= need
-                elif self.params.scan == "stop":
+                elif self._scan == "stop":
                     break
             return out
         prof = self._profile(view)
@@ -82,24 +94,24 @@ class GreedyAdmission(Policy):
             rem, base = self._candidate(view, int(i))
             if prof.fits(rem, base):
                 prof.add(rem, base); out.append(int(i))
-            elif self.params.scan == "stop":
+            elif self._scan == "stop":
                 break
         return out
 
     def quiet_rounds(self, view: SchedulerView) -> int:
         if len(view.waiting) == 0:
             return INF_ROUNDS
-        if self.params.scan != "stop":
+        if self._scan != "stop":
             return 1
         head = int(view.waiting[0])
-        if self.params.check == "current":
+        if self._check == "current":
             return INF_ROUNDS  # memory only grows until a completion: the head cannot fit sooner
         rem, base = self._candidate(view, head)
         run = np.asarray(view.running)
         # the profile stays valid until a running request outlives its prediction
         horizon = 4096
         if len(run):
-            horizon = min(horizon, int(np.min(view.pred[run] - view.progress[run])))
+            horizon = min(horizon, int(np.min(self._est(view, run) - view.progress[run])))
         if horizon <= 1:
             return 1
         # rounds until the blocked head could first pass the check (running set unchanged)

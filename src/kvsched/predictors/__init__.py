@@ -2,6 +2,6 @@
 
 from .base import Predictions, Predictor
 from .registry import build_predictor, list_predictors, register_predictor
-from . import synthetic  # noqa: F401  (registers oracle, noisy)
+from . import interval, synthetic  # noqa: F401  (registers interval, oracle, noisy)
 
 __all__ = ["Predictions", "Predictor", "build_predictor", "list_predictors", "register_predictor"]

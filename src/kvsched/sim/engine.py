@@ -101,7 +101,7 @@ class Simulator:
     # --- queue helpers -----------------------------------------------------------------
     def _view(self) -> SchedulerView:
         return SchedulerView(self.pub, self.clock, self.rnd, self.M, self.waiting, self.running, self.usage,
-                             self.evicted_now)
+                             self.evicted_now, self.predictor.oracle)
 
     def _enqueue(self, ids: np.ndarray) -> None:
         if len(ids) == 0:

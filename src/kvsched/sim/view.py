@@ -64,12 +64,16 @@ class SchedulerView:
         usage: KV tokens held by the running batch after the last round, sum(s + progress).
         need: KV tokens the running batch needs in the coming round, sum(s + progress + 1).
         evicted_now: whether requests were evicted for lack of memory before this round.
+        oracle: whether the configured predictor is the oracle (``pred`` is then the true
+            length). Lets hindsight benchmarks (``hsf``) refuse to run on real predictions.
     """
 
-    __slots__ = ("_pub", "clock", "round", "capacity", "waiting", "running", "usage", "need", "evicted_now")
+    __slots__ = ("_pub", "clock", "round", "capacity", "waiting", "running", "usage", "need", "evicted_now",
+                 "oracle")
 
     def __init__(self, pub: PublicState, clock: float, rnd: int, capacity: int,
-                 waiting: np.ndarray, running: np.ndarray, usage: int, evicted_now: bool = False):
+                 waiting: np.ndarray, running: np.ndarray, usage: int, evicted_now: bool = False,
+                 oracle: bool = False):
         self._pub = pub
         self.clock = clock
         self.round = rnd
@@ -81,6 +85,7 @@ class SchedulerView:
         self.usage = usage
         self.need = usage + len(running)
         self.evicted_now = evicted_now
+        self.oracle = bool(oracle)
 
     # per-request arrays (read-only views)
     @property

@@ -1,0 +1,159 @@
+"""Hand-computed schedules (unit rounds, exact completion times) for the theory-paper
+algorithms: A_max, A_min, H-SF, Sorted-F, GSA, GBA.
+
+A request started in round p with output o completes at p + o and holds s + j tokens in
+its j-th round (papers.md section 0). Derivations are in the comments.
+"""
+
+import numpy as np
+import pytest
+
+from helpers import sim, wl
+from kvsched.errors import PolicyError
+from kvsched.latency.base import unit_rounds
+from kvsched.policies import build_policy
+from kvsched.predictors import build_predictor
+from kvsched.sim.engine import simulate
+
+IV = lambda alpha, rho: {"name": "interval", "alpha": alpha, "rho": rho}  # noqa: E731
+
+
+# --- A_max / A_min / H-SF ----------------------------------------------------------------
+
+@pytest.mark.parametrize("step", [False, True])
+def test_amax_plans_on_upper_ends(step):
+    # M=10, three requests s=1, o=2; alpha=0.5, rho=high -> [lo, hi] = [2, 4].
+    # A_max plans o=4: peak s+4 = 5 each; two fit (5+5 = 10 at their last planned round),
+    # a third would need 15. r0, r1 start at 0 and really finish at 2; r2 starts at 2 -> 4.
+    w = wl([1, 1, 1], [2, 2, 2])
+    rec = sim(w, "amax", 10, predictor=IV(0.5, "high"), step=step)
+    assert rec.completion.tolist() == [2, 2, 4]
+    assert rec.evictions.sum() == 0
+    # H-SF knows o=2 (peak 3 each): all three fit at once.
+    assert sim(w, "hsf", 10, step=step).completion.tolist() == [2, 2, 2]
+
+
+@pytest.mark.parametrize("step", [False, True])
+def test_amin_optimistic_packing_and_least_progress_eviction(step):
+    # M=10, three requests s=1, o=4; alpha=0.5, rho=low -> [lo, hi] = [2, 4]. A_min plans
+    # o=2 (peak 3 each): all three start at 0 (rounds 0,1 hold 6, 9).
+    # Round 2 needs 3*4 = 12 > 10: least progress ties (all 2) -> newest, r2, is evicted
+    # (frees 1+2+1 = 4); its estimate becomes progress+1 = 3. Re-admission in round 2: r0, r1
+    # are planned to end now (max(2-2, 1) = 1 round left) and hold 4+4; r2 needs 2 -> 10, fits.
+    # Round 3: r0, r1 need 5+5, r2 needs 3 -> 13: r2 has least progress (1), evicted again;
+    # nothing else fits (10 + 2 > 10). r0, r1 complete at 4; r2 restarts at 4 -> 8.
+    rec = sim(wl([1, 1, 1], [4, 4, 4]), "amin", 10, predictor=IV(0.5, "low"), step=step, ties="newest")
+    assert rec.completion.tolist() == [4, 4, 8]
+    assert rec.evictions.tolist() == [0, 0, 2]
+    assert rec.wasted_decode.tolist() == [0, 0, 3]   # 2 tokens, then 1
+    # A_max (plans o=4, peak 5: two at a time) and H-SF agree with no eviction.
+    for algo, pred in (("amax", IV(0.5, "low")), ("hsf", None)):
+        r = sim(wl([1, 1, 1], [4, 4, 4]), algo, 10, predictor=pred, step=step)
+        assert r.completion.tolist() == [4, 4, 8] and r.evictions.sum() == 0
+
+
+@pytest.mark.parametrize("keep", [True, False])
+def test_amin_evicted_request_keeps_raised_estimate(keep):
+    # M=9, alpha=0.5, rho=low: r0 (s=1, o=6) -> [3, 6], r1 (s=1, o=4) -> [2, 4].
+    # Round 0, order by lo: r1 (rem 2, base 2), then r0 (rem 3, base 2): at r1's last planned
+    # offset 1 the pair holds 3+3 = 6, r0 alone at its offset 2 holds 4 -> both start at 0.
+    # Rounds 0..2 hold 4, 6, 8; round 3 needs 5+5 = 10 > 9: both have progress 3, ties
+    # newest -> r0 evicted (frees 5); its estimate becomes progress+1 = 4 (keep) or stays 3.
+    # Re-admission in round 3: r1 is planned to end now (holds 5), r0 needs 2 -> 7 <= 9,
+    # and alone later; it restarts at 3 -> completes at 9. r1 completes at 4.
+    pol = build_policy({"name": "amin", "ties": "newest", "keep_estimate": keep}, capacity=9)
+    rec = simulate(wl([1, 1], [6, 4]), pol, build_predictor(IV(0.5, "low")), 9, unit_rounds())
+    assert rec.completion.tolist() == [9, 4]
+    assert rec.evictions.tolist() == [1, 0]
+    assert pol._known.tolist() == ([4, 0] if keep else [0, 0])
+
+
+def test_hsf_requires_the_oracle():
+    with pytest.raises(PolicyError, match="oracle"):
+        sim(wl([1], [2]), "hsf", 10, predictor={"name": "noisy", "eps": 0.1})
+    w = wl([2, 1, 3, 1], [5, 2, 4, 7])
+    assert sim(w, "hsf", 12).completion.tolist() == sim(w, "mcsf", 12).completion.tolist()
+
+
+def test_interval_policies_need_intervals():
+    with pytest.raises(PolicyError, match="interval"):
+        sim(wl([1], [2]), "amin", 10, predictor={"name": "noisy", "eps": 0.1})
+
+
+# --- Sorted-F ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("step", [False, True])
+@pytest.mark.parametrize("overlap", [False, True])
+def test_sorted_f_cuts_the_batch_where_F_is_least(step, overlap):
+    # M=20, s=1: r0..r3 with o=1, r4 with o=10. Every prefix fits (peak 4*2+2 = 10 at round 0,
+    # r4 alone later). F(prefix k) = sum(o)/k^2: 1, 2/4, 3/9, 4/16 = 0.25, 14/25 = 0.56 -> k=4.
+    # The four short ones run in round 0 (complete at 1); r4 forms the next batch at 1 -> 11.
+    # (With overlap the choice at round 0 is the same, and r4 starts when it is the only one.)
+    rec = sim(wl([1] * 5, [1, 1, 1, 1, 10]), "sorted_f", 20, step=step, overlap=overlap)
+    assert rec.completion.tolist() == [1, 1, 1, 1, 11]
+
+
+@pytest.mark.parametrize("step", [False, True])
+def test_sorted_f_prefix_vs_windows_on_fat_prompts(step):
+    # M=10: "fat" r0, r1 (s=9, o=1: peak 10, each must run alone) and "thin" r2..r5
+    # (s=1, o=2: peak 3; three fit together, 9 at their second round; four need 12).
+    w = wl([9, 9, 1, 1, 1, 1], [1, 1, 2, 2, 2, 2])
+    # prefix: sorted by o the fats come first and no prefix holds two of them: {r0} at 0 -> 1,
+    # {r1} at 1 -> 2; then thin prefixes F = 2, 4/4, 6/9 (4 do not fit): {r2,r3,r4} at 2 -> 4;
+    # {r5} at 4 -> 6.
+    rec = sim(w, "sorted_f", 10, step=step)
+    assert rec.completion.tolist() == [1, 2, 4, 4, 4, 6]
+    # windows: the window {r2,r3,r4} has F = 6/9 < 1 = F({fat}), so the thins go first
+    # (0 -> 2); then {r0} (F=1 < F({r5}) = 2) 2 -> 3, {r1} 3 -> 4, {r5} 4 -> 6.
+    rec = sim(w, "sorted_f", 10, step=step, candidates="windows")
+    assert rec.completion.tolist() == [3, 4, 2, 2, 2, 6]
+
+
+# --- GSA / GBA -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("step", [False, True])
+def test_gsa_kills_and_restarts_with_geometric_budgets(step):
+    # M=100, s=0, l0=1, beta=2: budgets 1, 2, 4. Phase 0 (L=1): c is large, both start at 0;
+    # r0 (o=1) completes at 1, r1 (o=3) is killed at progress 1 (round 1). Phase 1 (L=2): r1
+    # restarts at 1 and is killed at progress 2 (round 3). Phase 2 (L=4): 3 -> 6.
+    rec = sim(wl([0, 0], [1, 3]), "gsa", 100, step=step, predictor={"name": "noisy", "eps": 0.9})
+    assert rec.completion.tolist() == [1, 6]
+    assert rec.evictions.tolist() == [0, 2]
+    assert rec.wasted_decode.tolist() == [0, 3]
+
+
+@pytest.mark.parametrize("step", [False, True])
+def test_gsa_staggered_pipeline(step):
+    # M=10, s=1, o=4 (x4), l0=4: phase 0 has L=4, s_mean=1 -> c = floor((10-2)/(1+2)) = 2,
+    # g = L // c = 2 rounds between starts, one start per slot, at most 2 running.
+    # Slots 0, 2, 4, 6: r0 starts at 0 (-> 4); at 2 r1 joins (r0 at progress 2: the pair peaks
+    # at 5+3 = 8 <= 10) (-> 6); at 4 r0 has finished, r2 starts (-> 8); at 6 r3 (-> 10).
+    rec = sim(wl([1] * 4, [4] * 4), "gsa", 10, step=step, l0=4)
+    assert rec.completion.tolist() == [4, 6, 8, 10]
+    assert rec.evictions.sum() == 0
+    # without staggering the c=2 lanes start together: (0 -> 4) x2, (4 -> 8) x2
+    rec = sim(wl([1] * 4, [4] * 4), "gsa", 10, step=step, l0=4, stagger=False)
+    assert rec.completion.tolist() == [4, 4, 8, 8]
+
+
+@pytest.mark.parametrize("step", [False, True])
+def test_gba_runs_length_classes_shortest_first(step):
+    # l0=1, beta=2: classes o=1 -> 0, o=3,4 -> 2, o=8 -> 3. M=20, s=1.
+    # Class 0: r1 (o=1) at 0 -> 1. Class 2 (L = max pred 4, c = floor(18/3) = 6 > L, so
+    # g=1 and ceil(6/4) = 2 starts per round): r2 (o=3) and r3 (o=4) at 1 -> 4 and 5.
+    # Class 3: r0 (o=8) starts when class 2 has drained, at 5 -> 13.
+    rec = sim(wl([1, 1, 1, 1], [8, 1, 3, 4]), "gba", 20, step=step)
+    assert rec.completion.tolist() == [13, 1, 4, 5]
+    assert rec.evictions.sum() == 0
+
+
+def test_length_classes_and_pipeline_shape():
+    from kvsched.policies.geometric import budget, length_class, pipeline_shape
+    assert [budget(1, 2, k) for k in range(5)] == [1, 2, 4, 8, 16]
+    assert [budget(3, 1.5, k) for k in range(4)] == [3, 5, 7, 11]   # ceil(3, 4.5, 6.75, 10.125)
+    assert length_class(np.array([1, 2, 3, 4, 5, 8, 9]), 1, 2).tolist() == [0, 1, 2, 2, 3, 3, 4]
+    # c = floor((M - L/2) / (s + L/2)): M=10, L=4, s=1 -> 2; g = 2, one start per slot
+    assert pipeline_shape(10, 4, 1.0, True) == (2, 2, 1)
+    # M=100, L=2, s=0 -> c = 99 > L: a start slot every round with ceil(99/2) = 50 starts
+    assert pipeline_shape(100, 2, 0.0, True) == (99, 1, 50)
+    assert pipeline_shape(10, 40, 1.0, True) == (1, 40, 1)
