@@ -10,7 +10,6 @@ machine it ran on. Trace loading is timed separately and excluded from the rates
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import time

@@ -91,14 +91,14 @@ def claims(ctx, summary: dict) -> None:
         ctx.claim("mcsf_sqrtM", sf, "MC-SF (and SF) are Ω(√M) with heterogeneous prompts", "Ω(√M): exponent 0.5",
                   f"fat_prompts: ratio ≥ {m['ratio_lb']} at M={m['M']}, ~M^{m['growth_exponent']}",
                   bool((m["growth_exponent"] or 0) >= GROWTH), note)
-    for variant, label in (("sorted_f", "prefix candidates (papers.md reconstruction)"),
+    for variant, what in (("sorted_f", "prefix candidates (papers.md reconstruction)"),
                            ("sorted_f[windows]", "contiguous-window candidates")):
         rows = [(f, v[variant]) for f, v in fam.items() if variant in v]
         if not rows:
             continue
         worst = max(rows, key=lambda x: x[1]["growth_exponent"] or 0)
         flat = all(abs(v["growth_exponent"] or 0) < GROWTH for _, v in rows)
-        ctx.claim(f"{variant}_bounded", sf, f"Sorted-F stays bounded as M grows ({label})",
+        ctx.claim(f"{variant}_bounded", sf, f"Sorted-F stays bounded as M grows ({what})",
                   "constant ratio (≤ 48)",
                   f"worst family {worst[0]}: ratio ≤ {worst[1]['ratio_ub']} at M={worst[1]['M']}, "
                   f"~M^{worst[1]['growth_exponent']}", flat,

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..sim.view import SchedulerView
-from .base import EVICTION_RULES, INF_ROUNDS, Policy
+from .base import EVICTION_RULES, INF_ROUNDS, Policy, check_choice
 from .future_peak import PeakProfile, remaining_rounds
 from .registry import register_policy
 
@@ -40,10 +40,9 @@ class AdmissionParams:
     eviction: str = "newest"
 
     def validate(self) -> None:
-        for key, val, ok in (("check", self.check, CHECKS), ("scan", self.scan, SCANS),
-                             ("eviction", self.eviction, EVICTION_RULES)):
-            if val not in ok:
-                raise ConfigError(f"{key}={val!r} is not valid; choose one of {', '.join(ok)}")
+        check_choice("check", self.check, CHECKS)
+        check_choice("scan", self.scan, SCANS)
+        check_choice("eviction", self.eviction, EVICTION_RULES)
 
 
 class GreedyAdmission(Policy):

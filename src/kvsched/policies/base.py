@@ -33,6 +33,13 @@ class NoParams:
 EVICTION_RULES = ("newest", "least_progress", "most_memory")
 
 
+def check_choice(key: str, value, valid) -> None:
+    """Raise ConfigError naming ``key`` unless ``value`` is one of ``valid``."""
+    if value not in valid:
+        from ..errors import ConfigError
+        raise ConfigError(f"{key}={value!r} is not valid; choose one of {', '.join(map(str, valid))}")
+
+
 def order_victims(view: SchedulerView, rule: str) -> np.ndarray:
     """Running ids in the order a rule evicts them.
 

@@ -44,7 +44,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..sim.view import SchedulerView
-from .base import EVICTION_RULES, INF_ROUNDS, Policy
+from .base import EVICTION_RULES, INF_ROUNDS, Policy, check_choice
 from .future_peak import PeakProfile, remaining_rounds
 from .registry import register_policy
 
@@ -94,8 +94,7 @@ class GeometricParams:
             raise ConfigError(f"l0={self.l0} must be >= 1")
         if self.order not in self.ORDERS:
             raise ConfigError(f"order={self.order!r}; choose one of {', '.join(self.ORDERS)}")
-        if self.eviction not in EVICTION_RULES:
-            raise ConfigError(f"eviction={self.eviction!r}; choose one of {', '.join(EVICTION_RULES)}")
+        check_choice("eviction", self.eviction, EVICTION_RULES)
 
 
 class StaggeredPhases(Policy):

@@ -20,7 +20,7 @@ from typing import Sequence
 
 from ..errors import ConfigError
 from ..sim.view import SchedulerView
-from .base import EVICTION_RULES, INF_ROUNDS, Policy, order_victims
+from .base import EVICTION_RULES, INF_ROUNDS, Policy, order_victims, check_choice
 from .registry import register_policy
 
 
@@ -32,8 +32,7 @@ class AlphaParams:
     def validate(self) -> None:
         if not 0.0 <= self.alpha < 1.0:
             raise ConfigError(f"alpha={self.alpha} must be in [0, 1)")
-        if self.eviction not in EVICTION_RULES:
-            raise ConfigError(f"eviction={self.eviction!r}; choose one of {', '.join(EVICTION_RULES)}")
+        check_choice("eviction", self.eviction, EVICTION_RULES)
 
 
 @register_policy

@@ -32,7 +32,7 @@ import numpy as np
 from ..errors import ConfigError, PolicyError
 from ..sim.view import SchedulerView
 from .admission import MCSF, GreedyAdmission, McsfParams
-from .base import EVICTION_RULES, cover_excess
+from .base import EVICTION_RULES, cover_excess, check_choice
 from .registry import register_policy
 
 
@@ -52,8 +52,7 @@ class AmaxParams:
     eviction: str = "newest"
 
     def validate(self) -> None:
-        if self.eviction not in EVICTION_RULES:
-            raise ConfigError(f"eviction={self.eviction!r}; choose one of {', '.join(EVICTION_RULES)}")
+        check_choice("eviction", self.eviction, EVICTION_RULES)
 
 
 @register_policy
@@ -81,8 +80,7 @@ class AminParams:
     keep_estimate: bool = True
 
     def validate(self) -> None:
-        if self.ties not in TIES:
-            raise ConfigError(f"ties={self.ties!r}; choose one of {', '.join(TIES)}")
+        check_choice("ties", self.ties, TIES)
 
 
 @register_policy

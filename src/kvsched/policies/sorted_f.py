@@ -33,9 +33,8 @@ from typing import Sequence
 
 import numpy as np
 
-from ..errors import ConfigError
 from ..sim.view import SchedulerView
-from .base import EVICTION_RULES, INF_ROUNDS, Policy
+from .base import EVICTION_RULES, INF_ROUNDS, Policy, check_choice
 from .future_peak import PeakProfile, remaining_rounds
 from .registry import register_policy
 
@@ -49,10 +48,8 @@ class SortedFParams:
     eviction: str = "newest"
 
     def validate(self) -> None:
-        if self.candidates not in CANDIDATES:
-            raise ConfigError(f"candidates={self.candidates!r}; choose one of {', '.join(CANDIDATES)}")
-        if self.eviction not in EVICTION_RULES:
-            raise ConfigError(f"eviction={self.eviction!r}; choose one of {', '.join(EVICTION_RULES)}")
+        check_choice("candidates", self.candidates, CANDIDATES)
+        check_choice("eviction", self.eviction, EVICTION_RULES)
 
 
 def best_batch(prof_factory, rem: np.ndarray, base: np.ndarray, o: np.ndarray, free: int,
