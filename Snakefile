@@ -10,6 +10,10 @@ include: "workflow/rules/simulate.smk"
 include: "workflow/rules/aggregate.smk"
 
 
+localrules:
+    all,
+
+
 rule all:
     input:
         expand("results/{exp}/runs.parquet", exp=EXPERIMENTS),

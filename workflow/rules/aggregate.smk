@@ -1,4 +1,10 @@
 # Runs -> one tidy table per experiment -> figures.
+# Cheap: they run on the submit host, never as cluster jobs.
+localrules:
+    aggregate,
+    figure_latency_vs_memory,
+
+
 rule aggregate:
     input:
         run_summaries,
