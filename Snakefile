@@ -8,6 +8,7 @@ configfile: "workflow/config.yaml"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/simulate.smk"
 include: "workflow/rules/aggregate.smk"
+include: "workflow/rules/notebooks.smk"
 
 
 localrules:
@@ -18,3 +19,4 @@ rule all:
     input:
         expand("results/{exp}/runs.parquet", exp=EXPERIMENTS),
         expand("results/{exp}/latency_vs_memory.png", exp=EXPERIMENTS),
+        expand("results/{exp}/notebooks/latency_vs_memory.ipynb", exp=EXPERIMENTS),
