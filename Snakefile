@@ -17,6 +17,8 @@ localrules:
 
 rule all:
     input:
+        # every run too: a deleted run directory is recomputed (and only it)
+        [s for e in EXPERIMENTS for s in summaries_of(e)],
         expand("results/{exp}/runs.parquet", exp=EXPERIMENTS),
         expand("results/{exp}/latency_vs_memory.png", exp=EXPERIMENTS),
         expand("results/{exp}/notebooks/latency_vs_memory.ipynb", exp=EXPERIMENTS),

@@ -11,8 +11,12 @@ SPECS = {e: load_sweep(e) for e in EXPERIMENTS}
 POINTS = {e: {p.path: p for p in _expand(SPECS[e])} for e in EXPERIMENTS}
 
 
+def summaries_of(exp):
+    return [str(run_dir("results", p) / "summary.json") for p in POINTS[exp].values()]
+
+
 def run_summaries(wc):
-    return [str(run_dir("results", p) / "summary.json") for p in POINTS[wc.exp].values()]
+    return summaries_of(wc.exp)
 
 
 def run_overrides(wc):
