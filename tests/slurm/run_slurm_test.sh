@@ -188,7 +188,8 @@ log "snakemake --executor slurm (log: snakemake.log)"
 
 # --- 4. checks ---------------------------------------------------------------------------
 R="$W/results"
-for f in "$EXP/runs.parquet" "$EXP/runs.csv" "$EXP/latency_vs_memory.png" "$EXP/latency_vs_memory.pdf"; do
+for f in "$EXP/runs.parquet" "$EXP/runs.csv" "$EXP/latency_vs_memory.png" "$EXP/latency_vs_memory.pdf" \
+         "$EXP/notebooks/latency_vs_memory.ipynb"; do
   [ -s "$R/$f" ] || die "missing output results/$f"
 done
 n_summaries=$(find "$R/runs/$EXP" -name summary.json | wc -l)
@@ -205,7 +206,7 @@ n_done=$(grep -cE '_job_complete: JobId=[0-9]+ done' "$T/slurmctld.log" || true)
 LOGS="$W/.snakemake/slurm_logs"
 n_sim_logs=$(find "$LOGS/rule_simulate" -name '*.log' 2>/dev/null | wc -l)
 [ "$n_sim_logs" = "$N_RUNS" ] || die "expected $N_RUNS SLURM logs for rule simulate, found $n_sim_logs"
-for r in aggregate figure_latency_vs_memory; do
+for r in aggregate figure_latency_vs_memory notebook_latency_vs_memory; do
   [ ! -d "$LOGS/rule_$r" ] || die "local rule $r was submitted to SLURM"
 done
 grep -q "$HOST" <(cat "$LOGS"/rule_simulate/*/*.log) || die "SLURM job logs do not name host $HOST"
