@@ -9,10 +9,19 @@ configfile: "workflow/config.yaml"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/simulate.smk"
 include: "workflow/rules/aggregate.smk"
+include: "workflow/rules/notebooks.smk"
 include: "workflow/rules/report.smk"
+
+
+localrules:
+    all,
 
 
 rule all:
     input:
         "paper/report.md",
+        # every run too: a deleted run directory is recomputed (and only it)
+        [s for e in SWEEPS for s in summaries_of(e)],
         [f for e in SWEEPS for f in sweep_figures(e)],
+        [f"results/{e}/notebooks/{f}.ipynb" for e in SWEEPS for f in SPECS[e].get("figures", [])
+         if f in NOTEBOOKS],

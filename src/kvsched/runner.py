@@ -81,8 +81,15 @@ def execute(cfg: DictConfig) -> tuple[dict, Any]:
 def run(cfg: DictConfig) -> dict:
     """Simulate and write ``<out>/requests.parquet`` then ``<out>/summary.json`` (each atomically;
     the summary is written last and marks a complete run)."""
-    summary, table = execute(cfg)
+    summary, table = execute(cfg)                # a failure here keeps the previous results
     out = Path(cfg.out)
+    # The new files replace the old ones one at a time: drop the old completion marker first,
+    # so a kill in between leaves no complete-looking mix, and the temp files of a run that
+    # was killed while writing.
+    (out / "summary.json").unlink(missing_ok=True)
+    for name in ("requests.parquet", "summary.json"):
+        for stale in out.glob(f".{name}.*.tmp"):
+            stale.unlink(missing_ok=True)
     write_parquet(out / "requests.parquet", table)
     write_json(out / "summary.json", summary)
     return summary

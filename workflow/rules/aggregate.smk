@@ -1,4 +1,5 @@
 # Sweep runs -> one tidy table per experiment -> figures and checked claims.
+# Cheap rules run on the submit host, never as cluster jobs.
 localrules: aggregate, figure, sweep_claims
 
 

@@ -19,8 +19,12 @@ def one_of(names):
     return "|".join(re.escape(n) for n in names) if names else "(?!)"
 
 
+def summaries_of(exp):
+    return [str(run_dir("results", p) / "summary.json") for p in POINTS[exp].values()]
+
+
 def run_summaries(wc):
-    return [str(run_dir("results", p) / "summary.json") for p in POINTS[wc.exp].values()]
+    return summaries_of(wc.exp)
 
 
 def run_overrides(wc):
@@ -30,6 +34,10 @@ def run_overrides(wc):
 
 def sweep_figures(exp):
     return [f"results/{exp}/{f}.{ext}" for f in SPECS[exp].get("figures", []) for ext in ("png", "pdf")]
+
+
+# figures that also have a notebook in workflow/notebooks/<figure>.py
+NOTEBOOKS = {p.stem for p in (Path(workflow.basedir) / "workflow" / "notebooks").glob("*.py")}
 
 
 def all_claims():

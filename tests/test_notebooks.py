@@ -1,0 +1,55 @@
+"""Every workflow notebook runs headless (nbclient) on a small synthetic table."""
+
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "workflow" / "notebooks"
+
+pytest.importorskip("nbclient")
+pytest.importorskip("jupytext")
+pytest.importorskip("ipykernel")
+
+
+def synthetic_table() -> pd.DataFrame:
+    rows = []
+    for trace in ("trace_a", "trace_b"):
+        for k, algo in enumerate(("fcfs", "sf", "mcsf")):
+            for m in (64, 128, 256):
+                for seed in (0, 1):
+                    rows.append({"trace": trace, "algorithm": algo, "memory": m, "seed": seed,
+                                 "latency_mean": 1000.0 / m * (1 + 0.2 * k) + seed, "time_unit": "rounds"})
+    return pd.DataFrame(rows)
+
+
+def test_notebooks_are_outputless_jupytext_pairs():
+    import jupytext
+    files = sorted(NOTEBOOKS.glob("*.py"))
+    assert files, "no notebooks"
+    assert not list(NOTEBOOKS.glob("*.ipynb")), "keep only the .py of each pair in the workflow"
+    for f in files:
+        nb = jupytext.read(f)
+        assert nb.metadata["jupytext"]["text_representation"]["format_name"] == "percent"
+        tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+        assert len(tagged) == 1, f"{f.name}: needs exactly one cell tagged 'parameters'"
+
+
+def test_latency_vs_memory_notebook_executes(tmp_path, monkeypatch):
+    from kvsched.analysis.notebooks import execute
+    table = tmp_path / "runs.parquet"
+    synthetic_table().to_parquet(table)
+    out_nb = tmp_path / "executed.ipynb"
+    png, pdf = tmp_path / "fig.png", tmp_path / "fig.pdf"
+    # the kernel is a separate process: it must import this checkout's kvsched
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")])))
+    nb = execute(NOTEBOOKS / "latency_vs_memory.py", out_nb,
+                 {"experiment": "synthetic", "table": str(table), "out": [str(png), str(pdf)]}, cwd=tmp_path)
+    assert out_nb.exists()
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    assert any("image/png" in o.get("data", {}) for o in outputs), "the figure is not shown inline"
+    assert any("36 runs" in o.get("text", "") for o in outputs)
+    assert png.stat().st_size > 1000 and pdf.stat().st_size > 1000

@@ -1,0 +1,56 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Mean latency against KV-cache size
+#
+# Loads the aggregated table of one sweep experiment (`results/<experiment>/runs.parquet`,
+# written by `snakemake`) and draws it with `kvsched.analysis.plots.latency_vs_memory`, the
+# function the `figure` rule calls. Restyle the returned figure here; a
+# change meant for the paper figure belongs in that function, so rule and notebook agree.
+#
+# Kept as a jupytext pair without outputs: open this `.py` in Jupyter ("Open as Notebook").
+# Headless: `snakemake results/<experiment>/notebooks/latency_vs_memory.ipynb`.
+
+# %% tags=["parameters"]
+experiment = "skeleton"   # conf/experiment/<experiment>.yaml
+table = None              # path to runs.parquet; None = results/<experiment>/runs.parquet
+out = None                # optional list of files (.png/.pdf) to save the figure to
+
+# %%
+from pathlib import Path
+
+import pandas as pd
+
+from kvsched.analysis.plots import latency_vs_memory, save
+
+
+def repo_root(start: Path) -> Path:
+    """The checkout (the notebook may run from workflow/notebooks/ or the root)."""
+    for d in [start, *start.parents]:
+        if (d / "workflow" / "config.yaml").exists():
+            return d
+    return start
+
+
+path = Path(table) if table else repo_root(Path.cwd().resolve()) / "results" / experiment / "runs.parquet"
+df = pd.read_parquet(path)
+print(f"{len(df)} runs from {path}")
+df[["trace", "algorithm", "memory", "seed", "latency_mean"]].head()
+
+# %%
+fig = latency_vs_memory(df)   # shown inline at the end of the cell
+
+# %%
+if out:
+    save(fig, list(out))
