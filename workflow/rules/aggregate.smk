@@ -1,6 +1,9 @@
 # Sweep runs -> one tidy table per experiment -> figures and checked claims.
 # Cheap rules run on the submit host, never as cluster jobs.
-localrules: aggregate, figure, sweep_claims
+localrules:
+    aggregate,
+    figure,
+    sweep_claims,
 
 
 rule aggregate:

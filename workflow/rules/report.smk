@@ -1,5 +1,6 @@
 # The replication report: every number comes from a claims.json written by a rule above.
-localrules: report
+localrules:
+    report,
 
 
 rule report:
