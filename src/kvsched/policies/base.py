@@ -72,6 +72,10 @@ class Policy:
     Params: ClassVar[type] = NoParams
     #: True if :meth:`preempt` may evict without an overflow (affects event skipping).
     voluntary_preemption: ClassVar[bool] = False
+    #: True if the policy may leave the batch empty on purpose while requests wait (unit time
+    #: base only): the engine then idles for :meth:`quiet_rounds` rounds instead of
+    #: reporting a deadlock. Used to replay fixed schedules that contain idle gaps.
+    may_idle: ClassVar[bool] = False
 
     def __init__(self, params=None, *, capacity: int, seed: int = 0):
         self.params = params if params is not None else self.Params()
