@@ -37,10 +37,12 @@ class CpsatResult:
 
 def solve_cpsat(workload: Workload, M: int, hint: np.ndarray, *, time_limit: float = 10.0,
                 num_workers: int = 1, seed: int = 0, deadlines: np.ndarray | None = None,
-                lower: float | None = None) -> CpsatResult:
+                lower: float | None = None, linearization_level: int = 2) -> CpsatResult:
     """Minimise total latency; ``hint`` must be a feasible schedule (it also sets the
     horizon). ``lower``: an already certified lower bound, added as a constraint on the
-    objective (valid: it removes no schedule better than the bound)."""
+    objective (valid: it removes no schedule better than the bound). ``linearization_level``
+    2 adds CP-SAT's energy relaxation of the cumulative constraint, which on the synthetic
+    instances gave both better schedules and better bounds than the default level 1."""
     from ortools.sat.python import cp_model
 
     t0 = time.perf_counter()
@@ -83,6 +85,7 @@ def solve_cpsat(workload: Workload, M: int, hint: np.ndarray, *, time_limit: flo
     solver.parameters.max_time_in_seconds = float(time_limit)
     solver.parameters.num_workers = int(num_workers)
     solver.parameters.random_seed = int(seed)
+    solver.parameters.linearization_level = int(linearization_level)
     st = solver.Solve(m)
     name = solver.StatusName(st)
     wall = time.perf_counter() - t0
