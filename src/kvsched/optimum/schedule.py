@@ -182,12 +182,12 @@ def left_shift(workload: Workload, M: int, starts: Sequence[int], max_passes: in
             # memory without i
             r = np.arange(p[i], p[i] + o[i])
             mem[r] -= s[i] + 1 + (r - p[i])
-            for q in range(int(lo[i]), int(p[i])):
-                rr = np.arange(q, q + o[i])
-                if np.all(mem[rr] + s[i] + 1 + (rr - q) <= M):
-                    p[i] = q
-                    moved = True
-                    break
+            q = np.arange(int(lo[i]), int(p[i]))[:, None]          # candidate starts
+            j = np.arange(int(o[i]))[None, :]
+            ok = np.all(mem[q + j] + s[i] + 1 + j <= M, axis=1)
+            if np.any(ok):
+                p[i] = int(q[np.argmax(ok), 0])
+                moved = True
         if not moved:
             break
     return p
