@@ -12,8 +12,12 @@ and as *certified suboptimal* when a validated schedule beats MC-SF.
 MC-SF is from OPT where the bracket at paper scale stays wide.
 
 Variants of MC-SF, measured against the same bracket: ``mcsf`` (scan stops at the first
-failing candidate, as the paper states) and ``mcsf_skip`` (skips it). The engine counts a
-request's first round as ``s + 1`` tokens in both the schedule and the check.
+failing candidate, as the paper states) and ``mcsf_skip`` (skips it).
+
+Memory counting: the engine counts ``s + j`` tokens in a request's ``j``-th round (``s + 1``
+in the first). ``first_round: s`` runs the other plausible convention, ``s + j - 1`` (the
+first round holds only the prompt), for MC-SF's check, the schedules and OPT alike; it
+is the same problem with every prompt one token smaller, which is how it is run.
 
 Flags (per arrival model and variant), computed from the data: ``consistent``: the
 paper's mean and worst ratios lie inside our certified intervals for the mean and the
@@ -30,7 +34,9 @@ import time
 import numpy as np
 import pandas as pd
 
+from ..errors import ConfigError
 from ..optimum.solve import bracket
+from ..workload import Workload
 from ..traces.synthetic_mcsf import DEFAULTS, synthetic_mcsf
 
 PAPER = {1: {"mean": 1.005, "worst": 1.074, "optimal": 114, "trials": 200},
@@ -39,13 +45,17 @@ VARIANTS = ("mcsf", "mcsf_skip")
 
 
 def run_trials(models, trials, seed0, time_limit, num_workers, exact_n=0, use_lp=False, lp_time_limit=30.0,
-               progress=None, n=None) -> pd.DataFrame:
+               progress=None, n=None, first_round="s_plus_1") -> pd.DataFrame:
     rows = []
     for model in models:
         for k in range(trials):
             seed = seed0 + k
             w = synthetic_mcsf(dict(DEFAULTS, arrival_model=model, n=n), None, seed)
             M = int(w.meta["memory"])
+            if first_round == "s":
+                w = Workload(w.arrival, np.maximum(w.prompt - 1, 0), w.output, w.name, w.time_unit, None, w.meta)
+            elif first_round != "s_plus_1":
+                raise ConfigError(f"first_round={first_round!r}; choose s_plus_1 or s")
             t0 = time.perf_counter()
             b = bracket(w, M, time_limit, num_workers=num_workers, heuristics=VARIANTS + ("fcfs",),
                         exact_n=exact_n, use_lp=use_lp, lp_time_limit=lp_time_limit, seed=seed)
@@ -128,7 +138,8 @@ def run(ctx) -> None:
 
     df = run_trials(models, int(p["trials"]), int(p.get("seed0", 0)), float(p["time_limit"]),
                     int(p.get("num_workers", 1)), int(p.get("exact_n", 0)), bool(p.get("use_lp", False)),
-                    float(p.get("lp_time_limit", 30.0)), progress, p.get("n"))
+                    float(p.get("lp_time_limit", 30.0)), progress, p.get("n"),
+                    str(p.get("first_round", "s_plus_1")))
     ctx.table(df, "trials")
     summary, claims = summarise(df, float(p.get("decisive_width", 0.01)))
     ctx.table(summary, "summary")
