@@ -80,6 +80,10 @@ class Policy:
     #: True if :meth:`preempt` may evict without an overflow. The engine calls :meth:`preempt`
     #: only for such policies (and then does not skip rounds past the quiet period).
     voluntary_preemption: ClassVar[bool] = False
+    #: True if the policy may leave the batch empty on purpose while requests wait (unit time
+    #: base only): the engine then idles for :meth:`quiet_rounds` rounds instead of
+    #: reporting a deadlock. Used to replay fixed schedules that contain idle gaps.
+    may_idle: ClassVar[bool] = False
 
     def __init__(self, params=None, *, capacity: int, seed: int = 0):
         self.params = params if params is not None else self.Params()

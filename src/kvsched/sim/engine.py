@@ -267,8 +267,16 @@ class Simulator:
                 last_start[i] = self.clock
             B = len(self.running)
             if B == 0:
+                idle_to = None
+                if self.policy.may_idle and unit and len(self.waiting):
+                    q = int(self.policy.quiet_rounds(self._view()))
+                    if q < INF_ROUNDS:
+                        idle_to = self.clock + max(1, q)
                 if nxt < n:
-                    self._jump_to(w.arrival[nxt], unit)
+                    self._jump_to(w.arrival[nxt] if idle_to is None else min(w.arrival[nxt], idle_to), unit)
+                    continue
+                if idle_to is not None:
+                    self._jump_to(idle_to, unit)
                     continue
                 if len(self.waiting):
                     raise SimulationError(

@@ -1,0 +1,110 @@
+"""Certified lower bounds on the hindsight optimum (total latency, unit rounds).
+
+Notation: request ``i`` has arrival ``a_i``, release ``r_i = ceil(a_i)`` (the first round
+it can start), prompt ``s_i``, output ``o_i``; in any feasible non-preemptive schedule it
+completes at an integer ``c_i >= r_i + o_i`` and holds ``s_i + j`` tokens in its ``j``-th
+round. Its *memory area* is ``A_i = sum_{j=1..o_i} (s_i + j) = o_i s_i + o_i (o_i + 1) / 2``
+token-rounds. Every bound here is on ``sum_i (c_i - a_i)`` and holds for every feasible
+schedule, hence for the optimum.
+
+* :func:`trivial_bound`: ``sum_i (r_i + o_i - a_i)``; each request alone, started on release.
+* :func:`area_bound` (problem specific, stronger): an order-statistic bound from memory
+  area, proved in its docstring.
+* :func:`lp_bound` (in :mod:`kvsched.optimum.ip`): the LP relaxation of the time-indexed
+  integer program. Valid only with a *safe* horizon (see :func:`safe_deadlines`).
+* :func:`kvsched.optimum.exact.exact_optimum` gives the optimum itself on tiny instances.
+
+A Lagrangian relaxation of the memory rows is not given separately: each request then
+chooses its start independently, a problem with integral LP, so the Lagrangian dual
+equals the LP bound (Geoffrion 1974) and adds nothing.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..workload import Workload
+from .schedule import earliest_starts
+
+
+def areas(workload: Workload) -> np.ndarray:
+    s, o = workload.prompt, workload.output
+    return o * s + o * (o + 1) // 2
+
+
+def trivial_bound(workload: Workload) -> float:
+    """``sum_i (r_i + o_i - a_i)``: valid because ``c_i >= r_i + o_i`` for every request."""
+    return float(np.sum(earliest_starts(workload) + workload.output - workload.arrival))
+
+
+def area_completion_bounds(workload: Workload, M: int) -> np.ndarray:
+    """``L_k`` (k = 1..n): a lower bound on the ``k``-th smallest completion time.
+
+    Claim. Let ``c_(1) <= ... <= c_(n)`` be the sorted completion times of any feasible
+    schedule and ``r_min = min_i r_i``. For ``theta`` ranging over the values
+    ``e_i = r_i + o_i``, let ``A_k(theta)`` be the sum of the ``k`` smallest areas among
+    requests with ``e_i <= theta`` (``+inf`` if there are fewer than ``k``). Then
+
+        c_(k) >= L_k := min_theta max(theta, r_min + ceil(A_k(theta) / M)).
+
+    Proof. Let ``S`` be the ``k`` requests completed first (ties broken arbitrarily), and
+    ``theta* = max_{i in S} e_i``. (i) ``c_(k) = max_{i in S} c_i >= max_{i in S} (r_i + o_i)
+    = theta*``. (ii) Every request of ``S`` has received its whole area by the end of round
+    ``c_(k) - 1``; no memory is used before round ``r_min``; each round holds at most ``M``
+    tokens. So ``M (c_(k) - r_min) >= A(S)``, and as ``c_(k)`` is an integer,
+    ``c_(k) >= r_min + ceil(A(S) / M)``. All of ``S`` has ``e_i <= theta*``, so ``A(S) >=
+    A_k(theta*)``. Together ``c_(k) >= max(theta*, r_min + ceil(A_k(theta*)/M)) >= L_k``.
+    Finally ``c_(k) >= c_(k-1)``, so the running maximum of ``L_k`` is also valid.
+    """
+    n = len(workload)
+    if n == 0:
+        return np.zeros(0)
+    A = areas(workload).astype(np.int64)
+    r = earliest_starts(workload)
+    e = r + workload.output
+    rmin = int(r.min())
+    order = np.argsort(e, kind="stable")
+    e_sorted, A_by_e = e[order], A[order]
+    best = np.full(n, np.inf)
+    # thresholds: the distinct values of e; jobs allowed = prefix of the e-sorted list
+    cut = np.flatnonzero(np.r_[e_sorted[1:] != e_sorted[:-1], True])  # last index of each value
+    for m in cut:
+        theta = int(e_sorted[m])
+        cum = np.cumsum(np.sort(A_by_e[: m + 1]))                    # k = 1..m+1
+        val = np.maximum(theta, rmin + np.ceil(cum / M))
+        best[: m + 1] = np.minimum(best[: m + 1], val)
+    return np.maximum.accumulate(best)
+
+
+def area_bound(workload: Workload, M: int) -> float:
+    """``sum_k L_k - sum_i a_i`` (see :func:`area_completion_bounds`): a lower bound on the
+    total latency, since ``sum_i c_i = sum_k c_(k) >= sum_k L_k``."""
+    if len(workload) == 0:
+        return 0.0
+    return float(np.sum(area_completion_bounds(workload, M)) - np.sum(workload.arrival))
+
+
+def best_bound(workload: Workload, M: int) -> tuple[float, str]:
+    """The larger of the cheap bounds (trivial, area) and its name."""
+    b = {"trivial": trivial_bound(workload), "area": area_bound(workload, M)}
+    name = max(b, key=b.get)
+    return b[name], name
+
+
+def safe_deadlines(workload: Workload, M: int, upper: float) -> np.ndarray:
+    """Latest completion round ``d_i`` of request ``i`` in any schedule of total latency at
+    most ``upper`` (in particular in every optimal schedule when ``upper`` is the objective
+    of a feasible schedule).
+
+    Proof: if ``c_i - a_i > upper - LB(N minus i)``, where ``LB`` is any lower bound on the
+    total latency of the other requests (which, restricted to themselves, still form a
+    feasible schedule), the total exceeds ``upper``. So ``c_i <= floor(a_i + upper -
+    LB(N minus i))``. ``LB`` is the larger of the trivial and area bounds of the others."""
+    n = len(workload)
+    d = np.zeros(n, dtype=np.int64)
+    idx = np.arange(n)
+    for i in range(n):
+        sub = workload.subset(idx[idx != i])
+        lb = max(trivial_bound(sub), area_bound(sub, M)) if n > 1 else 0.0
+        d[i] = int(np.floor(workload.arrival[i] + upper - lb + 1e-9))
+    return np.maximum(d, earliest_starts(workload) + workload.output)

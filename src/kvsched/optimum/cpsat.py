@@ -1,0 +1,98 @@
+"""OR-Tools CP-SAT model of the hindsight problem.
+
+Request ``i`` is ``o_i`` consecutive unit tasks: task ``j`` (``j = 0..o_i-1``) occupies
+round ``p_i + j`` with demand ``s_i + 1 + j``; all tasks share one cumulative constraint of
+capacity ``M``. This is exact: the cumulative constraint says that in every round the
+running requests hold at most ``M`` tokens, which is feasibility. The start ``p_i``
+ranges over ``[ceil(a_i), d_i - o_i]`` with the safe deadlines of
+:func:`~kvsched.optimum.bounds.safe_deadlines`, which every optimal schedule meets, so
+CP-SAT's optimum is OPT and its objective bound is a certified lower bound.
+
+Requests with equal ``(ceil(a), s, o)`` are interchangeable: the model orders their starts
+(symmetry breaking, which keeps at least one optimal schedule). The search is
+warm-started (``AddHint``) from a given feasible schedule.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..workload import Workload
+from .bounds import safe_deadlines
+from .schedule import earliest_starts
+
+
+@dataclass
+class CpsatResult:
+    objective: float | None       # total latency of the best schedule found
+    bound: float                  # CP-SAT's lower bound on the total latency
+    proven: bool
+    starts: np.ndarray | None
+    status: str
+    wall_s: float
+
+
+def solve_cpsat(workload: Workload, M: int, hint: np.ndarray, *, time_limit: float = 10.0,
+                num_workers: int = 1, seed: int = 0, deadlines: np.ndarray | None = None,
+                lower: float | None = None, linearization_level: int = 2) -> CpsatResult:
+    """Minimise total latency; ``hint`` must be a feasible schedule (it also sets the
+    horizon). ``lower``: an already certified lower bound, added as a constraint on the
+    objective (valid: it removes no schedule better than the bound). ``linearization_level``
+    2 adds CP-SAT's energy relaxation of the cumulative constraint, which on the synthetic
+    instances gave both better schedules and better bounds than the default level 1."""
+    from ortools.sat.python import cp_model
+
+    t0 = time.perf_counter()
+    n = len(workload)
+    s = workload.prompt.astype(int)
+    o = workload.output.astype(int)
+    a = workload.arrival
+    hint = np.asarray(hint, dtype=np.int64)
+    upper = float(np.sum(hint + o - a))
+    if deadlines is None:
+        deadlines = safe_deadlines(workload, M, upper)
+    lo = earliest_starts(workload)
+    hi = np.asarray(deadlines) - o
+    m = cp_model.CpModel()
+    p = [m.NewIntVar(int(lo[i]), int(hi[i]), f"p{i}") for i in range(n)]
+    intervals, demands = [], []
+    for i in range(n):
+        for j in range(o[i]):
+            intervals.append(m.NewFixedSizeIntervalVar(p[i] + j, 1, f"u{i}_{j}"))
+            demands.append(int(s[i] + 1 + j))
+    m.AddCumulative(intervals, demands, int(M))
+    groups: dict[tuple, list[int]] = {}
+    for i in range(n):
+        groups.setdefault((int(lo[i]), int(s[i]), int(o[i])), []).append(i)
+    for ids in groups.values():
+        for u, v in zip(ids, ids[1:]):
+            m.Add(p[u] <= p[v])
+    const = float(np.sum(o - a))
+    obj = sum(p)
+    if lower is not None:
+        m.Add(obj >= int(np.ceil(lower - const - 1e-9)))
+    m.Minimize(obj)
+    # the hint, with interchangeable requests' starts sorted to respect the symmetry cuts
+    h = hint.copy()
+    for ids in groups.values():
+        h[ids] = np.sort(hint[ids])
+    for i in range(n):
+        m.AddHint(p[i], int(h[i]))
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = float(time_limit)
+    solver.parameters.num_workers = int(num_workers)
+    solver.parameters.random_seed = int(seed)
+    solver.parameters.linearization_level = int(linearization_level)
+    st = solver.Solve(m)
+    name = solver.StatusName(st)
+    wall = time.perf_counter() - t0
+    if st in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        starts = np.array([solver.Value(v) for v in p], dtype=np.int64)
+        val = float(np.sum(starts + o - a))
+        bound = float(solver.BestObjectiveBound()) + const
+        return CpsatResult(val, bound, st == cp_model.OPTIMAL, starts, name, wall)
+    bound = float(solver.BestObjectiveBound()) + const if st != cp_model.INFEASIBLE else float("inf")
+    return CpsatResult(None, bound, False, None, name, wall)

@@ -1,0 +1,97 @@
+"""Algorithm 1 of the "blowed-up memory" poster (Zhou and Jiang; papers.md section 5).
+
+Setting of the claim: all requests at time 0, equal prompts, exact predictions; the
+poster states that Algorithm 1 never exceeds memory and minimises total completion time.
+
+Reconstruction (the poster's text is not available; papers.md marks it [inferred]): a
+shortest-first batch builder. At each decision point it sorts the waiting requests by
+predicted output (ties by id) and admits the *largest prefix* of that order that passes
+the future-peak check together with the running requests (the same exact check as
+MC-SF, :mod:`kvsched.policies.future_peak`). The check is monotone in the prefix (adding
+requests never lowers memory), so the largest passing prefix is found by binary search.
+
+``period`` says what a decision point is, the one open choice of the reconstruction:
+
+* ``completion`` (default): a *period* is the time between events; the policy decides at
+  time 0 and whenever a request completes or arrives, and otherwise admits nothing;
+* ``round``: it decides every round. With exact predictions this coincides with MC-SF
+  (``scan: stop``): the largest passing prefix is exactly what a scan stopping at the
+  first failure admits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from ..errors import ConfigError
+from ..sim.view import SchedulerView
+from .admission import GreedyAdmission
+from .base import EVICTION_RULES, INF_ROUNDS
+from .registry import register_policy
+
+PERIODS = ("completion", "round")
+
+
+@dataclass(frozen=True)
+class Algorithm1Params:
+    """period: 'completion' (decide at time 0 and on every completion or arrival) or
+    'round' (every round); eviction: rule used if a too-short prediction overflows memory
+    (never needed with exact predictions)."""
+
+    period: str = "completion"
+    eviction: str = "newest"
+
+    def validate(self) -> None:
+        if self.period not in PERIODS:
+            raise ConfigError(f"period={self.period!r} is not valid; choose one of {', '.join(PERIODS)}")
+        if self.eviction not in EVICTION_RULES:
+            raise ConfigError(f"eviction={self.eviction!r} is not valid; choose one of {', '.join(EVICTION_RULES)}")
+
+
+@register_policy
+class Algorithm1(GreedyAdmission):
+    """Largest shortest-first prefix whose future peak fits, at each period."""
+
+    name = "algorithm1"
+    Params = Algorithm1Params
+    by_prediction = True
+
+    def __init__(self, params=None, *, capacity: int, seed: int = 0):
+        super().__init__(params, capacity=capacity, seed=seed)
+        self._last: tuple | None = None     # (running, waiting) right after the last decision
+
+    def _state(self, view: SchedulerView) -> tuple:
+        return (frozenset(np.asarray(view.running).tolist()), frozenset(np.asarray(view.waiting).tolist()))
+
+    def _prefix_fits(self, view: SchedulerView, ids: np.ndarray) -> bool:
+        prof = self._profile(view)
+        for i in ids:
+            rem, base = self._candidate(view, int(i))
+            if not prof.fits(rem, base):
+                return False
+            prof.add(rem, base)
+        return True
+
+    def admit(self, view: SchedulerView) -> Sequence[int]:
+        if self.params.period == "completion" and self._last is not None and self._state(view) == self._last:
+            return []                       # no completion or arrival since the last decision
+        w = np.asarray(view.waiting)        # already sorted by prediction, ties by id
+        lo, hi = 0, len(w)                  # largest k in [lo, hi] with prefix k fitting
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if self._prefix_fits(view, w[:mid]):
+                lo = mid
+            else:
+                hi = mid - 1
+        out = [int(i) for i in w[:lo]]
+        run = set(np.asarray(view.running).tolist()) | set(out)
+        self._last = (frozenset(run), frozenset(set(w.tolist()) - set(out)))
+        return out
+
+    def quiet_rounds(self, view: SchedulerView) -> int:
+        if self.params.period == "completion" or len(view.waiting) == 0:
+            return INF_ROUNDS               # nothing happens before the next completion or arrival
+        return 1
