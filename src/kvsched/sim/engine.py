@@ -25,7 +25,7 @@ import numpy as np
 
 from ..errors import PolicyError, SimulationError
 from ..latency.base import LinearLatency
-from ..policies.base import Policy
+from ..policies.base import INF_ROUNDS, Policy
 from ..predictors.base import Predictor
 from ..workload import Workload
 from .view import DONE, REJECTED, RUNNING, WAITING, PublicState, SchedulerView
