@@ -70,7 +70,7 @@ def _cmd_engine(args: argparse.Namespace) -> int:
     cfg = compose(args.overrides)
     model = json.loads(args.model_json) if args.model_json else args.model
     summary = run(cfg, {"model": model, "device": args.device, "dtype": args.dtype, "clock": args.clock,
-                        "threads": args.threads})
+                        "timer": args.timer, "threads": args.threads})
     m, e = summary["metrics"], summary["engine"]
     print(f"{cfg.algorithm.name} on {cfg.trace.name} (M={summary['resolved']['memory_capacity']}) through "
           f"{e['label']} ({e['dtype']}, clock {e['clock']}): {m['completed']}/{m['requests']} completed, "
@@ -114,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--dtype", default="auto", help="auto (bf16 on cuda, fp32 on cpu), float32, bfloat16, float16")
     g.add_argument("--clock", default="virtual", choices=["virtual", "wall"],
                    help="virtual: measured round durations, idle gaps skipped; wall: real time")
+    g.add_argument("--timer", default="wall", choices=["wall", "process"],
+                   help="virtual clock: round durations in wall time, or in this process's CPU time (shared CPUs)")
     g.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     g.set_defaults(func=_cmd_engine)
     b = sub.add_parser("bench", help="simulator throughput benchmarks")

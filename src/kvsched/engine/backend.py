@@ -74,7 +74,7 @@ class TorchBackend:
 
     name = "transformers"
 
-    def __init__(self, model, *, seed: int = 0, model_info: dict | None = None):
+    def __init__(self, model, *, seed: int = 0, model_info: dict | None = None, timer=time.perf_counter):
         import torch
 
         self.torch = torch
@@ -82,6 +82,7 @@ class TorchBackend:
         self.device = next(model.parameters()).device
         self.vocab = int(model.config.vocab_size)
         self.seed = int(seed)
+        self.timer = timer
         self.model_info = dict(model_info or {})
         self.rows: list[int] = []               # request id of each batch row
         self.cache = None                        # DynamicCache, [B, H, L, D] per layer
@@ -159,7 +160,7 @@ class TorchBackend:
         out = StepTimes()
         with t.inference_mode():
             self._sync()
-            t0 = time.perf_counter()
+            t0 = self.timer()
             if self.rows:
                 ones = t.ones((len(self.rows), 1), dtype=self.mask.dtype, device=self.device)
                 self.mask = t.cat([self.mask, ones], dim=1)
@@ -171,7 +172,7 @@ class TorchBackend:
                 for r in self.rows:
                     self.generated[r] += 1
                 self._sync()
-            t1 = time.perf_counter()
+            t1 = self.timer()
             if new:
                 prompts = [self._prompt(i, s) for i, s in new]
                 S = max(len(p) for p in prompts)
@@ -193,7 +194,7 @@ class TorchBackend:
                     self.generated[int(i)] = 1
                     self.restarts[int(i)] = self.restarts.get(int(i), -1) + 1
                 self._sync()
-            t2 = time.perf_counter()
+            t2 = self.timer()
         out.prefill_s, out.decode_s = t2 - t1, t1 - t0
         if self.rows:
             out.kv_physical = int(self.mask.sum())

@@ -29,6 +29,10 @@ Clocks (``clock``), all in seconds except ``rounds``:
   arrival when idle. What a live server would see.
 * ``rounds``: each round lasts one time unit (the theory's unit rounds; for traces in rounds).
 
+``timer`` (``virtual`` clock only): ``wall`` (default) measures rounds in wall time;
+``process`` in this process's CPU time, which other processes sharing the CPU do not inflate
+(CPU execution with one torch thread; a GPU's work is not CPU time).
+
 ``duration_fn(prefill, batch, kv)`` replaces the measured duration (tests: a loop whose rounds
 take exactly what a latency model says must reproduce the simulator's schedule).
 """
@@ -50,6 +54,9 @@ from ..sim.view import DONE
 from ..workload import Workload
 
 CLOCKS = ("virtual", "wall", "rounds")
+#: how a round's duration is measured in the ``virtual`` clock: wall time, or the CPU time of this
+#: process (immune to other processes on a shared CPU; meaningful only for CPU execution)
+TIMERS = {"wall": time.perf_counter, "process": time.process_time}
 
 
 class BudgetExceeded(SimulationError):
@@ -61,13 +68,19 @@ class EngineLoop(Simulator):
     call :meth:`run` once; :attr:`iterations` then holds one row per round."""
 
     def __init__(self, workload: Workload, policy: Policy, predictor: Predictor, capacity: int, backend, *,
-                 clock: str = "virtual", duration_fn: Callable[[int, int, int], float] | None = None,
+                 clock: str = "virtual", timer: str = "wall", duration_fn: Callable[[int, int, int], float] | None = None,
                  max_rounds: int | None = None, progress=None, on_round=None):
         if clock not in CLOCKS:
             raise ConfigError(f"engine clock {clock!r}; valid: {', '.join(CLOCKS)}")
         if (clock == "rounds") != (workload.time_unit == "rounds"):
             raise ConfigError(f"engine clock {clock!r} does not fit a trace in {workload.time_unit!r}: use "
                               f"clock=rounds exactly for traces in rounds")
+        if timer not in TIMERS:
+            raise ConfigError(f"engine timer {timer!r}; valid: {', '.join(TIMERS)}")
+        if timer != "wall" and clock != "virtual":
+            raise ConfigError(f"engine timer {timer!r} applies to the virtual clock only")
+        self.timer = TIMERS[timer]
+        self.timer_name = timer
         lat = unit_rounds() if clock == "rounds" else LinearLatency(c0=0.0, name="measured")
         super().__init__(workload, policy, predictor, capacity, lat, step_mode=True, progress=progress)
         self.backend = backend
@@ -118,7 +131,7 @@ class EngineLoop(Simulator):
                 raise SimulationError(f"engine stopped after max_rounds={self.max_rounds}")
             if self.clock_mode == "wall":
                 self.clock = max(self.clock, self._now())
-            r0 = time.perf_counter()
+            r0 = self.timer()
             # 1. arrivals
             if nxt < n and w.arrival[nxt] <= self.clock:
                 hi = int(np.searchsorted(w.arrival, self.clock, side="right"))
@@ -170,12 +183,12 @@ class EngineLoop(Simulator):
             kv0 = self.usage + B                      # tokens held in this round (model accounting)
             if kv0 > M:
                 raise BudgetExceeded(f"round {self.rnd}: batch holds {kv0} > M={M} tokens")
-            r1 = time.perf_counter()
+            r1 = self.timer()
             # 4. execute the round
             st = self.backend.step([(int(i), int(pub.prompt[i])) for i in adm])
             if st.kv_physical > M:
                 raise BudgetExceeded(f"round {self.rnd}: executor cache holds {st.kv_physical} > M={M} tokens")
-            r2 = time.perf_counter()
+            r2 = self.timer()
             if self.duration_fn is not None:
                 dur = float(self.duration_fn(prefill, B, kv0))
             elif self.clock_mode == "rounds":

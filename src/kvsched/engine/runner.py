@@ -21,6 +21,7 @@ from typing import Any, Mapping
 
 import pandas as pd
 
+from ..errors import ConfigError
 from ..io import write_json, write_parquet
 from ..metrics import request_table, run_summary
 from ..policies import build_policy
@@ -30,7 +31,7 @@ from ..sim.engine import RunRecord
 from ..workload import Workload
 from .loop import EngineLoop
 
-DEFAULT_ENGINE: dict[str, Any] = {"model": "tiny", "device": "auto", "dtype": "auto", "clock": "virtual",
+DEFAULT_ENGINE: dict[str, Any] = {"model": "tiny", "device": "auto", "dtype": "auto", "clock": "virtual", "timer": "wall",
                                   "threads": None, "warmup_rounds": 8}
 
 
@@ -73,9 +74,13 @@ class Engine:
         self.seed = seed
         self.warmup_rounds = int(warmup_rounds)
 
-    def backend(self, seed: int = 0):
+    def backend(self, seed: int = 0, timer: str = "wall"):
         from .backend import TorchBackend
-        return TorchBackend(self.model, seed=seed, model_info=self.info)
+        from .loop import TIMERS
+
+        if timer == "process" and self.info["device"].startswith("cuda"):
+            raise ConfigError("timer=process measures CPU time only; use timer=wall on CUDA")
+        return TorchBackend(self.model, seed=seed, model_info=self.info, timer=TIMERS[timer])
 
     def warmup(self, prompt: int = 64, batch: int = 4) -> None:
         """A few untimed rounds so that the first measured ones carry no one-off costs."""
@@ -86,17 +91,17 @@ class Engine:
         b.release(list(range(batch)))
 
     def replay(self, workload: Workload, algorithm: Mapping[str, Any], predictor: Mapping[str, Any], capacity: int,
-               *, seed: int = 0, clock: str = "virtual", duration_fn=None, max_rounds: int | None = None,
+               *, seed: int = 0, clock: str = "virtual", timer: str = "wall", duration_fn=None, max_rounds: int | None = None,
                on_round=None) -> EngineResult:
         if self.warmup_rounds:
             self.warmup()
         policy = build_policy(dict(algorithm), capacity=capacity, seed=seed + 1)
         pred = build_predictor(dict(predictor), seed=seed + 2)
-        loop = EngineLoop(workload, policy, pred, capacity, self.backend(seed), clock=clock,
+        loop = EngineLoop(workload, policy, pred, capacity, self.backend(seed, timer), clock=clock, timer=timer,
                           duration_fn=duration_fn, max_rounds=max_rounds, on_round=on_round)
         t0 = time.perf_counter()
         rec = loop.run()
-        return EngineResult(rec, loop.iterations, loop.events, {**self.info, "clock": clock},
+        return EngineResult(rec, loop.iterations, loop.events, {**self.info, "clock": clock, "timer": timer},
                             time.perf_counter() - t0)
 
 
@@ -129,7 +134,8 @@ def run(cfg, engine: Mapping[str, Any] | None = None) -> dict:
     M = resolve_capacity(c["memory"]["capacity"], wl)
     eng = Engine(e["model"], e["device"], e["dtype"], seed, e["threads"], e["warmup_rounds"])
     clock = "rounds" if wl.time_unit == "rounds" else e["clock"]
-    res = eng.replay(wl, c["algorithm"], c["predictor"], M, seed=seed, clock=clock)
+    res = eng.replay(wl, c["algorithm"], c["predictor"], M, seed=seed, clock=clock,
+                     timer=e["timer"] if clock == "virtual" else "wall")
     metrics, req, it = result_tables(res)
     c.pop("latency", None)
     summary = {
