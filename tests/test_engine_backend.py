@@ -182,3 +182,18 @@ def test_kvsched_engine_writes_the_simulators_files(tmp_path):
     assert s["metrics"]["completed"] == 6 and s["metrics"]["time_unit"] == "s"
     assert s["engine"]["label"] == "cpu-micro" and s["engine"]["clock"] == "virtual"
     assert it.duration.sum() == pytest.approx(s["metrics"]["busy_time"])
+
+
+def test_engine_fidelity_experiment_writes_table_figure_and_claim(tmp_path):
+    from kvsched.experiments import run_experiment
+
+    out = run_experiment("engine_fidelity", "quick", [
+        f"model={json.dumps(MICRO)}", "trace={name: lmsys_like, n: 8, max_total: 60}", "memory=120",
+        "loads=[0.8]", "calibration={seed: 5, loads: []}", "warmup_rounds=1"], out=tmp_path / "ef")
+    df = pd.read_csv(out / "fidelity.csv")
+    assert len(df) == 3 and set(df.policy) == {"fcfs", "mcsf", "mcsf_noisy"}
+    assert (df.engine == "cpu-micro").all() and df.err_mean.notna().all()
+    claims = json.loads((out / "claims.json").read_text())["claims"]
+    assert claims[0]["id"] == "engine_fidelity" and "cpu-micro" in claims[0]["ours"]
+    assert (out / "fidelity.png").exists() and (out / "runs" / "mcsf" / "load=0.8" / "iterations.parquet").exists()
+    assert json.loads((out / "done.json").read_text())["scale"] == "quick"
