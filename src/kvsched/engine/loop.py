@@ -68,7 +68,8 @@ class EngineLoop(Simulator):
     call :meth:`run` once; :attr:`iterations` then holds one row per round."""
 
     def __init__(self, workload: Workload, policy: Policy, predictor: Predictor, capacity: int, backend, *,
-                 clock: str = "virtual", timer: str = "wall", duration_fn: Callable[[int, int, int], float] | None = None,
+                 clock: str = "virtual", timer: str = "wall",
+                 duration_fn: Callable[[int, int, int], float] | None = None,
                  max_rounds: int | None = None, progress=None, on_round=None):
         if clock not in CLOCKS:
             raise ConfigError(f"engine clock {clock!r}; valid: {', '.join(CLOCKS)}")

@@ -31,8 +31,8 @@ from ..sim.engine import RunRecord
 from ..workload import Workload
 from .loop import EngineLoop
 
-DEFAULT_ENGINE: dict[str, Any] = {"model": "tiny", "device": "auto", "dtype": "auto", "clock": "virtual", "timer": "wall",
-                                  "threads": None, "warmup_rounds": 8}
+DEFAULT_ENGINE: dict[str, Any] = {"model": "tiny", "device": "auto", "dtype": "auto", "clock": "virtual",
+                                  "timer": "wall", "threads": None, "warmup_rounds": 8}
 
 
 @dataclass
@@ -91,8 +91,8 @@ class Engine:
         b.release(list(range(batch)))
 
     def replay(self, workload: Workload, algorithm: Mapping[str, Any], predictor: Mapping[str, Any], capacity: int,
-               *, seed: int = 0, clock: str = "virtual", timer: str = "wall", duration_fn=None, max_rounds: int | None = None,
-               on_round=None) -> EngineResult:
+               *, seed: int = 0, clock: str = "virtual", timer: str = "wall", duration_fn=None,
+               max_rounds: int | None = None, on_round=None) -> EngineResult:
         if self.warmup_rounds:
             self.warmup()
         policy = build_policy(dict(algorithm), capacity=capacity, seed=seed + 1)
