@@ -134,8 +134,8 @@ class EngineLoop(Simulator):
                 self.clock = max(self.clock, self._now())
             r0 = self.timer()
             # 1. arrivals
-            if nxt < n and w.arrival[nxt] <= self.clock:
-                hi = int(np.searchsorted(w.arrival, self.clock, side="right"))
+            if nxt < n and w.arrival[nxt] <= self._horizon():
+                hi = int(np.searchsorted(w.arrival, self._horizon(), side="right"))
                 self._arrive(nxt, hi)
                 self.events += [(self.rnd, "reject", i) for i in range(nxt, hi) if self.reject_reason[i] is not None]
                 nxt = hi
