@@ -2,6 +2,7 @@
 #   snakemake --cores 2            everything in workflow/config.yaml (quick scale) + paper/report.md
 #   snakemake --cores 2 -n         dry run
 #   snakemake --report report.html Snakemake's HTML report with the figures
+#   snakemake --cores 2 validate  the simulator against the real engine (needs the engine extra; docs/engine.md)
 # Outputs live under results/ and paper/ only.
 
 configfile: "workflow/config.yaml"
@@ -11,6 +12,7 @@ include: "workflow/rules/simulate.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/notebooks.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/engine.smk"
 
 
 localrules:

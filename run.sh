@@ -4,25 +4,28 @@
 #   bash run.sh replicate [snakemake args]   quick full replication -> results/, paper/
 #   bash run.sh test [pytest args]           the test suite
 #   bash run.sh bench [args]                 simulator benchmarks
+#   bash run.sh validate [snakemake args]    simulator vs real engine (installs the engine extra)
 set -euo pipefail
 cd "$(dirname "$0")"
 PY=${PYTHON:-python3}
 VENV=${KVSCHED_VENV:-.venv}
 
+EXTRAS=dev
 install() {
   if [ ! -x "$VENV/bin/python" ]; then
     "$PY" -m venv "$VENV"
   fi
   local stamp="$VENV/.kvsched-installed" want
-  want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+  want="$(sha256sum pyproject.toml | cut -d' ' -f1) $EXTRAS"
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     "$VENV/bin/python" -m pip install -q --upgrade pip
-    "$VENV/bin/python" -m pip install -q -e ".[dev]"
+    "$VENV/bin/python" -m pip install -q -e ".[$EXTRAS]"
     echo "$want" > "$stamp"
   fi
 }
 
 cmd=${1:-replicate}; shift || true
+if [ "$cmd" = validate ]; then EXTRAS=dev,engine; fi
 install
 export PATH="$PWD/$VENV/bin:$PATH"
 case "$cmd" in
@@ -36,6 +39,9 @@ case "$cmd" in
   bench)
     kvsched bench "$@"
     ;;
+  validate)
+    snakemake --cores "${CORES:-all}" validate "$@"
+    ;;
   *)
-    echo "usage: bash run.sh {replicate|test|bench} [args]" >&2; exit 2 ;;
+    echo "usage: bash run.sh {replicate|test|bench|validate} [args]" >&2; exit 2 ;;
 esac

@@ -1,5 +1,6 @@
 """Command line: ``kvsched run <overrides>``, ``kvsched data fetch|verify``, ``kvsched list``,
-``kvsched bench``."""
+``kvsched bench``,
+``kvsched engine <overrides>`` (real-engine replay)."""
 
 from __future__ import annotations
 
@@ -62,6 +63,22 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_engine(args: argparse.Namespace) -> int:
+    from .config import compose
+    from .engine.runner import run
+
+    cfg = compose(args.overrides)
+    model = json.loads(args.model_json) if args.model_json else args.model
+    summary = run(cfg, {"model": model, "device": args.device, "dtype": args.dtype, "clock": args.clock,
+                        "timer": args.timer, "threads": args.threads})
+    m, e = summary["metrics"], summary["engine"]
+    print(f"{cfg.algorithm.name} on {cfg.trace.name} (M={summary['resolved']['memory_capacity']}) through "
+          f"{e['label']} ({e['dtype']}, clock {e['clock']}): {m['completed']}/{m['requests']} completed, "
+          f"mean latency {m['latency_mean']:.4g} s, p99 {m['latency_p99']:.4g} s, evictions {m['evictions']}, "
+          f"{summary['timing']['iterations']} iterations -> {cfg.out}")
+    return 0
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     from .bench import main as bench_main
 
@@ -89,6 +106,18 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--out", default=None, help="output directory (default results/<name>)")
     e.add_argument("--data-dir", default=None)
     e.set_defaults(func=_cmd_experiment)
+    g = sub.add_parser("engine", help="replay one configuration through the real engine (needs the engine extra)")
+    g.add_argument("overrides", nargs="*", help="as for 'run' (the latency group is not used)")
+    g.add_argument("--model", default="tiny", help="model preset: tiny (CPU) or llama2_7b (CUDA)")
+    g.add_argument("--model-json", default=None, help="explicit LlamaConfig fields as JSON (overrides --model)")
+    g.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda, cuda:N")
+    g.add_argument("--dtype", default="auto", help="auto (bf16 on cuda, fp32 on cpu), float32, bfloat16, float16")
+    g.add_argument("--clock", default="virtual", choices=["virtual", "wall"],
+                   help="virtual: measured round durations, idle gaps skipped; wall: real time")
+    g.add_argument("--timer", default="wall", choices=["wall", "process"],
+                   help="virtual clock: round durations in wall time, or in this process's CPU time (shared CPUs)")
+    g.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    g.set_defaults(func=_cmd_engine)
     b = sub.add_parser("bench", help="simulator throughput benchmarks")
     b.add_argument("bench_args", nargs=argparse.REMAINDER)
     b.set_defaults(func=_cmd_bench)

@@ -290,6 +290,63 @@ def fit_linear_latency(
     return lat, report
 
 
+# ---------------------------------------------------------------------- measured iterations
+
+ITERATION_COLUMNS = ("prefill_tokens", "batch", "kv_tokens", "duration")
+
+
+def iteration_errors(lat: LinearLatency, iterations: pd.DataFrame) -> dict:
+    """How well ``lat`` predicts measured rounds: per-round relative errors (all, prefill rounds,
+    decode-only rounds) and the error of the total time, ``sum(pred) / sum(measured) - 1``."""
+    it = iterations
+    pred = (lat.c0 + lat.c_p * it["prefill_tokens"].to_numpy(float) + lat.c_d * it["batch"].to_numpy(float)
+            + lat.c_kv * it["kv_tokens"].to_numpy(float))
+    y = it["duration"].to_numpy(float)
+    rel = pred / y - 1.0
+    pre = it["prefill_tokens"].to_numpy() > 0
+    return {"rounds": ErrorStats.of(rel).__dict__, "prefill_rounds": ErrorStats.of(rel[pre]).__dict__,
+            "decode_rounds": ErrorStats.of(rel[~pre]).__dict__,
+            "total_time": float(pred.sum() / y.sum() - 1.0) if y.sum() > 0 else math.nan}
+
+
+def fit_from_iterations(iterations: pd.DataFrame, *, weight: str = "absolute",
+                        name: str = "engine_fit") -> tuple[LinearLatency, dict]:
+    """Fit ``T = c0 + c_p*prefill + c_d*batch + c_kv*kv`` (s) to measured rounds.
+
+    ``iterations`` has one row per round with ``prefill_tokens``, ``batch``, ``kv_tokens`` and
+    ``duration`` (s), as written by the engine backend (``iterations.parquet``). Non-negative
+    least squares, ``weight="absolute"`` (default: plain residuals in seconds; with the intercept
+    this keeps the total time close, which is what per-request latencies add up) or
+    ``"relative"`` (rows weighted by 1/duration, as the Splitwise fit). Returns the model and a
+    report: coefficients, rows, R^2 and :func:`iteration_errors` in sample.
+    """
+    missing = [c for c in ITERATION_COLUMNS if c not in iterations.columns]
+    if missing:
+        raise DataError(f"iterations table lacks column(s) {missing}")
+    it = iterations[list(ITERATION_COLUMNS)].dropna()
+    it = it[it["duration"] > 0]
+    if len(it) < 4:
+        raise DataError(f"need at least 4 measured rounds to fit 4 coefficients, got {len(it)}")
+    X = np.column_stack([np.ones(len(it)), it["prefill_tokens"].to_numpy(float), it["batch"].to_numpy(float),
+                         it["kv_tokens"].to_numpy(float)])
+    y = it["duration"].to_numpy(float)
+    if weight == "relative":
+        coef = _nnls_rel(X, y)
+    elif weight == "absolute":
+        scale = np.abs(X).max(axis=0)
+        scale[scale == 0] = 1.0
+        coef, _ = nnls(X / scale, y)
+        coef = coef / scale
+    else:
+        raise ConfigError(f"weight={weight!r}; valid: absolute, relative")
+    lat = LinearLatency(*map(float, coef), unit="s", name=name)
+    pred = X @ coef
+    r2 = 1.0 - float(np.sum((y - pred) ** 2) / np.sum((y - y.mean()) ** 2)) if np.ptp(y) > 0 else math.nan
+    report = {"coefficients": dict(zip(COEF_NAMES, map(float, coef))), "rows": int(len(it)), "weight": weight,
+              "r2": r2, "in_sample": iteration_errors(lat, it)}
+    return lat, report
+
+
 # ---------------------------------------------------------------------------- markdown CLI
 
 def _pct(x: float) -> str:

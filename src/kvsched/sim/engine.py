@@ -32,6 +32,10 @@ from .view import DONE, REJECTED, RUNNING, WAITING, PublicState, SchedulerView
 
 REJECT_PROMPT = "prompt_exceeds_memory"     # s + 1 > M: cannot run even its first round
 REJECT_KV = "kv_exceeds_memory"             # s + o > M: outgrew memory running alone
+# An arrival within this relative distance of the clock counts as arrived: a round boundary that
+# coincides with an arrival must be seen alike whether the clock was summed round by round or
+# advanced in closed form (the two differ in the last bits).
+ARRIVAL_TOL = 1e-9
 
 
 @dataclass
@@ -102,6 +106,10 @@ class Simulator:
     def _view(self) -> SchedulerView:
         return SchedulerView(self.pub, self.clock, self.rnd, self.M, self.waiting, self.running, self.usage,
                              self.evicted_now, self.predictor.oracle)
+
+    def _horizon(self) -> float:
+        """Latest arrival time visible at the current clock (the clock plus a rounding tolerance)."""
+        return self.clock + ARRIVAL_TOL * max(1.0, abs(self.clock))
 
     def _enqueue(self, ids: np.ndarray) -> None:
         if len(ids) == 0:
@@ -234,8 +242,8 @@ class Simulator:
         energy = 0.0 if lat.power_w is not None else None
         while self.finished < n:
             # 1. arrivals visible at the start of this round
-            if nxt < n and w.arrival[nxt] <= self.clock:
-                hi = int(np.searchsorted(w.arrival, self.clock, side="right"))
+            if nxt < n and w.arrival[nxt] <= self._horizon():
+                hi = int(np.searchsorted(w.arrival, self._horizon(), side="right"))
                 self._arrive(nxt, hi)
                 nxt = hi
             if len(self.running) == 0 and len(self.waiting) == 0:
@@ -290,7 +298,7 @@ class Simulator:
             k = min(k, (M - kv0) // B + 1)                 # until memory would cross M
             dur0 = lat.round_time(prefill, B, kv0)
             if nxt < n:                                   # until the next arrival is visible
-                dt = w.arrival[nxt] - self.clock - dur0
+                dt = w.arrival[nxt] - self._horizon() - dur0
                 k = min(k, 1 + (lat.rounds_within(dt, B, kv0 + B) if dt > 0 else 0))
             if self.step_mode or self.evicted_now or len(pre):
                 k = 1  # after an eviction the policy decides again next round

@@ -1,0 +1,46 @@
+# Real-engine validation: the simulator against a transformers model scheduled by the same policies
+# (kvsched.engine, docs/engine.md). Needs the engine extra: pip install -e '.[engine]'.
+#
+#   snakemake --cores 2 validate                          CPU, tiny model, quick scale (~3 min)
+#   snakemake --cores 2 validate --config engine_device=cuda   CUDA, Llama-2-7B shape, full scale
+#
+# engine_device (workflow/config.yaml) picks the path: "cpu" runs the quick preset with no GPU
+# resource; "cuda" runs the full preset and the job asks for resources gpu=1. On a cluster the
+# SLURM executor (snakemake-executor-plugin-slurm) turns gpu=1 into "--gpus=1" on the job's sbatch
+# line; the partition and time limit come from the profile workflow/profiles/slurm/config.yaml:
+#   snakemake --profile workflow/profiles/slurm validate --config engine_device=cuda
+# Not in the default target (rule all) yet: add engine_fidelity to `experiments` in
+# workflow/config.yaml, or run `validate`.
+
+ENGINE_DEVICE = str(config.get("engine_device", "cpu"))
+ENGINE_CUDA = ENGINE_DEVICE.startswith("cuda")
+ENGINE_SCALE = str(config.get("engine_scale") or ("full" if ENGINE_CUDA else "quick"))
+ENGINE_RESOURCES = {"gpu": 1} if ENGINE_CUDA else {}
+
+localrules: validate
+ruleorder: engine_validate > experiment_module
+
+
+rule engine_validate:
+    output:
+        claims="results/engine_fidelity/claims.json",
+        done="results/engine_fidelity/done.json",
+        table="results/engine_fidelity/fidelity.csv",
+        markdown="results/engine_fidelity/fidelity.md",
+        png=report("results/engine_fidelity/fidelity.png", category="engine_fidelity"),
+        pdf="results/engine_fidelity/fidelity.pdf",
+    log:
+        "results/logs/engine_fidelity.log",
+    params:
+        scale=ENGINE_SCALE,
+        device=ENGINE_DEVICE,
+    threads: 1
+    resources:
+        **ENGINE_RESOURCES,
+    shell:
+        "kvsched experiment engine_fidelity --scale {params.scale} --set device={params.device} > {log} 2>&1"
+
+
+rule validate:
+    input:
+        rules.engine_validate.output,
