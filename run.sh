@@ -25,7 +25,8 @@ install() {
 }
 
 cmd=${1:-replicate}; shift || true
-if [ "$cmd" = validate ]; then EXTRAS=dev,engine; fi
+# the tests also run the real-engine backend on CPU (tiny model), so they need the engine extra
+if [ "$cmd" = validate ] || [ "$cmd" = test ]; then EXTRAS=dev,engine; fi
 install
 export PATH="$PWD/$VENV/bin:$PATH"
 case "$cmd" in
