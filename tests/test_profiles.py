@@ -53,7 +53,11 @@ def test_slurm_profile():
     prof = yaml.safe_load((ROOT / "workflow/profiles/slurm/config.yaml").read_text())
     assert prof["executor"] == "slurm" and prof["slurm-status-command"] == "squeue"
     assert {"slurm_partition", "runtime", "mem_mb", "cpus_per_task"} <= set(prof["default-resources"])
-    assert prof["set-resources"]["engine_validate"]["gpu"] == 1
+    # the GPU comes from the rule itself (gpu=1 only with engine_device=cuda), not the profile,
+    # so a CPU validation on the cluster does not wait for a GPU node
+    assert "gpu" not in prof["set-resources"]["engine_validate"]
+    rules = (ROOT / "workflow" / "rules" / "engine.smk").read_text()
+    assert '{"gpu": 1} if ENGINE_CUDA else {}' in rules
     extra = [str(PLUGIN_CACHE)] if PLUGIN_CACHE.exists() else []
     probe = subprocess.run([sys.executable, "-c", "import snakemake_executor_plugin_slurm"],
                            env=dict(os.environ, PYTHONPATH=os.pathsep.join(extra)), capture_output=True)
