@@ -146,6 +146,14 @@ class Simulator:
             if p.lo is not None:
                 pub.pred_lo[ok] = p.lo
                 pub.pred_hi[ok] = p.hi
+            if p.quantiles is not None:
+                q = np.asarray(p.quantiles, dtype=np.int64).reshape(len(ok), -1)
+                if q.shape[1] != pub.pred_q.shape[1]:
+                    raise SimulationError(f"predictor {type(self.predictor).__name__} gave {q.shape[1]} "
+                                          f"quantiles; expected {pub.pred_q.shape[1]}")
+                pub.pred_q[ok] = np.maximum.accumulate(np.maximum(1, q), axis=1)
+            else:
+                pub.pred_q[ok] = pub.pred[ok][:, None]   # a point prediction is a point mass
             self._enqueue(ok)
 
     def _remove_running(self, ids: np.ndarray) -> None:
@@ -226,9 +234,11 @@ class Simulator:
         mem_time_sum = 0.0
         energy = 0.0 if lat.power_w is not None else None
         while self.finished < n:
-            # 1. arrivals visible at the start of this round
-            if nxt < n and w.arrival[nxt] <= self.clock:
-                hi = int(np.searchsorted(w.arrival, self.clock, side="right"))
+            # 1. arrivals visible at the start of this round (within a float tolerance, so that
+            #    stepped and skipped clocks, summed differently, see an arrival in the same round)
+            seen = self.clock + _tol(self.clock)
+            if nxt < n and w.arrival[nxt] <= seen:
+                hi = int(np.searchsorted(w.arrival, seen, side="right"))
                 self._arrive(nxt, hi)
                 nxt = hi
             if len(self.running) == 0 and len(self.waiting) == 0:
@@ -274,7 +284,7 @@ class Simulator:
             k = min(k, (M - kv0) // B + 1)                 # until memory would cross M
             dur0 = lat.round_time(prefill, B, kv0)
             if nxt < n:                                   # until the next arrival is visible
-                dt = w.arrival[nxt] - self.clock - dur0
+                dt = w.arrival[nxt] - self.clock - dur0 - _tol(self.clock)
                 k = min(k, 1 + (lat.rounds_within(dt, B, kv0 + B) if dt > 0 else 0))
             if self.step_mode or self.evicted_now or len(pre):
                 k = 1  # after an eviction the policy decides again next round
@@ -333,6 +343,12 @@ class Simulator:
         if unit:
             t = float(np.ceil(t))
         self.clock = max(self.clock, t)
+
+
+def _tol(clock: float) -> float:
+    """Clock tolerance for arrival visibility: far above float summation error, far below
+    any round duration."""
+    return 1e-9 * max(1.0, abs(clock))
 
 
 def simulate(workload: Workload, policy: Policy, predictor: Predictor, capacity: int,
