@@ -190,6 +190,7 @@ class SageKnnParams:
     window: int = 2000
     n_bits: int = 18
     features: str = "auto"          # auto: text when the request has it, else history
+    point_only: bool = False        # give only the median (policies then see a point mass)
 
     def validate(self) -> None:
         if self.k < 1 or self.window < 1 or self.prior_count < 1:
@@ -262,6 +263,8 @@ class SageKnn(Predictor):
             q[i] = self._mix(nv, nw)
         qi = np.maximum(1, np.rint(q)).astype(np.int64)
         qi = np.maximum.accumulate(qi, axis=1)
+        if self.params.point_only:
+            return Predictions(qi[:, MEDIAN_INDEX].copy())
         return Predictions(qi[:, MEDIAN_INDEX].copy(), quantiles=qi)
 
     def observe(self, ids, prompt, texts, output):
