@@ -38,11 +38,11 @@ skipping it (``scan: skip``), under the memory check ``check``:
 **Overflow** (predictions too short): evict the lowest-index running requests first
 (newest first among ties) until the batch fits.
 
-``srpt`` is the same policy with ``cost_kind: output`` (cost = output tokens) and
-``preemption: index``: with the oracle predictor it is SRPT on true remaining output
-(a waiting request preempts a running one whose remaining output exceeds its own by a
-factor ``1 + margin``), our oracle reference -- a strong oracle heuristic, not a proven
-bound.
+``srpt`` is the same policy with ``cost_kind: output`` (cost = output tokens). With the
+oracle predictor and the defaults it is shortest-(remaining-)output-first under the exact
+future-peak check (oracle SJF, i.e. MC-SF with true lengths); with ``preemption: index``
+it is SRPT with recompute preemption. Our oracle reference: a strong oracle heuristic,
+not a proven bound.
 """
 
 from __future__ import annotations
@@ -127,7 +127,7 @@ EVICTIONS = ("least_progress", "newest", "index")
 class SageParams:
     cost_kind: str = "hybrid"                  # hybrid | output
     mem_weight: Union[str, float] = "share"    # share | c_kv | a number (see policies/cost.py)
-    check: str = "current"                     # current | future_peak
+    check: str = "future_peak"                 # current | future_peak
     peak_quantile: float = 0.5                 # quantile level for the future-peak check
     scan: str = "stop"                         # stop | skip
     preemption: str = "none"                   # none | index
@@ -309,7 +309,6 @@ class SageSched(Policy):
 @dataclass(frozen=True)
 class SrptParams(SageParams):
     cost_kind: str = "output"
-    preemption: str = "index"
 
 
 @register_policy
