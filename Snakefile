@@ -14,3 +14,4 @@ rule all:
     input:
         expand("results/{exp}/runs.parquet", exp=EXPERIMENTS),
         expand("results/{exp}/latency_vs_memory.png", exp=EXPERIMENTS),
+        expand("results/{exp}/done.json", exp=config.get("module_experiments", [])),
