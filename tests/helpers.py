@@ -18,7 +18,7 @@ def wl(prompt, output, arrival=None, unit="rounds"):
 
 
 def sim(w, algorithm, M, predictor=None, latency=None, step=False, seed=0, on_advance=None, **params):
-    pol = build_policy({"name": algorithm, **params}, capacity=M, seed=seed)
+    pol = build_policy({"name": algorithm, **params}, capacity=M, seed=seed, latency=latency)
     pred = build_predictor(predictor or {"name": "oracle"}, seed=seed)
     return simulate(w, pol, pred, M, latency or unit_rounds(), step_mode=step, on_advance=on_advance)
 

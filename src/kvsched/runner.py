@@ -56,7 +56,7 @@ def execute(cfg: DictConfig) -> tuple[dict, Any]:
     t_load = time.perf_counter() - t0
     M = resolve_capacity(c["memory"]["capacity"], wl)
     latency = build_latency(c["latency"], data_dir)
-    policy = build_policy(c["algorithm"], capacity=M, seed=seed + 1)
+    policy = build_policy(c["algorithm"], capacity=M, seed=seed + 1, latency=latency)
     predictor = build_predictor(c["predictor"], seed=seed + 2)
     bar, cb = _progress_bar(c["sim"]["progress"], len(wl), f"{c['algorithm']['name']} on {wl.name}")
     t1 = time.perf_counter()

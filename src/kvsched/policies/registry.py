@@ -49,12 +49,17 @@ def make_params(cls: type[Policy], cfg: Mapping[str, Any]) -> Any:
     return p
 
 
-def build_policy(cfg: Mapping[str, Any], *, capacity: int, seed: int = 0) -> Policy:
-    """Instantiate the policy named ``cfg['name']`` with the remaining keys as parameters."""
+def build_policy(cfg: Mapping[str, Any], *, capacity: int, seed: int = 0, latency=None) -> Policy:
+    """Instantiate the policy named ``cfg['name']`` with the remaining keys as parameters.
+
+    ``latency`` (a LinearLatency) is passed to policies that price requests in time
+    (``uses_latency``); they fall back to unit rounds without it."""
     cfg = dict(cfg)
     if "name" not in cfg:
         raise ConfigError("algorithm config needs a 'name'")
     cls = get_policy_class(cfg["name"])
+    if getattr(cls, "uses_latency", False):
+        return cls(make_params(cls, cfg), capacity=capacity, seed=seed, latency=latency)
     return cls(make_params(cls, cfg), capacity=capacity, seed=seed)
 
 

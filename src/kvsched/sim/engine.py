@@ -160,6 +160,14 @@ class Simulator:
             if p.lo is not None:
                 pub.pred_lo[ok] = p.lo
                 pub.pred_hi[ok] = p.hi
+            if p.quantiles is not None:
+                q = np.asarray(p.quantiles, dtype=np.int64).reshape(len(ok), -1)
+                if q.shape[1] != pub.pred_q.shape[1]:
+                    raise SimulationError(f"predictor {type(self.predictor).__name__} gave {q.shape[1]} "
+                                          f"quantiles; expected {pub.pred_q.shape[1]}")
+                pub.pred_q[ok] = np.maximum.accumulate(np.maximum(1, q), axis=1)
+            else:
+                pub.pred_q[ok] = pub.pred[ok][:, None]   # a point prediction is a point mass
             self._enqueue(ok)
 
     def _remove_running(self, ids: np.ndarray, new_status: int) -> None:

@@ -9,13 +9,15 @@ The engine keeps two separate objects:
   referenced from ``PublicState`` or :class:`SchedulerView`.
 
 Policies receive a :class:`SchedulerView`, whose arrays are read-only views. The only
-way true lengths reach a policy is through ``pred`` when the configured predictor is
-the oracle.
+way true lengths reach a policy is through ``pred`` (and ``pred_q``) when the configured
+predictor is the oracle.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from ..predictors.base import N_QUANTILES
 
 WAITING, RUNNING, DONE, REJECTED, FUTURE = 1, 2, 3, 4, 0
 
@@ -26,7 +28,7 @@ class PublicState:
     Units: tokens for sizes and progress, the run's time unit (seconds or rounds) for times.
     """
 
-    __slots__ = ("n", "arrival", "prompt", "pred", "pred_lo", "pred_hi", "progress", "start_time",
+    __slots__ = ("n", "arrival", "prompt", "pred", "pred_lo", "pred_hi", "pred_q", "progress", "start_time",
                  "start_round", "admit_seq", "evictions", "status", "text", "_ro")
 
     def __init__(self, n: int):
@@ -36,6 +38,9 @@ class PublicState:
         self.pred = np.full(n, -1, dtype=np.int64)      # point prediction of the output length (tokens)
         self.pred_lo = np.full(n, -1, dtype=np.int64)   # interval prediction, lower end (tokens)
         self.pred_hi = np.full(n, -1, dtype=np.int64)   # interval prediction, upper end (tokens)
+        # distributional prediction: output-length quantiles at predictors.base.QUANTILE_LEVELS
+        # (tokens, non-decreasing per row); a point predictor's row is its point, repeated
+        self.pred_q = np.full((n, N_QUANTILES), -1, dtype=np.int64)
         self.progress = np.zeros(n, dtype=np.int64)     # tokens decoded in the current run
         self.start_time = np.full(n, np.nan)            # clock at the start of the current run
         self.start_round = np.full(n, -1, dtype=np.int64)
@@ -44,7 +49,7 @@ class PublicState:
         self.status = np.zeros(n, dtype=np.int8)        # FUTURE/WAITING/RUNNING/DONE/REJECTED
         self.text: list[str | None] = [None] * n        # prompt text, where the trace has it
         self._ro: dict[str, np.ndarray] = {}
-        for name in ("arrival", "prompt", "pred", "pred_lo", "pred_hi", "progress", "start_time",
+        for name in ("arrival", "prompt", "pred", "pred_lo", "pred_hi", "pred_q", "progress", "start_time",
                      "start_round", "admit_seq", "evictions", "status"):
             v = getattr(self, name).view()
             v.flags.writeable = False
@@ -98,6 +103,10 @@ class SchedulerView:
     def pred_lo(self) -> np.ndarray: return self._pub._ro["pred_lo"]
     @property
     def pred_hi(self) -> np.ndarray: return self._pub._ro["pred_hi"]
+    @property
+    def pred_q(self) -> np.ndarray:
+        """(n, Q) output-length quantiles at ``predictors.base.QUANTILE_LEVELS`` (tokens)."""
+        return self._pub._ro["pred_q"]
     @property
     def progress(self) -> np.ndarray: return self._pub._ro["progress"]
     @property
