@@ -297,6 +297,7 @@ def test_experiment_smoke(tmp_path, data_dir):
     ctx = ExperimentContext("sagesched", "quick", params, tmp_path, str(data_dir))
     exp.run(ctx)
     import json
-    claims = json.loads((tmp_path / "claims.json").read_text())
+    claims = json.loads((tmp_path / "summary.json").read_text())
+    assert any(c["id"].startswith("improvement_") for c in ctx.claims)
     assert claims["grid_points"] == 2 and isinstance(claims["reproduced"], bool)
     assert (tmp_path / "sagesched.png").exists() and (tmp_path / "report.md").exists()

@@ -245,7 +245,7 @@ def run(ctx: ExperimentContext) -> None:
                   "Reproduced if the median over the grid reaches the paper's figure. Predictor, cost model and "
                   "index are reconstructions"
                   + ("; azure_conv has no prompt text, so its predictor uses history only." if "azure" in t else "."),
-                  "improvement.png" if (ctx.out / "improvement.png").exists() else None)
+                  "sagesched.png")
     ctx.claim("predictor_quality", paper, "Content + history predictor gives a useful length distribution",
               "(no number stated)",
               f"AlpacaEval CRPS {float(sk['crps']):.1f} tokens vs {float(pt['crps']):.1f} for its median as a "
