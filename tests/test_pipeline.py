@@ -35,3 +35,20 @@ def test_full_dag_dry_run(tmp_path):
                        capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "simulate" in r.stdout and "aggregate" in r.stdout
+
+
+def test_sweep_scales_select_fixed_and_seeds():
+    quick, full = load_sweep("skeleton"), load_sweep("skeleton", "full")
+    assert "trace.n=1500" in quick["fixed"] and not any(f.startswith("trace.n") for f in full["fixed"])
+    assert quick["scale"] == "quick" and full["scale"] == "full"
+    with pytest.raises(ConfigError, match="no scale"):
+        load_sweep("skeleton", "huge")
+
+
+def test_bad_override_fails_before_any_job():
+    from kvsched.analysis.sweep import validate_points
+    spec = load_sweep("skeleton")
+    validate_points(spec)  # the shipped preset composes
+    spec = dict(spec, axes={**spec["axes"], "algorithm": ["fcfs", "mcsff"]})
+    with pytest.raises(ConfigError, match="algorithm=mcsff"):
+        validate_points(spec)

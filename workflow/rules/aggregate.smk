@@ -50,7 +50,9 @@ rule experiment_module:
         done="results/{exp}/done.json",
     wildcard_constraints:
         exp=one_of(MODULES),
+    params:
+        scale=lambda wc: SCALE or SPECS[wc.exp].get("scale", "quick"),
     log:
         "results/logs/{exp}.log",
     shell:
-        "kvsched experiment {wildcards.exp} > {log} 2>&1"
+        "kvsched experiment {wildcards.exp} --scale {params.scale} > {log} 2>&1"

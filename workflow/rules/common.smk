@@ -4,14 +4,17 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
-from kvsched.analysis.sweep import expand as _expand, load_sweep, run_dir  # noqa: E402
+from kvsched.analysis.sweep import expand as _expand, load_sweep, run_dir, validate_points  # noqa: E402
 
 EXPERIMENTS = list(config.get("experiments", []))
 EXTRA = list(config.get("extra_overrides", []))
-SPECS = {e: load_sweep(e) for e in EXPERIMENTS}
+SCALE = config.get("scale") or None   # quick (default) | full; per-preset default otherwise
+SPECS = {e: load_sweep(e, SCALE) for e in EXPERIMENTS}
 SWEEPS = [e for e in EXPERIMENTS if SPECS[e].get("kind", "sweep") == "sweep"]
 MODULES = [e for e in EXPERIMENTS if SPECS[e].get("kind") == "module"]
 POINTS = {e: {p.path: p for p in _expand(SPECS[e])} for e in SWEEPS}
+for _e in SWEEPS:  # compose every point with Hydra now: a bad override fails before any job runs
+    validate_points(SPECS[_e], EXTRA)
 
 
 def one_of(names):

@@ -33,7 +33,13 @@ class RunPoint:
         return list(fixed) + [f"{k}={v}" for k, v in self.params]
 
 
-def load_sweep(name: str) -> dict:
+SCALABLE = {"fixed", "axes", "seeds"}
+
+
+def load_sweep(name: str, scale: str | None = None) -> dict:
+    """The preset ``conf/experiment/<name>.yaml``. For a sweep, ``params.<scale>`` (if present)
+    replaces ``fixed``/``axes``/``seeds`` at that scale (``quick`` by default, ``full`` for
+    paper scale); module experiments read their ``params.<scale>`` themselves."""
     f = conf_dir() / "experiment" / f"{name}.yaml"
     if not f.exists():
         opts = sorted(p.stem for p in (conf_dir() / "experiment").glob("*.yaml"))
@@ -42,11 +48,36 @@ def load_sweep(name: str) -> dict:
     bad = set(spec) - SWEEP_KEYS
     if bad:
         raise ConfigError(f"{f}: unknown key(s) {', '.join(sorted(bad))}; valid: {', '.join(sorted(SWEEP_KEYS))}")
+    if spec.get("kind", "sweep") == "sweep" and spec.get("params"):
+        scale = scale or spec.get("scale", "quick")
+        if scale not in spec["params"]:
+            raise ConfigError(f"{f}: no scale {scale!r}; valid: {', '.join(spec['params'])}")
+        level = spec["params"][scale] or {}
+        bad = set(level) - SCALABLE
+        if bad:
+            raise ConfigError(f"{f}: params.{scale} may set {', '.join(sorted(SCALABLE))}, not {', '.join(sorted(bad))}")
+        spec.update(level)
+        spec["scale"] = scale
     spec.setdefault("fixed", [])
     spec.setdefault("axes", {})
     spec.setdefault("seeds", [0])
     spec["name"] = spec.get("name", name)
     return spec
+
+
+def validate_points(spec: dict, extra: list[str] = ()) -> None:
+    """Compose every point's config with Hydra, so a bad override fails before any job runs.
+    Each distinct axis value is composed once (the composition of keys is independent)."""
+    from ..config import compose
+    seen: set[tuple[str, str]] = set()
+    for p in expand(spec):
+        new = [kv for kv in p.params if kv not in seen]
+        if new:
+            try:
+                compose(p.overrides(spec["fixed"]) + list(extra))
+            except ConfigError as e:
+                raise ConfigError(f"experiment {spec['name']!r}, point {p.path}: {e}") from None
+            seen.update(new)
 
 
 def expand(spec: dict) -> list[RunPoint]:
