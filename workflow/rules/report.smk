@@ -8,6 +8,9 @@ rule report:
         claims=all_claims(),
         template=str(Path(workflow.basedir) / "paper" / "templates" / "report.md"),
     output:
-        "paper/report.md",
+        md="paper/report.md",
+        # every experiment's figures, copied beside the report; also in `snakemake --report`
+        figures=report(directory("paper/figures"), patterns=["{experiment}/{name}.png"],
+                       category="{experiment}", caption=str(Path(workflow.basedir) / "workflow" / "report" / "figure.rst")),
     shell:
-        "python -m kvsched.report.build --out {output} --template {input.template} {input.claims}"
+        "python -m kvsched.report.build --out {output.md} --template {input.template} {input.claims}"
