@@ -116,3 +116,15 @@ def test_failed_run_keeps_previous_results(tmp_path):
     before = (out / "summary.json").read_bytes()
     assert main(["run", *SMALL, "predictor=noisy", "predictor.eps=-1", f"out={out}"]) == 2
     assert (out / "summary.json").read_bytes() == before
+
+
+def test_results_are_readable_by_others(tmp_path):
+    import os
+    import stat
+    from kvsched.io import write_json
+    old = os.umask(0o022)
+    try:
+        p = write_json(tmp_path / "x.json", {"a": 1})
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(p.stat().st_mode) == 0o644
