@@ -27,3 +27,4 @@ rule all:
         [f for e in SWEEPS for f in sweep_figures(e)],
         [f"results/{e}/notebooks/{f}.ipynb" for e in SWEEPS for f in SPECS[e].get("figures", [])
          if f in NOTEBOOKS],
+        [f"results/{e}/notebooks/experiment_figures.ipynb" for e in MODULES],

@@ -53,3 +53,19 @@ def test_latency_vs_memory_notebook_executes(tmp_path, monkeypatch):
     assert any("image/png" in o.get("data", {}) for o in outputs), "the figure is not shown inline"
     assert any("36 runs" in o.get("text", "") for o in outputs)
     assert png.stat().st_size > 1000 and pdf.stat().st_size > 1000
+
+
+def test_experiment_figures_notebook_executes(tmp_path, monkeypatch):
+    """The module-experiment notebook redraws an experiment's figure from its saved table."""
+    from kvsched.analysis.notebooks import execute
+    rows = [{"trace": t, "algorithm": a, "alpha": al, "ratio_mean": 1 + (1 - al) * (2 if a == "amax" else 0.1)}
+            for t in ("trace_a",) for a in ("amax", "amin") for al in (0.2, 0.5, 1.0)]
+    res = tmp_path / "results" / "amin_amax"
+    res.mkdir(parents=True)
+    pd.DataFrame(rows).to_parquet(res / "ratio_vs_alpha.parquet")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")])))
+    nb = execute(NOTEBOOKS / "experiment_figures.py", tmp_path / "nb.ipynb",
+                 {"experiment": "amin_amax", "results": str(res)}, cwd=tmp_path)
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    assert any("image/png" in o.get("data", {}) for o in outputs)

@@ -40,7 +40,7 @@ def sweep_figures(exp):
 
 
 # figures that also have a notebook in workflow/notebooks/<figure>.py
-NOTEBOOKS = {p.stem for p in (Path(workflow.basedir) / "workflow" / "notebooks").glob("*.py")}
+NOTEBOOKS = {p.stem for p in (Path(workflow.basedir) / "workflow" / "notebooks").glob("*.py")} - {"experiment_figures"}
 
 
 def all_claims():

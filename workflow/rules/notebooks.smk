@@ -2,6 +2,7 @@
 # headless on an experiment's table; the executed .ipynb (with outputs) lands in results/.
 localrules:
     notebook_latency_vs_memory,
+    notebook_experiment_figures,
 
 
 rule notebook_latency_vs_memory:
@@ -17,3 +18,19 @@ rule notebook_latency_vs_memory:
     shell:
         "python -m kvsched.analysis.notebooks {input.notebook} {output} "
         "-p experiment={wildcards.exp} -p table={input.table} > {log} 2>&1"
+
+
+# Module experiments: one parametrised notebook redraws all of an experiment's figures.
+rule notebook_experiment_figures:
+    input:
+        done="results/{exp}/done.json",
+        notebook=str(Path(workflow.basedir) / "workflow" / "notebooks" / "experiment_figures.py"),
+    output:
+        "results/{exp}/notebooks/experiment_figures.ipynb",
+    wildcard_constraints:
+        exp=one_of(MODULES),
+    log:
+        "results/logs/{exp}/notebook_experiment_figures.log",
+    shell:
+        "python -m kvsched.analysis.notebooks {input.notebook} {output} "
+        "-p experiment={wildcards.exp} -p results=results/{wildcards.exp} > {log} 2>&1"

@@ -41,21 +41,8 @@ def run(ctx) -> None:
     df["ratio_lb"] = df["total_latency"] / df["best_found"]
     ctx.table(df, "ratios")
 
-    import matplotlib.pyplot as plt
-    fams = list(p["families"])
-    fig, axes = plt.subplots(1, len(fams), figsize=(5.5 * len(fams), 4), squeeze=False)
-    for ax, fam in zip(axes[0], fams):
-        d = df[df.family == fam]
-        for name, g in d.groupby("algorithm"):
-            line, = ax.plot(g.M, g.ratio_ub, marker="o", label=f"{name}")
-            ax.plot(g.M, g.ratio_lb, ls=":", color=line.get_color())
-        ax.set_xscale("log", base=2)
-        ax.set_yscale("log")
-        ax.set_xlabel("memory M (tokens)")
-        ax.set_ylabel("ratio (solid: ALG/LB, upper bound; dotted: ALG/best found)")
-        ax.set_title(fam)
-        ax.legend(fontsize=7)
-    ctx.figure(fig, "ratio_vs_memory")
+    for stem, fig in figures(ctx.out).items():
+        ctx.figure(fig, stem)
 
     summary = {"ratio_definitions": {"ratio_ub": "ALG / certified lower bound (upper bound on ALG/OPT)",
                                      "ratio_lb": "ALG / best schedule found (lower bound on ALG/OPT)"}}
@@ -103,3 +90,26 @@ def claims(ctx, summary: dict) -> None:
                   f"worst family {worst[0]}: ratio ≤ {worst[1]['ratio_ub']} at M={worst[1]['M']}, "
                   f"~M^{worst[1]['growth_exponent']}", flat,
                   note + " Sorted-F's candidate family is a reconstruction.")
+
+
+def figures(out) -> dict:
+    """This experiment's figures, redrawn from its saved tables in ``out`` (results/<name>/).
+    The pipeline and the notebook ``workflow/notebooks/experiment_figures.py`` both call it."""
+    from pathlib import Path
+    out = Path(out)
+    df = pd.read_parquet(out / "ratios.parquet")
+    import matplotlib.pyplot as plt
+    fams = list(dict.fromkeys(df.family))
+    fig, axes = plt.subplots(1, len(fams), figsize=(5.5 * len(fams), 4), squeeze=False)
+    for ax, fam in zip(axes[0], fams):
+        d = df[df.family == fam]
+        for name, g in d.groupby("algorithm"):
+            line, = ax.plot(g.M, g.ratio_ub, marker="o", label=f"{name}")
+            ax.plot(g.M, g.ratio_lb, ls=":", color=line.get_color())
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel("memory M (tokens)")
+        ax.set_ylabel("ratio (solid: ALG/LB, upper bound; dotted: ALG/best found)")
+        ax.set_title(fam)
+        ax.legend(fontsize=7)
+    return {"ratio_vs_memory": fig}

@@ -99,7 +99,8 @@ def run(ctx) -> None:
                   bool(v["claim_holds"]),
                   "Algorithm 1 is a reconstruction (period: when it decides); counter-examples are saved with "
                   "both schedules in the results.", "algorithm1.png")
-    ctx.figure(figure(df, rtdf), "algorithm1")
+    for stem, fig in figures(ctx.out).items():
+        ctx.figure(fig, stem)
 
 
 def claims(df: pd.DataFrame, counter: list) -> dict:
@@ -130,3 +131,11 @@ def figure(df: pd.DataFrame, rtdf: pd.DataFrame):
     a2.set_xlabel("n"); a2.set_ylabel("simulation wall time (s)"); a2.set_title("runtime"); a2.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def figures(out) -> dict:
+    """This experiment's figures, redrawn from its saved tables in ``out`` (results/<name>/).
+    The pipeline and the notebook ``workflow/notebooks/experiment_figures.py`` both call it."""
+    from pathlib import Path
+    out = Path(out)
+    return {"algorithm1": figure(pd.read_parquet(out / "trials.parquet"), pd.read_parquet(out / "runtime.parquet"))}

@@ -40,22 +40,8 @@ def run(ctx) -> None:
                 evictions_mean=("evictions", "mean"), seeds=("seed", "nunique")).reset_index())
     ctx.table(agg, "ratio_vs_alpha")
 
-    import matplotlib.pyplot as plt
-    traces = list(agg.trace.unique())
-    fig, axes = plt.subplots(1, len(traces), figsize=(5.5 * len(traces), 4), squeeze=False)
-    a = np.linspace(min(p["alphas"]), 1.0, 100)
-    for ax, t in zip(axes[0], traces):
-        d = agg[agg.trace == t]
-        for algo, g in d.groupby("algorithm"):
-            ax.plot(g.alpha, g.ratio_mean, marker="o", label=f"{algo} / H-SF")
-        ax.plot(a, 1 + np.log(1 / a), "k--", lw=1, label="1 + ln(1/α)")
-        ax.plot(a, (1 / a) * (1 + 1 / a) / 2, "k:", lw=1, label="α⁻¹(1+α⁻¹)/2")
-        ax.set_yscale("log")
-        ax.set_xlabel("interval accuracy α = ℓ/u")
-        ax.set_ylabel("total latency / H-SF")
-        ax.set_title(t)
-        ax.legend(fontsize=7)
-    ctx.figure(fig, "ratio_vs_alpha")
+    for stem, fig in figures(ctx.out).items():
+        ctx.figure(fig, stem)
 
     summary = {}
     for (t, algo), g in agg.groupby(["trace", "algorithm"]):
@@ -81,3 +67,27 @@ def run(ctx) -> None:
                       "O(log(1/α)), nearly matches H-SF", f"worst {worst[1]:.4g}× H-SF at {worst[0]}", bool(ok),
                       "Counted as reproduced if A_min ≤ 1 + ln(1/α) times H-SF at every α tested. "
                       "Eviction rule and intervals are reconstructions.")
+
+
+def figures(out) -> dict:
+    """This experiment's figures, redrawn from its saved tables in ``out`` (results/<name>/).
+    The pipeline and the notebook ``workflow/notebooks/experiment_figures.py`` both call it."""
+    from pathlib import Path
+    out = Path(out)
+    agg = pd.read_parquet(out / "ratio_vs_alpha.parquet")
+    import matplotlib.pyplot as plt
+    traces = list(agg.trace.unique())
+    fig, axes = plt.subplots(1, len(traces), figsize=(5.5 * len(traces), 4), squeeze=False)
+    a = np.linspace(float(agg.alpha.min()), 1.0, 100)
+    for ax, t in zip(axes[0], traces):
+        d = agg[agg.trace == t]
+        for algo, g in d.groupby("algorithm"):
+            ax.plot(g.alpha, g.ratio_mean, marker="o", label=f"{algo} / H-SF")
+        ax.plot(a, 1 + np.log(1 / a), "k--", lw=1, label="1 + ln(1/α)")
+        ax.plot(a, (1 / a) * (1 + 1 / a) / 2, "k:", lw=1, label="α⁻¹(1+α⁻¹)/2")
+        ax.set_yscale("log")
+        ax.set_xlabel("interval accuracy α = ℓ/u")
+        ax.set_ylabel("total latency / H-SF")
+        ax.set_title(t)
+        ax.legend(fontsize=7)
+    return {"ratio_vs_alpha": fig}

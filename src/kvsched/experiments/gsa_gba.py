@@ -59,23 +59,8 @@ def run(ctx) -> None:
                 runs=("ratio_ub", "size")).reset_index())
     ctx.table(agg, "ratios")
 
-    import matplotlib.pyplot as plt
-    insts = list(agg.instance.unique())
-    algos = list(agg.algorithm.unique())
-    fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(insts)), 4))
-    wdt = 0.8 / len(algos)
-    for k, a in enumerate(algos):
-        d = agg[agg.algorithm == a].set_index("instance").reindex(insts)
-        ax.bar([i + k * wdt for i in range(len(insts))], d.ratio_ub_max, wdt, label=a)
-    for name, (b, bl) in BOUNDS.items():
-        ax.axhline(b, ls="--", lw=1, color="k" if name == "gsa" else "gray")
-        ax.text(len(insts) - 0.5, b, f"{name} bound {b}", fontsize=7, va="bottom", ha="right")
-    ax.set_xticks([i + 0.4 - wdt / 2 for i in range(len(insts))])
-    ax.set_xticklabels(insts, rotation=20, fontsize=8)
-    ax.set_yscale("log")
-    ax.set_ylabel("worst ALG / lower bound (upper bound on ratio)")
-    ax.legend(fontsize=7, ncol=2)
-    ctx.figure(fig, "ratios_vs_bounds")
+    for stem, fig in figures(ctx.out).items():
+        ctx.figure(fig, stem)
 
     summary = {"proven_bounds": {"gsa": {"general": 61.92, "large_memory": 32.0},
                                  "gba": {"general": 10.67, "large_memory": 6.75}}}
@@ -101,3 +86,28 @@ def run(ctx) -> None:
         if s["worst_ratio_ub_large_memory"] is not None:
             ctx.claim(f"{a}_large_memory", paper, f"{a.upper()} ratio ≤ {large} (large memory)", large,
                       s["worst_ratio_ub_large_memory"], bool(s["worst_ratio_ub_large_memory"] <= large), note)
+
+
+def figures(out) -> dict:
+    """This experiment's figures, redrawn from its saved tables in ``out`` (results/<name>/).
+    The pipeline and the notebook ``workflow/notebooks/experiment_figures.py`` both call it."""
+    from pathlib import Path
+    out = Path(out)
+    agg = pd.read_parquet(out / "ratios.parquet")
+    import matplotlib.pyplot as plt
+    insts = list(agg.instance.unique())
+    algos = list(agg.algorithm.unique())
+    fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(insts)), 4))
+    wdt = 0.8 / len(algos)
+    for k, a in enumerate(algos):
+        d = agg[agg.algorithm == a].set_index("instance").reindex(insts)
+        ax.bar([i + k * wdt for i in range(len(insts))], d.ratio_ub_max, wdt, label=a)
+    for name, (b, bl) in BOUNDS.items():
+        ax.axhline(b, ls="--", lw=1, color="k" if name == "gsa" else "gray")
+        ax.text(len(insts) - 0.5, b, f"{name} bound {b}", fontsize=7, va="bottom", ha="right")
+    ax.set_xticks([i + 0.4 - wdt / 2 for i in range(len(insts))])
+    ax.set_xticklabels(insts, rotation=20, fontsize=8)
+    ax.set_yscale("log")
+    ax.set_ylabel("worst ALG / lower bound (upper bound on ratio)")
+    ax.legend(fontsize=7, ncol=2)
+    return {"ratios_vs_bounds": fig}

@@ -143,7 +143,8 @@ def run(ctx) -> None:
     ctx.table(df, "trials")
     summary, claims = summarise(df, float(p.get("decisive_width", 0.01)))
     ctx.table(summary, "summary")
-    ctx.figure(figure(df), "ratio_distribution")
+    for stem, fig in figures(ctx.out).items():
+        ctx.figure(fig, stem)
     lines = ["| model | variant | trials | mean ratio | worst ratio | certified optimal | certified suboptimal | "
              "paper mean / worst / optimal | consistent | decisive | reproduced |", "|" + "---|" * 11]
     for r in summary.itertuples():
@@ -176,3 +177,11 @@ def report_claims(ctx, summary: pd.DataFrame) -> None:
         ctx.claim(f"model{r.arrival_model}_{r.variant}", paper,
                   f"MC-SF/OPT on synthetic arrival model {r.arrival_model} ({r.variant})", pv, ours, rep, note,
                   "ratio_distribution.png")
+
+
+def figures(out) -> dict:
+    """This experiment's figures, redrawn from its saved tables in ``out`` (results/<name>/).
+    The pipeline and the notebook ``workflow/notebooks/experiment_figures.py`` both call it."""
+    from pathlib import Path
+    out = Path(out)
+    return {"ratio_distribution": figure(pd.read_parquet(out / "trials.parquet"))}

@@ -214,7 +214,8 @@ def run(ctx: ExperimentContext) -> None:
     ctx.table(quality, "predictor_quality")
 
     ctx.markdown(_report(runs, imp, quality, p, policies), "report")
-    _figure(ctx, runs, imp, policies)
+    for stem, fig in figures(ctx.out).items():
+        ctx.figure(fig, stem)
     vals = imp["improvement_pct"].to_numpy()
     by_trace = {t: {"min": float(g.min()), "median": float(g.median()), "max": float(g.max())}
                 for t, g in imp.groupby("trace")["improvement_pct"]}
@@ -270,9 +271,7 @@ def _report(runs, imp, quality, p, policies) -> str:
     return "\n".join(lines)
 
 
-def _figure(ctx, runs, imp, policies) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
+def _figure(runs, imp, policies):
     import matplotlib.pyplot as plt
     traces = list(dict.fromkeys(imp["trace"]))
     mems = sorted(set(imp["memory"]))
@@ -298,4 +297,14 @@ def _figure(ctx, runs, imp, policies) -> None:
         ax.legend(fontsize=7)
     axes[0][0].legend(fontsize=7)
     fig.tight_layout()
-    ctx.figure(fig, "sagesched")
+    return fig
+
+
+def figures(out) -> dict:
+    """This experiment's figures, redrawn from its saved tables in ``out`` (results/<name>/).
+    The pipeline and the notebook ``workflow/notebooks/experiment_figures.py`` both call it."""
+    from pathlib import Path
+    out = Path(out)
+    runs = pd.read_parquet(out / "runs.parquet")
+    imp = pd.read_parquet(out / "improvement.parquet")
+    return {"sagesched": _figure(runs, imp, list(dict.fromkeys(runs.policy)))}
