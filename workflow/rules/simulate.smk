@@ -10,6 +10,10 @@ rule simulate:
         exp=r"[A-Za-z0-9_\-]+",
     log:
         "results/logs/{exp}/{point}.log",
+    # on a cluster, runs are batched into one submission per `group-components` runs
+    # (workflow/profiles/slurm), so scheduler overhead stays small for tiny points
+    group:
+        "simulate"
     shell:
         "kvsched run {params.overrides} sim.progress=false \"out='results/runs/{wildcards.exp}/{wildcards.point}'\" "
         "> {log} 2>&1"
