@@ -127,7 +127,8 @@ def write_synthetic_csv(path: Path) -> None:
 
 
 @pytest.fixture
-def synth_dir(tmp_path: Path) -> Path:
+def synth_dir(tmp_path: Path, monkeypatch) -> Path:
+    monkeypatch.setenv("KVSCHED_NO_CHECKSUM", "1")  # a synthetic CSV, not the published file
     write_synthetic_csv(tmp_path / CSV_RELPATH)
     return tmp_path
 

@@ -11,6 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+
+@pytest.fixture(autouse=True)
+def _synthetic_files_skip_checksums(monkeypatch):
+    """Most tests here read small synthetic files in place of the published ones; the
+    checksum check itself is tested on its own below."""
+    monkeypatch.setenv("KVSCHED_NO_CHECKSUM", "1")
+
 from kvsched import datastore
 from kvsched.datastore import DataFile, MANIFEST, data_path, fetch, resolve_data_dir, verify
 from kvsched.errors import ConfigError, DataError, TraceFormatError
@@ -365,3 +372,27 @@ def test_cached_read(tmp_path, monkeypatch):
     monkeypatch.setenv("KVSCHED_CACHE", "0")
     cached_read(p, reader)
     assert len(calls) == 4
+
+
+def test_corrupted_data_file_is_named_with_its_checksum(tmp_path, data_dir, monkeypatch):
+    """A data file whose bytes differ from the manifest fails with a clear error, even when
+    its content still parses."""
+    monkeypatch.delenv("KVSCHED_NO_CHECKSUM", raising=False)
+    import shutil
+    from kvsched.datastore import MANIFEST
+    from kvsched.errors import DataError
+    from kvsched.latency import build_latency
+    from kvsched.traces import load_trace
+    rel = MANIFEST["azure_code"].relpath
+    (tmp_path / rel).parent.mkdir(parents=True)
+    text = (data_dir / rel).read_text().replace(",374,44\n", ",374,45\n", 1)  # still valid CSV
+    (tmp_path / rel).write_text(text)
+    with pytest.raises(DataError, match="corrupted or modified.*data fetch --force azure_code"):
+        load_trace({"name": "azure_code", "n": 5}, tmp_path, 0)
+    monkeypatch.setenv("KVSCHED_NO_CHECKSUM", "1")
+    assert len(load_trace({"name": "azure_code", "n": 5}, tmp_path, 0)) == 5
+    monkeypatch.delenv("KVSCHED_NO_CHECKSUM")
+    with pytest.raises(DataError, match="not found.*kvsched data fetch"):
+        build_latency({"name": "splitwise_fit", "model": "llama2-70b", "hardware": "a100-80gb",
+                       "tensor_parallel": 2}, tmp_path)
+    shutil.rmtree(tmp_path / rel.split("/")[0])

@@ -149,8 +149,14 @@ def _entry_for(key: str) -> DataFile:
         raise ConfigError(f"unknown data file {key!r}; valid: {', '.join(sorted(MANIFEST))}") from None
 
 
-def data_path(key: str, data_dir: str | Path | None = None) -> Path:
-    """Path of manifest file ``key`` in the data directory; DataError if it is missing."""
+ENV_NO_VERIFY = "KVSCHED_NO_CHECKSUM"
+_VERIFIED: dict[tuple[str, int, int], str] = {}
+
+
+def data_path(key: str, data_dir: str | Path | None = None, verify: bool = True) -> Path:
+    """Path of manifest file ``key`` in the data directory. DataError if it is missing or (with
+    ``verify``, unless $KVSCHED_NO_CHECKSUM=1) its sha256 differs from the manifest's; each file
+    is hashed once per process (keyed by path, size and mtime)."""
     entry = _entry_for(key)
     d = resolve_data_dir(data_dir)
     p = d / entry.relpath
@@ -160,6 +166,16 @@ def data_path(key: str, data_dir: str | Path | None = None) -> Path:
             f"to download it, or set {ENV_DATA_DIR} (or the config key data.dir) to a folder "
             f"that has it."
         )
+    if verify and entry.sha256 and os.environ.get(ENV_NO_VERIFY) != "1":
+        st = p.stat()
+        k = (str(p.resolve()), st.st_size, st.st_mtime_ns)
+        if k not in _VERIFIED:
+            _VERIFIED[k] = sha256_file(p)
+        if _VERIFIED[k] != entry.sha256:
+            raise DataError(
+                f"data file {p} ({key}) is corrupted or modified: sha256 {_VERIFIED[k][:16]}… differs from "
+                f"the expected {entry.sha256[:16]}…. Restore it with `kvsched data fetch --force {key}`, "
+                f"or set {ENV_NO_VERIFY}=1 to use it anyway.")
     return p
 
 

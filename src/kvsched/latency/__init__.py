@@ -16,7 +16,6 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
@@ -94,9 +93,9 @@ def build_latency(cfg: Mapping[str, Any], data_dir: str | os.PathLike[str] | Non
         data_dir = os.environ.get("KVSCHED_DATA_DIR")
         if not data_dir:
             raise ConfigError("latency 'splitwise_fit' needs a data_dir (or $KVSCHED_DATA_DIR)")
-    from .fit import CSV_RELPATH
+    from ..datastore import data_path
 
-    csv_path = str((Path(data_dir) / CSV_RELPATH).resolve())
+    csv_path = str(data_path("splitwise_perf_model", data_dir).resolve())  # clear error if missing/corrupted
     lat = _fit_cached(csv_path, str(cfg.get("model")), str(cfg.get("hardware")), int(float(tp_raw)))
     if power_w is not None:
         lat = LinearLatency(lat.c0, lat.c_p, lat.c_d, lat.c_kv, power_w=power_w, unit=lat.unit, name=lat.name)
