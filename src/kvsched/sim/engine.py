@@ -69,8 +69,10 @@ class Simulator:
     """One simulation run. Build it, call :meth:`run` once."""
 
     def __init__(self, workload: Workload, policy: Policy, predictor: Predictor, capacity: int,
-                 latency: LinearLatency, *, step_mode: bool = False, progress=None, on_advance=None):
+                 latency: LinearLatency, *, step_mode: bool = False, progress=None, on_advance=None,
+                 fast: bool = True):
         self.w = workload
+        self.fast = fast  # use sim.fast's specialised loop where it applies (see uses_fast_path)
         self.on_advance = on_advance  # optional hook(clock, k, batch, kv0, running ids) (tests, traces)
         self.policy = policy
         self.predictor = predictor
@@ -269,7 +271,19 @@ class Simulator:
         return int(np.sum(pub.prompt[a]))
 
     # --- main loop ---------------------------------------------------------------------
+    def uses_fast_path(self) -> bool:
+        """Whether :meth:`run` hands over to the specialised loop of :mod:`kvsched.sim.fast`: only
+        for a plain Simulator (subclasses override its hooks) without the stepping reference or a
+        per-advance hook, and a built-in policy whose rules that loop restates."""
+        if not self.fast or self.step_mode or self.on_advance is not None or type(self) is not Simulator:
+            return False
+        from .fast import fast_kind
+        return fast_kind(self.policy) is not None
+
     def run(self) -> RunRecord:
+        if self.uses_fast_path():
+            from .fast import run_fast
+            return run_fast(self)
         w, pub, M, lat = self.w, self.pub, self.M, self.lat
         n = self.n
         unit = lat.is_unit
@@ -401,7 +415,8 @@ class Simulator:
 
 
 def simulate(workload: Workload, policy: Policy, predictor: Predictor, capacity: int,
-             latency: LinearLatency, *, step_mode: bool = False, progress=None, on_advance=None) -> RunRecord:
-    """Run one simulation and return its raw record."""
+             latency: LinearLatency, *, step_mode: bool = False, progress=None, on_advance=None,
+             fast: bool = True) -> RunRecord:
+    """Run one simulation and return its raw record (``fast=False``: never the fast path)."""
     return Simulator(workload, policy, predictor, capacity, latency, step_mode=step_mode,
-                     progress=progress, on_advance=on_advance).run()
+                     progress=progress, on_advance=on_advance, fast=fast).run()
