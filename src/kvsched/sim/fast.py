@@ -14,8 +14,9 @@ The policies stay the source of truth: this module re-states their rules (see
 the generic engine. It is used automatically when applicable; ``sim.fast: false``
 (``Simulator(fast=False)``) turns it off.
 
-Data structures: the waiting queue is a sorted list of integer keys (``id`` for FCFS order,
-``pred * n + id`` for shortest-predicted-first); the running batch a list in admission
+Data structures: the waiting queue is a heap of integer keys (``id`` for FCFS order,
+``pred * n + id`` for shortest-predicted-first; the policies admit a prefix of the queue, so
+only its successive minima are needed); the running batch a list in admission
 order; completions a heap of ``(end round, admission number, id)`` with lazy deletion.
 A running request's progress is ``round - start round``, so advancing ``k`` rounds touches
 only the totals.
@@ -25,7 +26,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from bisect import bisect_left, bisect_right, insort
+from bisect import bisect_left, bisect_right
 
 import numpy as np
 
@@ -33,6 +34,8 @@ from ..errors import SimulationError
 from ..policies.admission import FCFS, MCSF, ShortestFirst
 from ..policies.protection import AlphaProtection
 from ..policies.vllm import VllmFCFS
+from ..predictors.base import Predictor
+from ..predictors.synthetic import Oracle
 from .engine import ARRIVAL_TOL, REJECT_KV, REJECT_PROMPT, RunRecord
 
 _QUIET_HORIZON = 4096   # GreedyAdmission.quiet_rounds' look-ahead cap
@@ -161,7 +164,7 @@ def run_fast(sim) -> RunRecord:
     elif kind == "alpha":
         alpha_limit = (1.0 - policy.params.alpha) * M
 
-    wq: list[int] = []            # waiting keys, sorted
+    wq: list[int] = []            # waiting keys, a heap
     running: list[int] = []       # admission order
     heap: list[tuple[int, int, int]] = []
     usage = 0
@@ -187,19 +190,25 @@ def run_fast(sim) -> RunRecord:
         if progress_cb is not None and c:
             progress_cb(c)
 
-    def horizon() -> float:
-        return clock + ARRIVAL_TOL * max(1.0, abs(clock))
-
     def jump_to(t: float) -> None:
         nonlocal clock
         if unit:
-            t = float(np.ceil(t))
+            t = float(math.ceil(t))
         clock = max(clock, t)
 
+    # the predictor is skipped only where it is the stateless oracle (prediction = truth)
+    oracle_only = type(predictor) is Oracle and type(predictor).observe is Predictor.observe
+    observe = None if type(predictor).observe is Predictor.observe else predictor.observe
+    round_time, span, rounds_within = lat.round_time, lat.span, lat.rounds_within
+    kv_integral = sim._kv_time_integral
+    heappush, heappop = heapq.heappush, heapq.heappop
+    tol = ARRIVAL_TOL
+
     while finished < n:
-        # 1. arrivals
-        if nxt < n and arrival[nxt] <= horizon():
-            hi = int(np.searchsorted(w.arrival, horizon(), side="right"))
+        # 1. arrivals visible at the start of this round (clock plus the rounding tolerance)
+        hz = clock + tol * max(1.0, abs(clock))
+        if nxt < n and arrival[nxt] <= hz:
+            hi = bisect_right(arrival, hz, nxt)
             ok = []
             bad = 0
             for i in range(nxt, hi):
@@ -209,7 +218,12 @@ def run_fast(sim) -> RunRecord:
                 else:
                     ok.append(i)
             finish(bad)
-            if ok:
+            if ok and oracle_only:
+                for i in ok:
+                    v = out_len[i]
+                    pred[i] = v if v > 1 else 1
+                    heappush(wq, key_of(i))
+            elif ok:
                 oka = np.asarray(ok, dtype=np.int64)
                 p = predictor.predict(oka, w.prompt[oka], [texts[i] for i in ok],
                                       truth[oka] if predictor.uses_truth else None)
@@ -217,7 +231,7 @@ def run_fast(sim) -> RunRecord:
                 for i, v in zip(ok, pv):
                     pred[i] = v
                 for i in ok:
-                    insort(wq, key_of(i))
+                    heappush(wq, key_of(i))
             nxt = hi
         if not running and not wq:
             if nxt >= n:
@@ -255,7 +269,7 @@ def run_fast(sim) -> RunRecord:
                 wasted_prefill[i] += prompt[i]
                 evictions[i] += 1
                 cur_seq[i] = -1
-                insort(wq, key_of(i))
+                heappush(wq, key_of(i))
             evicted_now = True
         # 3. admission
         B = len(running)
@@ -264,19 +278,21 @@ def run_fast(sim) -> RunRecord:
         if kind == "vllm":
             if not evicted_now:
                 need, cnt = usage + B, B
-                for key in wq:
+                while wq:
+                    key = wq[0]
                     add = prompt[key] + 1
                     if need + add > limit or cnt >= cap_n:
                         break
-                    adm.append(key); need += add; cnt += 1
+                    heappop(wq); adm.append(key); need += add; cnt += 1
         elif kind == "alpha":
             if not evicted_now:
                 need = usage + B
-                for key in wq:
+                while wq:
+                    key = wq[0]
                     add = prompt[key] + 1
                     if need > alpha_limit or need + add > M:
                         break
-                    adm.append(key); need += add
+                    heappop(wq); adm.append(key); need += add
         else:
             items = []
             for i in running:
@@ -289,24 +305,23 @@ def run_fast(sim) -> RunRecord:
                     c = 1
                 items.append((r if r < c else c, prompt[i] + j + 1))
             prof = _Profile(M, items)
-            for key in wq:
-                i = key % n if keyed else key
+            while wq:
+                i = wq[0] % n if keyed else wq[0]
                 r = pred[i] if pred[i] > 1 else 1
                 c = M - prompt[i]
                 if c < 1:
                     c = 1
                 r = r if r < c else c
                 if prof.fits(r, prompt[i] + 1):
-                    prof.add(r, prompt[i] + 1); adm.append(i)
+                    heappop(wq); prof.add(r, prompt[i] + 1); adm.append(i)
                 else:
                     break
         prefill = 0
         if adm:
-            del wq[:len(adm)]
             for i in adm:
                 start_round[i] = rnd
                 cur_seq[i] = seq
-                heapq.heappush(heap, (rnd + out_len[i], seq, i))
+                heappush(heap, (rnd + out_len[i], seq, i))
                 seq += 1
                 if first_start[i] != first_start[i]:
                     first_start[i] = clock
@@ -327,13 +342,13 @@ def run_fast(sim) -> RunRecord:
         # 4. rounds to advance
         kv0 = usage + B
         while cur_seq[heap[0][2]] != heap[0][1]:
-            heapq.heappop(heap)
+            heappop(heap)
         k = heap[0][0] - rnd
         k = min(k, (M - kv0) // B + 1)
-        dur0 = lat.round_time(prefill, B, kv0)
+        dur0 = round_time(prefill, B, kv0)
         if nxt < n:
-            dt = w.arrival[nxt] - horizon() - dur0
-            k = min(k, 1 + (lat.rounds_within(dt, B, kv0 + B) if dt > 0 else 0))
+            dt = arrival[nxt] - (clock + tol * max(1.0, abs(clock))) - dur0
+            k = min(k, 1 + (rounds_within(dt, B, kv0 + B) if dt > 0 else 0))
         if evicted_now:
             k = 1
         elif k > 1 and kind == "peak" and wq:
@@ -347,7 +362,7 @@ def run_fast(sim) -> RunRecord:
             q = 1 if hz <= 1 else max(1, prof.first_fit_delay(r, prompt[head] + 1, hz))
             k = min(k, max(1, q))
         # 5. advance
-        dur = dur0 + lat.span(k - 1, B, kv0 + B)
+        dur = dur0 + span(k - 1, B, kv0 + B)
         for i in adm:
             if first_token[i] != first_token[i]:
                 first_token[i] = clock + dur0
@@ -355,7 +370,7 @@ def run_fast(sim) -> RunRecord:
         if top > peak:
             peak = top
         mem_round_sum += k * kv0 + B * k * (k - 1) / 2.0
-        mem_time_sum += sim._kv_time_integral(dur0, k, B, kv0)
+        mem_time_sum += kv_integral(dur0, k, B, kv0)
         busy_time += dur
         if energy is not None:
             energy += power * dur
@@ -365,7 +380,7 @@ def run_fast(sim) -> RunRecord:
         if heap[0][0] <= rnd:
             ds = set()
             while heap and heap[0][0] <= rnd:
-                e, s_, i = heapq.heappop(heap)
+                e, s_, i = heappop(heap)
                 if cur_seq[i] == s_:
                     ds.add(i)
                     cur_seq[i] = -1
@@ -375,8 +390,9 @@ def run_fast(sim) -> RunRecord:
                 usage -= prompt[i] + out_len[i]
                 completion[i] = clock
             if done:
-                da = np.asarray(done, dtype=np.int64)
-                predictor.observe(da, w.prompt[da], [texts[i] for i in done], truth[da])
+                if observe is not None:
+                    da = np.asarray(done, dtype=np.int64)
+                    observe(da, w.prompt[da], [texts[i] for i in done], truth[da])
                 finish(len(done))
     pub_ev = np.asarray(evictions, dtype=np.int64)
     return RunRecord(
