@@ -27,6 +27,7 @@ from __future__ import annotations
 import heapq
 import math
 from bisect import bisect_left, bisect_right
+from itertools import accumulate
 
 import numpy as np
 
@@ -69,18 +70,15 @@ class _Profile:
     def _update(self) -> None:
         rems, bases = self.rems, self.bases
         P = len(rems)
-        suf = [0] * (P + 1)
-        acc = 0
-        for m in range(P - 1, -1, -1):
-            acc += bases[m]
-            suf[m] = acc
-        self.suf = suf
-        # u[j] = usage at offset rems[j] - 1, plus that offset (the checkpoint's slack term)
-        u = []
-        for r in rems:
-            idx = bisect_left(rems, r)
-            t = r - 1
-            u.append(suf[idx] + t * (P - idx) + t)
+        self.suf = suf = list(accumulate(reversed(bases)))[::-1] + [0]   # suf[m] = sum(bases[m:])
+        # u[j] = usage at checkpoint rems[j] - 1 plus that offset (equal within a group of rems)
+        u = [0] * P
+        prev, val = None, 0
+        for j in range(P):
+            r = rems[j]
+            if r != prev:
+                prev, val = r, suf[j] + (r - 1) * (P - j) + r - 1
+            u[j] = val
         self.u = u
 
     def usage_at(self, t: int) -> int:
@@ -88,19 +86,26 @@ class _Profile:
         return self.suf[idx] + t * (len(self.rems) - idx)
 
     def fits(self, rem: int, base: int) -> bool:
-        end = rem - 1
-        lim = self.cap - base
-        rems, u = self.rems, self.u
-        for j in range(bisect_right(rems, end + 1)):    # checkpoints rems[j] - 1 <= end
-            if u[j] > lim:
-                return False
-        return self.usage_at(end) + base + rem - 1 <= self.cap
+        k = bisect_right(self.rems, rem)               # checkpoints rems[j] - 1 <= rem - 1
+        if k and max(self.u[:k]) > self.cap - base:
+            return False
+        return self.usage_at(rem - 1) + base + rem - 1 <= self.cap
 
     def add(self, rem: int, base: int) -> None:
-        i = bisect_right(self.rems, rem)
-        self.rems.insert(i, rem)
+        """Insert a request, updating the sums in place: it adds ``base + tau`` to the usage
+        at every checkpoint ``tau`` before its last round, and ``base`` to the suffix sums."""
+        rems, u, suf = self.rems, self.u, self.suf
+        i = bisect_right(rems, rem)
+        if i:
+            u[:i] = [x + base + r - 1 for x, r in zip(u[:i], rems[:i])]
+        old = suf[i]
+        suf[:i + 1] = [x + base for x in suf[:i + 1]]
+        suf.insert(i + 1, old)
+        rems.insert(i, rem)
         self.bases.insert(i, base)
-        self._update()
+        g = bisect_left(rems, rem)
+        t = rem - 1
+        u.insert(i, suf[g] + t * (len(rems) - g) + t)
 
     def first_fit_delay(self, rem: int, base: int, horizon: int) -> int:
         """Smallest delay in ``[0, horizon)`` at which the candidate fits, else ``horizon``.
