@@ -56,7 +56,14 @@ def fast_kind(policy) -> str | None:
 
 
 class _Profile:
-    """Pure-integer twin of :class:`~kvsched.policies.future_peak.PeakProfile`."""
+    """Pure-integer twin of :class:`~kvsched.policies.future_peak.PeakProfile`.
+
+    Items are ``(rem, base)`` measured from a reference round ``R`` (the methods take the
+    current round offset ``R``; 0 for a profile built at the current round). The same item
+    in absolute rounds, ``(R + rem, base - R)``, describes the same memory at every later
+    round as long as its predicted rounds left are not floored at 1, so the engine keeps
+    one profile of the batch across decisions and rebuilds only when some item is floored.
+    """
 
     __slots__ = ("cap", "rems", "bases", "suf", "u")
 
@@ -85,11 +92,11 @@ class _Profile:
         idx = bisect_right(self.rems, t)
         return self.suf[idx] + t * (len(self.rems) - idx)
 
-    def fits(self, rem: int, base: int) -> bool:
-        k = bisect_right(self.rems, rem)               # checkpoints rems[j] - 1 <= rem - 1
-        if k and max(self.u[:k]) > self.cap - base:
+    def fits(self, rem: int, base: int, R: int = 0) -> bool:
+        k = bisect_right(self.rems, R + rem)           # checkpoints rems[j] - 1 <= R + rem - 1
+        if k and max(self.u[:k]) > self.cap - base + R:
             return False
-        return self.usage_at(rem - 1) + base + rem - 1 <= self.cap
+        return self.usage_at(R + rem - 1) + base + rem - 1 <= self.cap
 
     def add(self, rem: int, base: int) -> None:
         """Insert a request, updating the sums in place: it adds ``base + tau`` to the usage
@@ -107,7 +114,19 @@ class _Profile:
         t = rem - 1
         u.insert(i, suf[g] + t * (len(rems) - g) + t)
 
-    def first_fit_delay(self, rem: int, base: int, horizon: int) -> int:
+    def remove(self, rem: int, base: int) -> None:
+        """Undo :meth:`add` of the item ``(rem, base)``."""
+        rems, bases, u, suf = self.rems, self.bases, self.u, self.suf
+        g, h = bisect_left(rems, rem), bisect_right(rems, rem)
+        q = g + bases[g:h].index(base)
+        del rems[q], bases[q], u[q]
+        h -= 1
+        if h:
+            u[:h] = [x - base - r + 1 for x, r in zip(u[:h], rems[:h])]
+        suf[:q] = [x - base for x in suf[:q]]
+        del suf[q]
+
+    def first_fit_delay(self, rem: int, base: int, horizon: int, R: int = 0) -> int:
         """Smallest delay in ``[0, horizon)`` at which the candidate fits, else ``horizon``.
         Jumps over runs of failing delays: a checkpoint that fails stays failing until the
         delay passes it or its slack; the end-of-run check fails monotonically between
@@ -118,18 +137,18 @@ class _Profile:
         P = len(rems)
         d = 0
         while d < horizon:
-            t = d + rem - 1
+            t = R + d + rem - 1
             i = bisect_right(rems, t)
             if self.suf[i] + t * (P - i) + base + rem - 1 > cap:
                 if i == P:
                     return horizon
-                d = max(d + 1, rems[i] - rem + 1)
+                d = max(d + 1, rems[i] - rem + 1 - R)
                 continue
-            lim = cap - base + d
+            lim = cap - base + d + R
             nd = d
-            for j in range(bisect_left(rems, d + 1), bisect_right(rems, t + 1)):  # checkpoints in [d, t]
+            for j in range(bisect_left(rems, R + d + 1), bisect_right(rems, t + 1)):  # checkpoints in [d, t]
                 if u[j] > lim:
-                    nd = min(u[j] + base - cap, rems[j])  # first delay at which it passes or leaves
+                    nd = min(u[j] + base - cap - R, rems[j] - R)  # first delay at which it passes or leaves
                     break
             if nd == d:
                 return d
@@ -170,6 +189,8 @@ def run_fast(sim) -> RunRecord:
         alpha_limit = (1.0 - policy.params.alpha) * M
 
     wq: list[int] = []            # waiting keys, a heap
+    pp = _Profile(M, []) if kind == "peak" else None   # the batch's profile in absolute rounds
+    pitem: dict | None = {} if kind == "peak" else None  # id -> its item in pp
     running: list[int] = []       # admission order
     heap: list[tuple[int, int, int]] = []
     usage = 0
@@ -255,6 +276,8 @@ def run_fast(sim) -> RunRecord:
                     wasted_decode[i] += j
                     reject[i] = REJECT_KV
                     cur_seq[i] = -1
+                    if pitem is not None:
+                        pp.remove(*pitem.pop(i))
                 running = [i for i in running if i not in gs]
                 finish(len(gone))
         decisions += 1
@@ -274,6 +297,8 @@ def run_fast(sim) -> RunRecord:
                 wasted_prefill[i] += prompt[i]
                 evictions[i] += 1
                 cur_seq[i] = -1
+                if pitem is not None:
+                    pp.remove(*pitem.pop(i))
                 heappush(wq, key_of(i))
             evicted_now = True
         # 3. admission
@@ -299,17 +324,20 @@ def run_fast(sim) -> RunRecord:
                         break
                     heappop(wq); adm.append(key); need += add
         else:
-            items = []
-            for i in running:
-                j = rnd - start_round[i]
-                r = pred[i] - j
-                if r < 1:
-                    r = 1
-                c = M - prompt[i] - j
-                if c < 1:
-                    c = 1
-                items.append((r if r < c else c, prompt[i] + j + 1))
-            prof = _Profile(M, items)
+            if not running or pp.rems[0] > rnd:   # no item floored: the kept profile is exact
+                prof, R = pp, rnd
+            else:
+                items = []
+                for i in running:
+                    j = rnd - start_round[i]
+                    r = pred[i] - j
+                    if r < 1:
+                        r = 1
+                    c = M - prompt[i] - j
+                    if c < 1:
+                        c = 1
+                    items.append((r if r < c else c, prompt[i] + j + 1))
+                prof, R = _Profile(M, items), 0
             while wq:
                 i = wq[0] % n if keyed else wq[0]
                 r = pred[i] if pred[i] > 1 else 1
@@ -317,8 +345,13 @@ def run_fast(sim) -> RunRecord:
                 if c < 1:
                     c = 1
                 r = r if r < c else c
-                if prof.fits(r, prompt[i] + 1):
-                    heappop(wq); prof.add(r, prompt[i] + 1); adm.append(i)
+                b = prompt[i] + 1
+                if prof.fits(r, b, R):
+                    heappop(wq); adm.append(i)
+                    prof.add(R + r, b - R)
+                    pitem[i] = (rnd + r, b - rnd)
+                    if prof is not pp:
+                        pp.add(rnd + r, b - rnd)
                 else:
                     break
         prefill = 0
@@ -364,7 +397,7 @@ def run_fast(sim) -> RunRecord:
                 c = 1
             r = r if r < c else c
             hz = min(_QUIET_HORIZON, min(pred[i] - (rnd - start_round[i]) for i in running))
-            q = 1 if hz <= 1 else max(1, prof.first_fit_delay(r, prompt[head] + 1, hz))
+            q = 1 if hz <= 1 else max(1, prof.first_fit_delay(r, prompt[head] + 1, hz, R))
             k = min(k, max(1, q))
         # 5. advance
         dur = dur0 + span(k - 1, B, kv0 + B)
@@ -389,6 +422,8 @@ def run_fast(sim) -> RunRecord:
                 if cur_seq[i] == s_:
                     ds.add(i)
                     cur_seq[i] = -1
+                    if pitem is not None:
+                        pp.remove(*pitem.pop(i))
             done = [i for i in running if i in ds]
             running = [i for i in running if i not in ds]
             for i in done:
