@@ -15,6 +15,13 @@ Event skipping: between events (arrival, completion, a memory crossing, or the e
 policy's declared quiet period) the batch is fixed and memory grows by the batch size per
 round, so the engine advances many rounds in one step with closed-form time and memory
 sums. ``step_mode=True`` disables skipping (the round-by-round reference).
+
+Fast path: for the built-in greedy policies (``vllm_fcfs``, ``alpha_protection``, ``fcfs``,
+``sf``, ``mcsf`` in their default variants) :meth:`Simulator.run` hands over to
+:func:`kvsched.sim.fast.run_fast`, which restates their rules with Python integers and
+incremental structures and gives bit-identical records (``tests/test_fast_path.py``). It is
+never used with ``step_mode``, an ``on_advance`` hook, a subclass (e.g. the real-model
+engine loop) or ``fast=False`` (config ``sim.fast: false``).
 """
 
 from __future__ import annotations
