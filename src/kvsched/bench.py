@@ -1,10 +1,21 @@
 """Simulator throughput benchmarks.
 
-``kvsched bench [--algorithms fcfs,mcsf,vllm_fcfs] [--trace azure_conv] [--repeat 1] [--json PATH]``
+``kvsched bench [--algorithms fcfs,mcsf,vllm_fcfs] [--trace azure_conv] [--repeat 1] [--json PATH] [--generic]``
 
 Runs full traces through the simulator (latency model: Llama-2-70B on 2xA100) and prints
 wall time, simulated requests per second and simulated rounds per second, with the
 machine it ran on. Trace loading is timed separately and excluded from the rates.
+``--generic`` also times the generic engine (``sim.fast: false``) for comparison.
+
+``kvsched bench --suite [--repeat 3] [--sizes 10000,100000,1000000] [--json PATH] [--plot PATH]``
+prints three tables: (1) the full Azure conv trace for vllm_fcfs / fcfs / mcsf (fast path and
+generic engine); (2) scaling in the number of requests on ``lmsys_like`` synthetic traces
+(Poisson arrivals at 6 requests/s, about the service rate at M = 16,492, so the queue stays
+bounded), with a log-log plot; (3) unit-round cost against the output-length scale: a
+unit-time instance whose outputs, inter-arrival gaps and memory are all multiplied by 1 and
+by 10 (ten times as many rounds, the same events), to show that event skipping makes the
+cost follow the events, not the rounds. Every figure is the best of ``--repeat`` runs,
+except sizes above 200,000 requests, which run once.
 """
 
 from __future__ import annotations
@@ -14,8 +25,11 @@ import os
 import platform
 import time
 
+import numpy as np
+
 from .datastore import resolve_data_dir
 from .latency import build_latency
+from .latency.base import unit_rounds
 from .policies import build_policy
 from .predictors import build_predictor
 from .provenance import provenance
@@ -37,24 +51,128 @@ def machine() -> dict:
             "platform": platform.platform()}
 
 
-def bench_one(trace: str, algorithm: str, capacity: int, repeat: int, data_dir) -> dict:
-    t0 = time.perf_counter()
-    wl = load_trace({"name": trace}, data_dir, 0)
-    load_s = time.perf_counter() - t0
-    lat = build_latency({"name": "splitwise_fit", "model": "llama2-70b", "hardware": "a100-80gb",
-                         "tensor_parallel": 2}, data_dir)
+LATENCY = {"name": "splitwise_fit", "model": "llama2-70b", "hardware": "a100-80gb", "tensor_parallel": 2}
+
+
+def time_run(wl, algorithm: str, capacity: int, lat, repeat: int, fast: bool = True) -> dict:
+    """Best-of-``repeat`` wall time of one simulation (oracle predictor)."""
     best = None
     for _ in range(repeat):
         pol = build_policy({"name": algorithm}, capacity=capacity, seed=1)
         pred = build_predictor({"name": "oracle"}, seed=2)
         t1 = time.perf_counter()
-        rec = simulate(wl, pol, pred, capacity, lat)
+        rec = simulate(wl, pol, pred, capacity, lat, fast=fast)
         dt = time.perf_counter() - t1
         best = dt if best is None else min(best, dt)
-    return {"trace": trace, "algorithm": algorithm, "memory": capacity, "requests": len(wl),
-            "rounds": rec.rounds, "policy_decisions": rec.decisions, "load_s": round(load_s, 3),
+    return {"algorithm": algorithm, "engine": "fast" if fast else "generic", "memory": capacity,
+            "requests": len(wl), "rounds": rec.rounds, "policy_decisions": rec.decisions, "repeat": repeat,
             "wall_s": round(best, 3), "requests_per_s": round(len(wl) / best, 1),
             "rounds_per_s": round(rec.rounds / best, 1)}
+
+
+def bench_one(trace: str, algorithm: str, capacity: int, repeat: int, data_dir, fast: bool = True) -> dict:
+    t0 = time.perf_counter()
+    wl = load_trace({"name": trace}, data_dir, 0)
+    load_s = time.perf_counter() - t0
+    lat = build_latency(dict(LATENCY), data_dir)
+    return {"trace": trace, "load_s": round(load_s, 3), **time_run(wl, algorithm, capacity, lat, repeat, fast)}
+
+
+def _print_rows(rows: list[dict], first: str) -> None:
+    print(f"{first:14s} {'algorithm':10s} {'engine':8s} {'M':>7s} {'requests':>8s} {'rounds':>9s} "
+          f"{'decisions':>9s} {'wall s':>8s} {'req/s':>9s} {'rounds/s':>10s}")
+    for r in rows:
+        print(f"{str(r[first]):14s} {r['algorithm']:10s} {r['engine']:8s} {r['memory']:7d} {r['requests']:8d} "
+              f"{r['rounds']:9d} {r['policy_decisions']:9d} {r['wall_s']:8.2f} {r['requests_per_s']:9.0f} "
+              f"{r['rounds_per_s']:10.0f}")
+
+
+def _stretched(n: int, scale: int, finer: bool, seed: int = 0):
+    """Unit-time instance with lmsys_like lengths and Poisson arrivals at 2 per round (about the
+    service rate at M = 16,492), floored to whole rounds. ``scale`` multiplies the outputs and
+    the arrival times; with ``finer`` also the prompts (and the caller multiplies M), which is
+    the same instance in ``scale`` times finer time: the same events, ``scale`` times the rounds."""
+    from .workload import Workload
+    base = load_trace({"name": "lmsys_like", "n": n, "arrival": "zero"}, None, seed)
+    rng = np.random.default_rng(seed + 1)
+    arrival = np.floor(np.cumsum(rng.exponential(1.0 / 2.0, size=n))) * scale
+    prompt = base.prompt * scale if finer else base.prompt
+    return Workload(arrival, prompt, base.output * scale, name=f"lmsys_like_x{scale}", time_unit="rounds")
+
+
+def suite(a, d) -> dict:
+    lat = build_latency(dict(LATENCY), d)
+    algs = a.algorithms.split(",")
+    out: dict = {}
+    # 1. full Azure conv trace
+    t0 = time.perf_counter()
+    wl = load_trace({"name": "azure_conv"}, d, 0)
+    load_s = time.perf_counter() - t0
+    rows = []
+    for alg in algs:
+        rows.append({"trace": "azure_conv", **time_run(wl, alg, a.memory, lat, a.repeat)})
+        if not a.no_generic:
+            rows.append({"trace": "azure_conv", **time_run(wl, alg, a.memory, lat, 1, fast=False)})
+    out["azure_conv"] = {"load_s": round(load_s, 3), "rows": rows}
+    print(f"\n[1] Azure conv 2023, full trace (load {load_s:.2f} s, excluded); generic engine: best of 1")
+    _print_rows(rows, "trace")
+    # 2. scaling in the number of requests
+    rows = []
+    for n in [int(x) for x in a.sizes.split(",")]:
+        wl = load_trace({"name": "lmsys_like", "n": n, "rate": 6.0}, d, 0)
+        for alg in a.scaling_algorithms.split(","):
+            rows.append({"n": n, **time_run(wl, alg, a.memory, lat, a.repeat if n <= 200_000 else 1)})
+    out["scaling"] = {"trace": "lmsys_like (rate 6/s)", "rows": rows}
+    print("\n[2] scaling: lmsys_like, Poisson 6 requests/s, same latency model and M")
+    _print_rows(rows, "n")
+    # 3. output-length scale under the unit time base
+    rows = []
+    unit = unit_rounds()
+    variants = {"finer": "prompts, outputs, arrival times and M x scale (same instance, finer time)",
+                "outputs": "outputs and arrival times x scale; prompts and M unchanged"}
+    for variant in variants:
+        for scale in (1, 10):
+            wl = _stretched(a.stretch_n, scale, variant == "finer")
+            M = a.memory * scale if variant == "finer" else a.memory
+            for alg in a.scaling_algorithms.split(","):
+                r = time_run(wl, alg, M, unit, a.repeat)
+                r["us_per_request"] = round(1e6 * r["wall_s"] / len(wl), 2)
+                rows.append({"variant": variant, "output_scale": scale, **r})
+    out["output_scale"] = {"trace": f"lmsys_like lengths, {a.stretch_n} requests, unit rounds",
+                           "variants": variants, "rows": rows}
+    for variant, what in variants.items():
+        print(f"\n[3{'ab'[list(variants).index(variant)]}] unit rounds, {a.stretch_n} requests: {what}")
+        vr = [r for r in rows if r["variant"] == variant]
+        _print_rows(vr, "output_scale")
+        for alg in a.scaling_algorithms.split(","):
+            w1 = [r["wall_s"] for r in vr if r["algorithm"] == alg]
+            r1 = [r["rounds"] for r in vr if r["algorithm"] == alg]
+            d1 = [r["policy_decisions"] for r in vr if r["algorithm"] == alg]
+            print(f"    {alg}: x10 -> {r1[1] / r1[0]:.1f}x rounds, {d1[1] / d1[0]:.2f}x decisions, "
+                  f"{w1[1] / w1[0]:.2f}x wall")
+    if a.plot:
+        _plot(out["scaling"]["rows"], a.plot)
+    return out
+
+
+def _plot(rows: list[dict], path: str) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(5, 3.6))
+    for alg in dict.fromkeys(r["algorithm"] for r in rows):
+        rr = [r for r in rows if r["algorithm"] == alg]
+        ax.loglog([r["n"] for r in rr], [r["wall_s"] for r in rr], "o-", label=alg)
+    ns = sorted({r["n"] for r in rows})
+    w0 = min(r["wall_s"] for r in rows if r["n"] == ns[0])
+    ax.loglog(ns, [w0 * n / ns[0] for n in ns], "k:", label="linear")
+    ax.set_xlabel("requests (lmsys_like, 6/s)")
+    ax.set_ylabel("simulation wall time (s)")
+    ax.legend()
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    print(f"plot: {path}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,16 +184,30 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=1, help="report the best of this many runs")
     ap.add_argument("--json", default=None, help="also write the results to this JSON file")
     ap.add_argument("--data-dir", default=None)
+    ap.add_argument("--generic", action="store_true", help="also time the generic engine (sim.fast: false)")
+    ap.add_argument("--suite", action="store_true", help="run the benchmark suite (see above)")
+    ap.add_argument("--sizes", default="10000,100000,1000000", help="suite: request counts for scaling")
+    ap.add_argument("--scaling-algorithms", default="vllm_fcfs,mcsf", help="suite: policies for [2] and [3]")
+    ap.add_argument("--stretch-n", type=int, default=10000, help="suite: requests in the output-scale test")
+    ap.add_argument("--no-generic", action="store_true", help="suite: skip the generic-engine rows")
+    ap.add_argument("--plot", default=None, help="suite: save the scaling plot here")
     a = ap.parse_args(argv)
     d = resolve_data_dir(a.data_dir)
-    rows = [bench_one(a.trace, alg, a.memory, a.repeat, d) for alg in a.algorithms.split(",")]
     m = machine()
-    print(f"machine: {m['cpu']} ({m['cores']} cores), Python {m['python']}")
-    print(f"{'trace':12s} {'algorithm':10s} {'M':>6s} {'requests':>8s} {'rounds':>8s} {'wall s':>8s} "
-          f"{'req/s':>9s} {'rounds/s':>10s}")
-    for r in rows:
-        print(f"{r['trace']:12s} {r['algorithm']:10s} {r['memory']:6d} {r['requests']:8d} {r['rounds']:8d} "
-              f"{r['wall_s']:8.2f} {r['requests_per_s']:9.0f} {r['rounds_per_s']:10.0f}")
+    print(f"machine: {m['cpu']} ({m['cores']} cores), Python {m['python']}, {m['platform']}")
+    print(f"wall times: best of {a.repeat} run(s)")
+    if a.suite:
+        res = suite(a, d)
+        if a.json:
+            from .io import write_json
+            write_json(a.json, {"machine": m, "repeat": a.repeat, **res, "provenance": provenance()})
+        return 0
+    rows = []
+    for alg in a.algorithms.split(","):
+        rows.append(bench_one(a.trace, alg, a.memory, a.repeat, d))
+        if a.generic:
+            rows.append(bench_one(a.trace, alg, a.memory, a.repeat, d, fast=False))
+    _print_rows(rows, "trace")
     if a.json:
         from .io import write_json
         write_json(a.json, {"machine": m, "results": rows, "provenance": provenance()})

@@ -61,7 +61,8 @@ def execute(cfg: DictConfig) -> tuple[dict, Any]:
     bar, cb = _progress_bar(c["sim"]["progress"], len(wl), f"{c['algorithm']['name']} on {wl.name}")
     t1 = time.perf_counter()
     try:
-        rec = simulate(wl, policy, predictor, M, latency, step_mode=bool(c["sim"]["step_mode"]), progress=cb)
+        rec = simulate(wl, policy, predictor, M, latency, step_mode=bool(c["sim"]["step_mode"]),
+                       fast=bool(c["sim"].get("fast", True)), progress=cb)
     finally:
         if bar is not None:
             bar.close()

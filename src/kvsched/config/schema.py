@@ -26,6 +26,7 @@ class DataConfig:
 @dataclass
 class SimConfig:
     step_mode: bool = False
+    fast: bool = True
     progress: Any = "auto"
 
 

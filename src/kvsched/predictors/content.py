@@ -36,11 +36,16 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-import scipy.sparse as sp
 
 from ..errors import ConfigError
 from .base import MEDIAN_INDEX, QUANTILE_LEVELS, Predictions, Predictor
 from .registry import register_predictor
+
+
+def _sp():
+    """scipy.sparse, imported on first use (it costs ~0.2 s of start-up for every run)."""
+    import scipy.sparse
+    return scipy.sparse
 
 _WORD = re.compile(r"[a-z0-9']+")
 _SMOOTH_Z = np.array([-1.2816, -0.5244, 0.0, 0.5244, 1.2816])   # N(0,1) quantiles at .1,.3,.5,.7,.9
@@ -111,7 +116,7 @@ class HashedTfidf:
             self.df[idx] += 1
             self.ndocs += 1
 
-    def rows(self, texts: list[str]) -> sp.csr_matrix:
+    def rows(self, texts: list[str]) -> "scipy.sparse.csr_matrix":
         indptr, indices, data = [0], [], []
         for t in texts:
             idx, tf = hashed_counts(t, self.n_bits)
@@ -120,7 +125,7 @@ class HashedTfidf:
             indices.append(idx)
             data.append(val / nrm if nrm > 0 else val)
             indptr.append(indptr[-1] + len(idx))
-        return sp.csr_matrix((np.concatenate(data) if data else np.zeros(0),
+        return _sp().csr_matrix((np.concatenate(data) if data else np.zeros(0),
                               np.concatenate(indices) if indices else np.zeros(0, np.int64), indptr),
                              shape=(len(texts), 1 << self.n_bits))
 
@@ -136,10 +141,10 @@ class NeighbourBank:
         self.texts: list[str] = []
         self.out = np.zeros(0)
         self.frac = rebuild_frac
-        self.base: sp.csr_matrix | None = None      # rows 0..nb-1, transposed
+        self.base: "scipy.sparse.csr_matrix | None" = None      # rows 0..nb-1, transposed
         self.nb = 0
-        self.pend: list[sp.csr_matrix] = []
-        self.pend_mat: sp.csr_matrix | None = None
+        self.pend: "list[scipy.sparse.csr_matrix]" = []
+        self.pend_mat: "scipy.sparse.csr_matrix | None" = None
 
     def add(self, texts: list[str], outputs: np.ndarray) -> None:
         self.texts += texts
@@ -152,14 +157,14 @@ class NeighbourBank:
             self.pend.append(self.vec.rows(texts))
             self.pend_mat = None
 
-    def query(self, q: sp.csr_matrix, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    def query(self, q: "scipy.sparse.csr_matrix", k: int) -> list[tuple[np.ndarray, np.ndarray]]:
         """Per query row: (similarities, outputs) of its top ``k`` neighbours, best first."""
         parts = []
         if self.base is not None:
             parts.append((q @ self.base).toarray())
         if self.pend:
             if self.pend_mat is None:
-                self.pend_mat = sp.vstack(self.pend).T.tocsr()
+                self.pend_mat = _sp().vstack(self.pend).T.tocsr()
             parts.append((q @ self.pend_mat).toarray())
         if not parts:
             return [(np.zeros(0), np.zeros(0))] * q.shape[0]

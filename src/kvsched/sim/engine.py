@@ -15,6 +15,13 @@ Event skipping: between events (arrival, completion, a memory crossing, or the e
 policy's declared quiet period) the batch is fixed and memory grows by the batch size per
 round, so the engine advances many rounds in one step with closed-form time and memory
 sums. ``step_mode=True`` disables skipping (the round-by-round reference).
+
+Fast path: for the built-in greedy policies (``vllm_fcfs``, ``alpha_protection``, ``fcfs``,
+``sf``, ``mcsf`` in their default variants) :meth:`Simulator.run` hands over to
+:func:`kvsched.sim.fast.run_fast`, which restates their rules with Python integers and
+incremental structures and gives bit-identical records (``tests/test_fast_path.py``). It is
+never used with ``step_mode``, an ``on_advance`` hook, a subclass (e.g. the real-model
+engine loop) or ``fast=False`` (config ``sim.fast: false``).
 """
 
 from __future__ import annotations
@@ -69,8 +76,10 @@ class Simulator:
     """One simulation run. Build it, call :meth:`run` once."""
 
     def __init__(self, workload: Workload, policy: Policy, predictor: Predictor, capacity: int,
-                 latency: LinearLatency, *, step_mode: bool = False, progress=None, on_advance=None):
+                 latency: LinearLatency, *, step_mode: bool = False, progress=None, on_advance=None,
+                 fast: bool = True):
         self.w = workload
+        self.fast = fast  # use sim.fast's specialised loop where it applies (see uses_fast_path)
         self.on_advance = on_advance  # optional hook(clock, k, batch, kv0, running ids) (tests, traces)
         self.policy = policy
         self.predictor = predictor
@@ -101,36 +110,64 @@ class Simulator:
         self.finished = 0
         self.decisions = 0
         self.evicted_now = False
+        self.oracle = bool(predictor.oracle)
+        self._ro_w_src = self._ro_r_src = None
+        self._ro_w = self._ro_r = None
 
     # --- queue helpers -----------------------------------------------------------------
     def _view(self) -> SchedulerView:
-        return SchedulerView(self.pub, self.clock, self.rnd, self.M, self.waiting, self.running, self.usage,
-                             self.evicted_now, self.predictor.oracle)
+        # read-only views of the queues are made once per queue array, not once per view
+        if self._ro_w_src is not self.waiting:
+            self._ro_w_src = self.waiting
+            self._ro_w = self.waiting.view()
+            self._ro_w.flags.writeable = False
+        if self._ro_r_src is not self.running:
+            self._ro_r_src = self.running
+            self._ro_r = self.running.view()
+            self._ro_r.flags.writeable = False
+        return SchedulerView(self.pub, self.clock, self.rnd, self.M, self._ro_w, self._ro_r, self.usage,
+                             self.evicted_now, self.oracle)
 
     def _horizon(self) -> float:
         """Latest arrival time visible at the current clock (the clock plus a rounding tolerance)."""
         return self.clock + ARRIVAL_TOL * max(1.0, abs(self.clock))
 
     def _enqueue(self, ids: np.ndarray) -> None:
-        if len(ids) == 0:
+        """Insert ``ids`` into the waiting queue, kept sorted by (key, id): the new ids are
+        sorted among themselves and merged in by binary search (no re-sort of the queue)."""
+        m = len(ids)
+        if m == 0:
             return
         self.pub.status[ids] = WAITING
         key = self.policy.queue_key(self._view(), ids)
-        if key is None:
-            if len(self.waiting) == 0 or ids[0] > self.waiting[-1]:
-                if np.all(np.diff(ids) > 0):  # FCFS order and all newer: append
-                    self.waiting = np.concatenate((self.waiting, ids))
-                    self.wkey = np.concatenate((self.wkey, np.zeros(len(ids))))
-                    return
-            key = np.zeros(len(ids))
-        key = np.asarray(key, dtype=np.float64)
-        allk = np.concatenate((self.wkey, key))
-        alli = np.concatenate((self.waiting, ids))
-        order = np.lexsort((alli, allk))
-        self.waiting, self.wkey = alli[order], allk[order]
+        key = np.zeros(m) if key is None else np.asarray(key, dtype=np.float64)
+        if m > 1:
+            o = np.lexsort((ids, key))
+            ids, key = ids[o], key[o]
+        W, K = self.waiting, self.wkey
+        if len(W) == 0 or (float(key[0]), int(ids[0])) > (float(K[-1]), int(W[-1])):
+            self.waiting = np.concatenate((W, ids))
+            self.wkey = np.concatenate((K, key))
+            return
+        lo = np.searchsorted(K, key, side="left")
+        hi = np.searchsorted(K, key, side="right")
+        pos = lo.copy()
+        for j in np.flatnonzero(hi > lo):           # among equal keys, by id
+            pos[j] += int(np.searchsorted(W[lo[j]:hi[j]], ids[j]))
+        if m == 1:
+            p = int(pos[0])
+            self.waiting = np.concatenate((W[:p], ids, W[p:]))
+            self.wkey = np.concatenate((K[:p], key, K[p:]))
+        else:
+            self.waiting = np.insert(W, pos, ids)
+            self.wkey = np.insert(K, pos, key)
 
-    def _dequeue(self) -> None:
-        """Drop requests that are no longer waiting (status already updated)."""
+    def _dequeue(self, m: int | None = None) -> None:
+        """Drop requests that are no longer waiting (status already updated). ``m``: how many
+        left the queue; when they are its first ``m`` entries the queue is just sliced."""
+        if m is not None and m <= len(self.waiting) and not np.any(self.pub.status[self.waiting[:m]] == WAITING):
+            self.waiting, self.wkey = self.waiting[m:], self.wkey[m:]
+            return
         keep = self.pub.status[self.waiting] == WAITING
         self.waiting, self.wkey = self.waiting[keep], self.wkey[keep]
 
@@ -143,16 +180,20 @@ class Simulator:
     def _arrive(self, lo: int, hi: int) -> None:
         ids = np.arange(lo, hi, dtype=np.int64)
         pub, w = self.pub, self.w
-        pub.arrival[ids] = w.arrival[ids]
-        pub.prompt[ids] = w.prompt[ids]
-        for i in ids:
-            pub.text[i] = self._texts[i]
-        bad = ids[w.prompt[ids] + 1 > self.M]
-        for i in bad:
-            self.reject_reason[i] = REJECT_PROMPT
-        pub.status[bad] = REJECTED
-        self._finish(bad)
-        ok = ids[w.prompt[ids] + 1 <= self.M]
+        pub.arrival[lo:hi] = w.arrival[lo:hi]
+        pr = w.prompt[lo:hi]
+        pub.prompt[lo:hi] = pr
+        pub.text[lo:hi] = self._texts[lo:hi]
+        fits = pr + 1 <= self.M
+        if fits.all():
+            ok = ids
+        else:
+            bad = ids[~fits]
+            for i in bad:
+                self.reject_reason[i] = REJECT_PROMPT
+            pub.status[bad] = REJECTED
+            self._finish(bad)
+            ok = ids[fits]
         if len(ok):
             truth = self._truth[ok] if self.predictor.uses_truth else None
             p = self.predictor.predict(ok, w.prompt[ok], [self._texts[i] for i in ok], truth)
@@ -224,7 +265,7 @@ class Simulator:
                 f"policy {self.policy.name!r} admitted {len(a)} request(s) needing {add} tokens in round "
                 f"{self.rnd}, but only {self.M - self.usage - len(self.running)} of M={self.M} are free")
         pub.status[a] = RUNNING
-        self._dequeue()
+        self._dequeue(len(a))
         pub.progress[a] = 0
         pub.start_time[a] = self.clock
         pub.start_round[a] = self.rnd
@@ -237,7 +278,19 @@ class Simulator:
         return int(np.sum(pub.prompt[a]))
 
     # --- main loop ---------------------------------------------------------------------
+    def uses_fast_path(self) -> bool:
+        """Whether :meth:`run` hands over to the specialised loop of :mod:`kvsched.sim.fast`: only
+        for a plain Simulator (subclasses override its hooks) without the stepping reference or a
+        per-advance hook, and a built-in policy whose rules that loop restates."""
+        if not self.fast or self.step_mode or self.on_advance is not None or type(self) is not Simulator:
+            return False
+        from .fast import fast_kind
+        return fast_kind(self.policy) is not None
+
     def run(self) -> RunRecord:
+        if self.uses_fast_path():
+            from .fast import run_fast
+            return run_fast(self)
         w, pub, M, lat = self.w, self.pub, self.M, self.lat
         n = self.n
         unit = lat.is_unit
@@ -369,7 +422,8 @@ class Simulator:
 
 
 def simulate(workload: Workload, policy: Policy, predictor: Predictor, capacity: int,
-             latency: LinearLatency, *, step_mode: bool = False, progress=None, on_advance=None) -> RunRecord:
-    """Run one simulation and return its raw record."""
+             latency: LinearLatency, *, step_mode: bool = False, progress=None, on_advance=None,
+             fast: bool = True) -> RunRecord:
+    """Run one simulation and return its raw record (``fast=False``: never the fast path)."""
     return Simulator(workload, policy, predictor, capacity, latency, step_mode=step_mode,
-                     progress=progress, on_advance=on_advance).run()
+                     progress=progress, on_advance=on_advance, fast=fast).run()

@@ -83,10 +83,12 @@ class SchedulerView:
         self.clock = clock
         self.round = rnd
         self.capacity = capacity
-        w = waiting.view(); w.flags.writeable = False
-        r = running.view(); r.flags.writeable = False
-        self.waiting = w
-        self.running = r
+        if waiting.flags.writeable:
+            waiting = waiting.view(); waiting.flags.writeable = False
+        if running.flags.writeable:
+            running = running.view(); running.flags.writeable = False
+        self.waiting = waiting
+        self.running = running
         self.usage = usage
         self.need = usage + len(running)
         self.evicted_now = evicted_now
