@@ -237,3 +237,15 @@ def test_algorithm1_counterexample():
     assert validate(w, 13, sim(w, "algorithm1", 13).first_start.astype(int)) == 35
     assert validate(w, 13, sim(w, "algorithm1", 13, period="round").first_start.astype(int)) == 34
     assert exact_optimum(w, 13)[0] == 34
+
+
+def test_bracket_is_reproducible_under_a_time_limit():
+    """With one worker the CP-SAT budget is deterministic time: the same instance gives the same
+    bracket on every run, however loaded the machine (the limit is far too short to prove OPT)."""
+    from kvsched.optimum.solve import bracket
+    from kvsched.traces import load_trace
+    w = load_trace({"name": "synthetic_mcsf", "arrival_model": 2}, None, 3)
+    a = bracket(w, w.meta["memory"], time_limit=0.05)
+    b = bracket(w, w.meta["memory"], time_limit=0.05)
+    assert (a.lower, a.upper) == (b.lower, b.upper)
+    assert list(a.starts) == list(b.starts)

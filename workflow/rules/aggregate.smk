@@ -45,6 +45,9 @@ rule sweep_claims:
 
 # Module experiments (kind: module): one job each; claims.json, then done.json, are written last.
 rule experiment_module:
+    input:
+        # an edited preset reruns its experiment
+        preset=lambda wc: str(Path(workflow.basedir) / "conf" / "experiment" / f"{wc.exp}.yaml"),
     output:
         claims="results/{exp}/claims.json",
         done="results/{exp}/done.json",

@@ -82,7 +82,13 @@ def solve_cpsat(workload: Workload, M: int, hint: np.ndarray, *, time_limit: flo
     for i in range(n):
         m.AddHint(p[i], int(h[i]))
     solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = float(time_limit)
+    # With one worker the budget is CP-SAT's deterministic time alone (it bounds the work done),
+    # so the same instance and seed give the same schedule and bound however loaded the machine
+    # is; a wall-clock cap would break that. Several workers race and are not reproducible.
+    if int(num_workers) == 1:
+        solver.parameters.max_deterministic_time = float(time_limit)
+    else:
+        solver.parameters.max_time_in_seconds = float(time_limit)
     solver.parameters.num_workers = int(num_workers)
     solver.parameters.random_seed = int(seed)
     solver.parameters.linearization_level = int(linearization_level)

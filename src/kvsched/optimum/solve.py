@@ -5,7 +5,7 @@
 1. the heuristic portfolio (:mod:`kvsched.optimum.heuristics`): upper bounds;
 2. the cheap certified bounds (trivial, memory area) and, if asked, the LP relaxation;
 3. for ``n <= exact_n``, the exhaustive search of :mod:`kvsched.optimum.exact` (OPT itself);
-4. CP-SAT warm-started from the best schedule so far (``time_limit`` seconds); optionally
+4. CP-SAT warm-started from the best schedule so far (``time_limit``: CP-SAT deterministic time with one worker, so results are reproducible; wall seconds with more); optionally
    the time-indexed IP.
 
 Every schedule is validated by :func:`~kvsched.optimum.schedule.validate` (direct check
