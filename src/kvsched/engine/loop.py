@@ -151,19 +151,7 @@ class EngineLoop(Simulator):
                 for i in np.setdiff1d(run_before, self.running):
                     self.events.append((self.rnd, "reject", int(i)))
             ev0 = len(self.events)
-            self.decisions += 1
-            pre = self.policy.preempt(self._view()) if self.policy.voluntary_preemption else ()
-            if len(pre):
-                self._evict(pre, why="voluntary")
-            guard = 0
-            self.evicted_now = False
-            while self.usage + len(self.running) > M:
-                excess = self.usage + len(self.running) - M
-                self._evict(self.policy.victims(self._view(), excess), why=f"excess {excess} tokens")
-                self.evicted_now = True
-                guard += 1
-                if guard > n + 1:
-                    raise SimulationError("eviction loop did not converge")
+            self._evictions()
             n_evicted = sum(1 for e in self.events[ev0:] if e[1] == "evict")
             # 3. admission
             adm = list(self.policy.admit(self._view()))

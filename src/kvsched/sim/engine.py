@@ -277,6 +277,25 @@ class Simulator:
         self.usage += int(np.sum(pub.prompt[a]))
         return int(np.sum(pub.prompt[a]))
 
+    def _evictions(self) -> int:
+        """Step 2 of a round, after hopeless requests are gone: the policy's voluntary
+        preemption, then its eviction rule while the batch would overflow M in the coming
+        round. Returns the number of voluntary evictions; sets ``evicted_now``."""
+        self.decisions += 1
+        pre = self.policy.preempt(self._view()) if self.policy.voluntary_preemption else ()
+        if len(pre):
+            self._evict(pre, why="voluntary")
+        guard = 0
+        self.evicted_now = False
+        while self.usage + len(self.running) > self.M:
+            excess = self.usage + len(self.running) - self.M
+            self._evict(self.policy.victims(self._view(), excess), why=f"excess {excess} tokens")
+            self.evicted_now = True
+            guard += 1
+            if guard > self.n + 1:
+                raise SimulationError("eviction loop did not converge")
+        return len(pre)
+
     # --- main loop ---------------------------------------------------------------------
     def uses_fast_path(self) -> bool:
         """Whether :meth:`run` hands over to the specialised loop of :mod:`kvsched.sim.fast`: only
@@ -315,19 +334,7 @@ class Simulator:
             # 2. evictions: hopeless requests, voluntary preemption, overflow
             if self.usage + len(self.running) > M:
                 self._reject_hopeless()
-            self.decisions += 1
-            pre = self.policy.preempt(self._view()) if self.policy.voluntary_preemption else ()
-            if len(pre):
-                self._evict(pre, why="voluntary")
-            guard = 0
-            self.evicted_now = False
-            while self.usage + len(self.running) > M:
-                excess = self.usage + len(self.running) - M
-                self._evict(self.policy.victims(self._view(), excess), why=f"excess {excess} tokens")
-                self.evicted_now = True
-                guard += 1
-                if guard > n + 1:
-                    raise SimulationError("eviction loop did not converge")
+            n_pre = self._evictions()
             # 3. admission
             view = self._view()
             adm = list(self.policy.admit(view))
@@ -361,7 +368,7 @@ class Simulator:
             if nxt < n:                                   # until the next arrival is visible
                 dt = w.arrival[nxt] - self._horizon() - dur0
                 k = min(k, 1 + (lat.rounds_within(dt, B, kv0 + B) if dt > 0 else 0))
-            if self.step_mode or self.evicted_now or len(pre):
+            if self.step_mode or self.evicted_now or n_pre:
                 k = 1  # after an eviction the policy decides again next round
             elif k > 1:
                 k = min(k, max(1, int(self.policy.quiet_rounds(self._view()))))
