@@ -25,3 +25,19 @@ def sim(w, algorithm, M, predictor=None, latency=None, step=False, seed=0, on_ad
 
 def linear(c0=1.0, c_p=0.1, c_d=0.5, c_kv=0.01, power_w=None):
     return LinearLatency(c0=c0, c_p=c_p, c_d=c_d, c_kv=c_kv, power_w=power_w)
+
+
+def instances(max_n=12, max_M=40, max_s=8, max_o=15, gaps=(0, 0, 0.5, 1, 3, 7)):
+    """Hypothesis strategy: a small random workload (unit rounds) and a memory limit M."""
+    from hypothesis import strategies as st
+
+    @st.composite
+    def draw_instance(draw):
+        n = draw(st.integers(1, max_n))
+        M = draw(st.integers(4, max_M))
+        s = draw(st.lists(st.integers(0, max_s), min_size=n, max_size=n))
+        o = draw(st.lists(st.integers(1, max_o), min_size=n, max_size=n))
+        g = draw(st.lists(st.sampled_from(list(gaps)), min_size=n, max_size=n))
+        return wl(s, o, arrival=np.cumsum(g)), M
+
+    return draw_instance()

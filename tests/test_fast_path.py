@@ -2,10 +2,9 @@
 bit-identical run records to the generic engine, which consults the policy objects."""
 
 import numpy as np
-import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from helpers import linear, wl
+from helpers import instances, linear, wl
 from kvsched.latency.base import unit_rounds
 from kvsched.policies import build_policy
 from kvsched.predictors import build_predictor
@@ -47,18 +46,10 @@ def assert_identical(a, b):
     assert a.reject_reason == b.reject_reason
 
 
-@st.composite
-def instances(draw):
-    n = draw(st.integers(1, 30))
-    M = draw(st.integers(4, 60))
-    s = draw(st.lists(st.integers(0, 12), min_size=n, max_size=n))
-    o = draw(st.lists(st.integers(1, 25), min_size=n, max_size=n))
-    gaps = draw(st.lists(st.sampled_from([0, 0, 0.5, 1, 3, 7, 20]), min_size=n, max_size=n))
-    return wl(s, o, arrival=np.cumsum(gaps)), M
 
 
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(inst=instances(), algo=st.sampled_from(FAST_POLICIES), pred=st.sampled_from(PREDICTORS),
+@given(inst=instances(max_n=30, max_M=60, max_s=12, max_o=25, gaps=(0, 0, 0.5, 1, 3, 7, 20)), algo=st.sampled_from(FAST_POLICIES), pred=st.sampled_from(PREDICTORS),
        timed=st.booleans())
 def test_fast_path_is_bit_identical_on_random_instances(inst, algo, pred, timed):
     w, M = inst

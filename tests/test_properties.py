@@ -4,20 +4,12 @@ matches the round-by-round reference bit for bit."""
 import numpy as np
 from hypothesis import given, settings, strategies as st, HealthCheck
 
-from helpers import linear, sim, wl
+from helpers import instances, linear, sim
 from kvsched.policies import list_policies
 
 NON_PREEMPTIVE = ["fcfs", "sf", "mcsf"]
 
 
-@st.composite
-def instances(draw):
-    n = draw(st.integers(1, 12))
-    M = draw(st.integers(4, 40))
-    s = draw(st.lists(st.integers(0, 8), min_size=n, max_size=n))
-    o = draw(st.lists(st.integers(1, 15), min_size=n, max_size=n))
-    gaps = draw(st.lists(st.sampled_from([0, 0, 0.5, 1, 3, 7]), min_size=n, max_size=n))
-    return wl(s, o, arrival=np.cumsum(gaps)), M
 
 
 def check(rec, w, M, mems):

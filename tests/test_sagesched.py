@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from helpers import linear, sim, wl
+from helpers import instances, linear, sim, wl
 from kvsched.errors import ConfigError
 from kvsched.latency.base import unit_rounds
 from kvsched.policies import build_policy
@@ -245,14 +245,6 @@ def test_sagesched_params_are_validated():
 
 # --- properties ---------------------------------------------------------------------------
 
-@st.composite
-def instances(draw):
-    n = draw(st.integers(1, 10))
-    M = draw(st.integers(4, 40))
-    s = draw(st.lists(st.integers(0, 8), min_size=n, max_size=n))
-    o = draw(st.lists(st.integers(1, 15), min_size=n, max_size=n))
-    gaps = draw(st.lists(st.sampled_from([0, 0, 0.5, 1, 3, 7]), min_size=n, max_size=n))
-    return wl(s, o, arrival=np.cumsum(gaps)), M
 
 
 VARIANTS = [{"name": "sagesched"}, {"name": "sagesched", "check": "current"},
@@ -265,7 +257,7 @@ PREDS = [{"name": "sage_knn", "prior_median": 5.0}, {"name": "noisy", "eps": 0.6
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(inst=instances(), v=st.sampled_from(range(len(VARIANTS))), pr=st.sampled_from(range(len(PREDS))),
+@given(inst=instances(max_n=10), v=st.sampled_from(range(len(VARIANTS))), pr=st.sampled_from(range(len(PREDS))),
        timed=st.booleans())
 def test_memory_exactly_once_and_event_skipping(inst, v, pr, timed):
     w, M = inst

@@ -49,7 +49,7 @@ from ..errors import ConfigError, SimulationError
 from ..latency.base import LinearLatency, unit_rounds
 from ..policies.base import Policy
 from ..predictors.base import Predictor
-from ..sim.engine import RunRecord, Simulator
+from ..sim.engine import RunRecord, Simulator, deadlock_error
 from ..sim.view import DONE
 from ..workload import Workload
 
@@ -165,9 +165,7 @@ class EngineLoop(Simulator):
                     self._idle_until(w.arrival[nxt])
                     continue
                 if len(self.waiting):
-                    raise SimulationError(
-                        f"deadlock: policy {self.policy.name!r} admits none of {len(self.waiting)} waiting "
-                        f"request(s) while the batch is empty and no request is still to arrive")
+                    raise deadlock_error(self.policy.name, len(self.waiting))
                 continue
             kv0 = self.usage + B                      # tokens held in this round (model accounting)
             if kv0 > M:

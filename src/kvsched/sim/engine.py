@@ -72,6 +72,14 @@ class RunRecord:
     stats: dict = field(default_factory=dict)
 
 
+def deadlock_error(policy: str, waiting: int) -> SimulationError:
+    """The error for a policy that admits nothing while the batch is empty, ``waiting``
+    requests wait, and none is still to arrive."""
+    return SimulationError(
+        f"deadlock: policy {policy!r} admits none of {waiting} waiting "
+        f"request(s) while the batch is empty and no request is still to arrive")
+
+
 class Simulator:
     """One simulation run. Build it, call :meth:`run` once."""
 
@@ -355,9 +363,7 @@ class Simulator:
                     self._jump_to(idle_to, unit)
                     continue
                 if len(self.waiting):
-                    raise SimulationError(
-                        f"deadlock: policy {self.policy.name!r} admits none of {len(self.waiting)} waiting "
-                        f"request(s) while the batch is empty and no request is still to arrive")
+                    raise deadlock_error(self.policy.name, len(self.waiting))
                 continue
             # 4. how many rounds can be advanced in one step
             kv0 = self.usage + B                          # tokens held in the first round

@@ -31,15 +31,22 @@ from itertools import accumulate
 
 import numpy as np
 
-from ..errors import SimulationError
 from ..policies.admission import FCFS, MCSF, ShortestFirst
 from ..policies.protection import AlphaProtection
 from ..policies.vllm import VllmFCFS
 from ..predictors.base import Predictor
 from ..predictors.synthetic import Oracle
-from .engine import ARRIVAL_TOL, REJECT_KV, REJECT_PROMPT, RunRecord
+from .engine import ARRIVAL_TOL, REJECT_KV, REJECT_PROMPT, RunRecord, deadlock_error
 
 _QUIET_HORIZON = 4096   # GreedyAdmission.quiet_rounds' look-ahead cap
+
+
+def _rem(pred: int, j: int, s: int, M: int) -> int:
+    """Scalar :func:`~kvsched.policies.future_peak.remaining_rounds`: predicted rounds left
+    after ``j`` decoded tokens, at least 1, at most what memory can hold (M - s - j, >= 1)."""
+    r = pred - j if pred - j > 1 else 1
+    c = M - s - j if M - s - j > 1 else 1
+    return r if r < c else c
 
 
 def fast_kind(policy) -> str | None:
@@ -330,21 +337,11 @@ def run_fast(sim) -> RunRecord:
                 items = []
                 for i in running:
                     j = rnd - start_round[i]
-                    r = pred[i] - j
-                    if r < 1:
-                        r = 1
-                    c = M - prompt[i] - j
-                    if c < 1:
-                        c = 1
-                    items.append((r if r < c else c, prompt[i] + j + 1))
+                    items.append((_rem(pred[i], j, prompt[i], M), prompt[i] + j + 1))
                 prof, R = _Profile(M, items), 0
             while wq:
                 i = wq[0] % n if keyed else wq[0]
-                r = pred[i] if pred[i] > 1 else 1
-                c = M - prompt[i]
-                if c < 1:
-                    c = 1
-                r = r if r < c else c
+                r = _rem(pred[i], 0, prompt[i], M)
                 b = prompt[i] + 1
                 if prof.fits(r, b, R):
                     heappop(wq); adm.append(i)
@@ -373,9 +370,7 @@ def run_fast(sim) -> RunRecord:
                 jump_to(arrival[nxt])
                 continue
             if wq:
-                raise SimulationError(
-                    f"deadlock: policy {policy.name!r} admits none of {len(wq)} waiting "
-                    f"request(s) while the batch is empty and no request is still to arrive")
+                raise deadlock_error(policy.name, len(wq))
             continue
         # 4. rounds to advance
         kv0 = usage + B
@@ -391,11 +386,7 @@ def run_fast(sim) -> RunRecord:
             k = 1
         elif k > 1 and kind == "peak" and wq:
             head = wq[0] % n if keyed else wq[0]
-            r = pred[head] if pred[head] > 1 else 1
-            c = M - prompt[head]
-            if c < 1:
-                c = 1
-            r = r if r < c else c
+            r = _rem(pred[head], 0, prompt[head], M)
             hz = min(_QUIET_HORIZON, min(pred[i] - (rnd - start_round[i]) for i in running))
             q = 1 if hz <= 1 else max(1, prof.first_fit_delay(r, prompt[head] + 1, hz, R))
             k = min(k, max(1, q))
