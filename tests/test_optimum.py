@@ -12,11 +12,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from helpers import sim, wl
-from kvsched.optimum.bounds import area_bound, safe_deadlines, trivial_bound
+from kvsched.optimum.bounds import area_bound, clique_bound, safe_deadlines, separations, trivial_bound
 from kvsched.optimum.cpsat import solve_cpsat
 from kvsched.optimum.exact import exact_optimum
 from kvsched.optimum.heuristics import heuristic_schedules
 from kvsched.optimum.ip import solve_ip
+from kvsched.optimum.separation import separation_bound
 from kvsched.optimum.schedule import ScheduleError, evaluate, left_shift, memory_profile, replay, validate
 from kvsched.optimum.solve import bracket
 
@@ -99,7 +100,14 @@ def test_bounds_below_exact_optimum(inst):
     opt, p = exact_optimum(w, M)
     assert validate(w, M, p) == opt
     assert trivial_bound(w) <= opt + 1e-9
-    assert area_bound(w, M) <= opt + 1e-9
+    assert area_bound(w, M) <= clique_bound(w, M) <= opt + 1e-9
+    # the pairwise separations hold in the optimal schedule
+    c = p + w.output
+    D = separations(w, M)
+    for i in range(len(w)):
+        for k in range(len(w)):
+            if i != k and c[i] <= c[k]:
+                assert c[k] - c[i] >= D[i, k]
     # every optimal schedule meets the safe deadlines
     ub = min(v for v, _ in heuristic_schedules(w, M, ("mcsf", "fcfs")).values())
     assert ub >= opt - 1e-9
@@ -139,6 +147,46 @@ def test_ip_and_cpsat_agree_with_exact(k, inst):
     cp = solve_cpsat(w, M, hint, time_limit=20, num_workers=1)
     assert cp.proven and cp.objective == pytest.approx(opt) and cp.bound == pytest.approx(opt)
     assert validate(w, M, cp.starts) == pytest.approx(opt)
+
+
+@pytest.mark.parametrize("k,inst", list(enumerate(_instances(8, 5, 6))))
+def test_pairs_formulation_and_separation_bound_agree_with_exact(k, inst):
+    w, M = inst
+    opt, _ = exact_optimum(w, M)
+    ub, hint = heuristic_schedules(w, M, ("mcsf",))["mcsf"]
+    cp = solve_cpsat(w, M, hint, time_limit=20, formulation="pairs")
+    assert cp.proven and cp.objective == pytest.approx(opt) and cp.bound == pytest.approx(opt)
+    assert validate(w, M, cp.starts) == pytest.approx(opt)
+    sep = separation_bound(w, M, ub, time_limit=20)
+    assert sep.proven and sep.bound <= opt + 1e-6
+
+
+def test_separations_by_hand():
+    # M = 10: r0 (s=4, o=5, P=9) and r1 (s=1, o=2, P=3): P0 + P1 - M = 2, so whichever completes
+    # second does so >= 2 rounds after the other; r1 and r2 (P = 3 each) may complete together
+    w = wl(**H)
+    D = separations(w, 10)
+    assert D.tolist() == [[0, 2, 2], [2, 0, 0], [2, 0, 0]]
+    # two requests that each fill memory in their last round serialise fully: D = o
+    assert separations(wl([1, 1], [9, 9]), 10).tolist() == [[0, 9], [9, 0]]
+
+
+def test_clique_bound_sees_serialisation_the_area_bound_misses():
+    # three requests that each need all of memory at the end: they run one after another
+    # (OPT = 9 + 18 + 27 = 54); the area bound shares memory among their ramps
+    w = wl([1, 1, 1], [9, 9, 9])
+    assert exact_optimum(w, 10)[0] == 54
+    assert area_bound(w, 10) < 54
+    assert clique_bound(w, 10) == 54
+
+
+def test_cpsat_checks_the_formulation_name_and_pairs_solves_a_chain():
+    # two ramps that cannot overlap (5 + 5 > 6 in round 3): OPT runs them back to back
+    w = wl([1, 1], [4, 4])
+    with pytest.raises(Exception):
+        solve_cpsat(w, 6, np.array([0, 0]), formulation="bogus")
+    r = solve_cpsat(w, 6, np.array([0, 4]), time_limit=5, formulation="pairs")
+    assert r.proven and evaluate(w, 6, r.starts)[0]
 
 
 @pytest.mark.parametrize("k,inst", list(enumerate(_instances(5, 11, 7))))

@@ -108,3 +108,106 @@ def safe_deadlines(workload: Workload, M: int, upper: float) -> np.ndarray:
         lb = max(trivial_bound(sub), area_bound(sub, M)) if n > 1 else 0.0
         d[i] = int(np.floor(workload.arrival[i] + upper - lb + 1e-9))
     return np.maximum(d, earliest_starts(workload) + workload.output)
+
+
+def separations(workload: Workload, M: int) -> np.ndarray:
+    """``D[i, k]`` (rounds): in every feasible schedule, ``c_i <= c_k`` implies
+    ``c_k - c_i >= D[i, k] = max(0, min(o_k, P_i + P_k - M))``, with ``P_i = s_i + o_i`` the
+    tokens request ``i`` holds in its last round.
+
+    Proof. Round ``c_i - 1`` is ``i``'s last; it holds ``P_i`` tokens there. If ``k`` runs in
+    that round (``p_k <= c_i - 1 < c_k``), it holds ``s_k + (c_i - p_k)`` tokens, so
+    ``s_k + c_i - p_k <= M - P_i`` and ``c_k - c_i = o_k - (c_i - p_k) >= P_i + P_k - M``.
+    Otherwise ``k`` has not started by then (it completes at ``c_k >= c_i``), so ``p_k >= c_i``
+    and ``c_k - c_i >= o_k``. Either way ``c_k - c_i >= min(o_k, P_i + P_k - M)``.
+
+    Two requests whose last rounds hold more than ``M`` together therefore complete at least
+    ``P_i + P_k - M`` rounds apart: long requests with large prompts serialise, which the
+    memory-area argument cannot see (it lets a request's small early rounds share memory with
+    another's large late ones at no cost)."""
+    s, o = workload.prompt.astype(np.int64), workload.output.astype(np.int64)
+    peak = s + o
+    D = np.minimum(o[None, :], np.maximum(0, peak[:, None] + peak[None, :] - M))
+    np.fill_diagonal(D, 0)
+    return D
+
+
+def _srpt_completions(release: np.ndarray, proc: np.ndarray) -> np.ndarray:
+    """Sorted completion times of shortest-remaining-processing-time on one machine (integer
+    data). SRPT minimises the number of unfinished jobs at every time (Schrage 1968), so its
+    ``k``-th completion is a lower bound on the ``k``-th completion of any one-machine schedule."""
+    import heapq
+    order = np.argsort(release, kind="stable")
+    rel, pr = release[order].tolist(), proc[order].tolist()
+    n, i, t, heap, out = len(rel), 0, None, [], []
+    while i < n or heap:
+        if not heap:
+            t = rel[i] if t is None else max(t, rel[i])
+        while i < n and rel[i] <= t:
+            heapq.heappush(heap, (pr[i], i))
+            i += 1
+        rem, j = heapq.heappop(heap)
+        nxt = rel[i] if i < n else None
+        if nxt is None or t + rem <= nxt:
+            t += rem
+            out.append(t)
+        else:
+            heapq.heappush(heap, (rem - (nxt - t), j))
+            t = nxt
+    return np.sort(np.asarray(out, dtype=np.int64))
+
+
+def _completed_by(order_stats: np.ndarray, T: int) -> np.ndarray:
+    """``N[t]`` for ``t = 0..T``: how many lower bounds on sorted completions are ``<= t`` (an
+    upper bound on the number of requests completed by round ``t``)."""
+    return np.searchsorted(np.asarray(order_stats, dtype=float), np.arange(T + 1), side="right")
+
+
+def clique_bound(workload: Workload, M: int) -> float:
+    """A lower bound on the total latency from counting completions (at least the area bound).
+
+    Let ``N(t)`` be the number of requests with ``c_i <= t`` in a feasible schedule. Since
+    ``c_i > r_i``, ``sum_i (c_i - r_i) = sum_t (#{r_i <= t} - N(t))``, so any upper bound on
+    every ``N(t)`` gives a lower bound on the total latency. Two such bounds, and their minimum:
+
+    * area: ``N(t) <= #{k : L_k <= t}`` with ``L_k`` of :func:`area_completion_bounds`
+      (``c_(k) >= L_k``); alone this is exactly :func:`area_bound`;
+    * clique ``B_theta = {i : P_i >= M - theta}`` (``theta = 0..M-1``): for ``k`` in ``B`` let
+      ``beta_k = min_{i in B, i != k} D[i, k]`` (:func:`separations`). For ``i, k`` in ``B``
+      with ``c_i <= c_k``, ``c_k - beta_k >= c_i``: the intervals ``[c_k - beta_k, c_k)`` are
+      pairwise disjoint, a one-machine schedule with release ``r_k + o_k - beta_k`` and
+      processing ``beta_k``. SRPT bounds how many of them can be done by ``t``
+      (:func:`_srpt_completions`); the other requests are counted by their own area bound.
+    """
+    n = len(workload)
+    if n == 0:
+        return 0.0
+    s, o = workload.prompt.astype(np.int64), workload.output.astype(np.int64)
+    r = earliest_starts(workload)
+    e = r + o
+    peak = s + o
+    D = separations(workload, M)
+    L_all = area_completion_bounds(workload, M)
+    curves = [L_all]
+    idx = np.arange(n)
+    seen = set()
+    for theta in range(M):
+        B = idx[peak >= M - theta]
+        key = tuple(B)
+        if len(B) < 2 or key in seen:
+            continue
+        seen.add(key)
+        DB = D[np.ix_(B, B)].astype(float)
+        np.fill_diagonal(DB, np.inf)
+        beta = DB.min(axis=0).astype(np.int64)
+        comp = _srpt_completions(e[B] - beta, beta)
+        rest = idx[peak < M - theta]
+        L_rest = area_completion_bounds(workload.subset(rest), M) if len(rest) else np.zeros(0)
+        curves.append((comp, L_rest))
+    T = int(max(np.max(L_all), max((np.max(c[0]) for c in curves[1:]), default=0),
+                max((np.max(c[1]) if len(c[1]) else 0 for c in curves[1:]), default=0))) + 1
+    done = _completed_by(L_all, T)
+    for comp, L_rest in curves[1:]:
+        done = np.minimum(done, _completed_by(comp, T) + _completed_by(L_rest, T))
+    released = _completed_by(np.sort(r), T)
+    return float(np.sum(released[:T] - done[:T]) + np.sum(r - workload.arrival))
