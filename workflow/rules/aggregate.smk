@@ -55,7 +55,9 @@ rule experiment_module:
         exp=one_of(MODULES),
     params:
         scale=lambda wc: SCALE or SPECS[wc.exp].get("scale", "quick"),
+        processes=lambda wc, threads: processes_override(wc, threads),
+    threads: lambda wc: module_processes(wc.exp)
     log:
         "results/logs/{exp}.log",
     shell:
-        "kvsched experiment {wildcards.exp} --scale {params.scale} > {log} 2>&1"
+        "kvsched experiment {wildcards.exp} --scale {params.scale} {params.processes} > {log} 2>&1"

@@ -43,5 +43,18 @@ def sweep_figures(exp):
 NOTEBOOKS = {p.stem for p in (Path(workflow.basedir) / "workflow" / "notebooks").glob("*.py")} - {"experiment_figures"}
 
 
+def module_processes(exp):
+    """Worker processes a module experiment asks for (its preset's ``processes``; default 1)."""
+    spec = SPECS[exp]
+    params = spec.get("params", {}).get(SCALE or spec.get("scale", "quick"), {})
+    return int(params.get("processes", 1) or 1)
+
+
+def processes_override(wc, threads):
+    """``--set processes=N`` with N = the threads Snakemake granted, for presets that use it."""
+    return f"--set processes={threads}" if "processes" in SPECS[wc.exp].get("params", {}).get(
+        SCALE or SPECS[wc.exp].get("scale", "quick"), {}) else ""
+
+
 def all_claims():
     return [f"results/{e}/claims.json" for e in EXPERIMENTS]

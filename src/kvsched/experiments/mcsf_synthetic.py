@@ -44,33 +44,59 @@ PAPER = {1: {"mean": 1.005, "worst": 1.074, "optimal": 114, "trials": 200},
 VARIANTS = ("mcsf", "mcsf_skip")
 
 
-def run_trials(models, trials, seed0, time_limit, num_workers, exact_n=0, use_lp=False, lp_time_limit=30.0,
-               progress=None, n=None, first_round="s_plus_1") -> pd.DataFrame:
+def trial(model: int, k: int, seed0: int, n=None, first_round: str = "s_plus_1", **bracket_kw) -> list[dict]:
+    """One trial: the instance ``synthetic_mcsf`` with ``seed = seed0 + k``, its bracket, and one
+    row per MC-SF variant. A pure function of its arguments (CP-SAT budgets are deterministic
+    time with one worker), so trials may run in any order and in parallel processes."""
+    seed = seed0 + k
+    w = synthetic_mcsf(dict(DEFAULTS, arrival_model=model, n=n), None, seed)
+    M = int(w.meta["memory"])
+    if first_round == "s":
+        w = Workload(w.arrival, np.maximum(w.prompt - 1, 0), w.output, w.name, w.time_unit, None, w.meta)
+    elif first_round != "s_plus_1":
+        raise ConfigError(f"first_round={first_round!r}; choose s_plus_1 or s")
+    t0 = time.perf_counter()
+    b = bracket(w, M, heuristics=VARIANTS + ("fcfs",), seed=seed, **bracket_kw)
+    base = dict(arrival_model=model, trial=k, seed=seed, n=len(w), memory=M, lower=b.lower,
+                upper=b.upper, proven=b.proven, upper_method=b.method, lower_method=b.lower_method,
+                gap=b.gap, cpsat_status=b.info.get("cpsat_status", "skipped"),
+                fcfs=b.heuristics["fcfs"], wall_s=time.perf_counter() - t0,
+                **{f"bound_{k2}": v for k2, v in b.bounds.items()})
     rows = []
-    for model in models:
-        for k in range(trials):
-            seed = seed0 + k
-            w = synthetic_mcsf(dict(DEFAULTS, arrival_model=model, n=n), None, seed)
-            M = int(w.meta["memory"])
-            if first_round == "s":
-                w = Workload(w.arrival, np.maximum(w.prompt - 1, 0), w.output, w.name, w.time_unit, None, w.meta)
-            elif first_round != "s_plus_1":
-                raise ConfigError(f"first_round={first_round!r}; choose s_plus_1 or s")
-            t0 = time.perf_counter()
-            b = bracket(w, M, time_limit, num_workers=num_workers, heuristics=VARIANTS + ("fcfs",),
-                        exact_n=exact_n, use_lp=use_lp, lp_time_limit=lp_time_limit, seed=seed)
-            base = dict(arrival_model=model, trial=k, seed=seed, n=len(w), memory=M, lower=b.lower,
-                        upper=b.upper, proven=b.proven, upper_method=b.method, lower_method=b.lower_method,
-                        gap=b.gap, cpsat_status=b.info.get("cpsat_status", "skipped"),
-                        fcfs=b.heuristics["fcfs"], wall_s=time.perf_counter() - t0,
-                        **{f"bound_{k2}": v for k2, v in b.bounds.items()})
-            for v in VARIANTS:
-                alg = b.heuristics[v]
-                rows.append(dict(base, variant=v, objective=alg, ratio_lo=alg / b.upper, ratio_hi=alg / b.lower,
-                                 certified_optimal=bool(alg <= b.lower + 1e-9),
-                                 certified_suboptimal=bool(b.upper < alg - 1e-9)))
+    for v in VARIANTS:
+        alg = b.heuristics[v]
+        rows.append(dict(base, variant=v, objective=alg, ratio_lo=alg / b.upper, ratio_hi=alg / b.lower,
+                         certified_optimal=bool(alg <= b.lower + 1e-9),
+                         certified_suboptimal=bool(b.upper < alg - 1e-9)))
+    return rows
+
+
+def _trial_star(args):
+    model, k, kw = args
+    return trial(model, k, **kw)
+
+
+def run_trials(models, trials, seed0, time_limit, num_workers, exact_n=0, use_lp=False, lp_time_limit=30.0,
+               progress=None, n=None, first_round="s_plus_1", processes=1, **bracket_kw) -> pd.DataFrame:
+    """All trials, ``processes`` at a time (results are the same for any ``processes``)."""
+    kw = dict(seed0=seed0, n=n, first_round=first_round, time_limit=time_limit, num_workers=num_workers,
+              exact_n=exact_n, use_lp=use_lp, lp_time_limit=lp_time_limit, **bracket_kw)
+    jobs = [(model, k, kw) for model in models for k in range(trials)]
+    rows: list[dict] = []
+    if int(processes) > 1 and len(jobs) > 1:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+        with ProcessPoolExecutor(int(processes), mp_context=mp.get_context("spawn")) as pool:
+            for (model, k, _), out in zip(jobs, pool.map(_trial_star, jobs)):
+                rows.extend(out)
+                if progress:
+                    progress(model, k, out[0])
+    else:
+        for job in jobs:
+            out = _trial_star(job)
+            rows.extend(out)
             if progress:
-                progress(model, k, rows[-2])
+                progress(job[0], job[1], out[0])
     return pd.DataFrame(rows)
 
 
@@ -83,7 +109,8 @@ def summarise(df: pd.DataFrame, decisive_width: float = 0.01) -> tuple[pd.DataFr
                    worst_ratio_lo=float(g.ratio_lo.max()), worst_ratio_hi=float(g.ratio_hi.max()),
                    certified_optimal=int(g.certified_optimal.sum()),
                    certified_suboptimal=int(g.certified_suboptimal.sum()),
-                   opt_proven=int(g.proven.sum()), mean_gap=float(g.gap.mean()))
+                   opt_proven=int(g.proven.sum()), mean_gap=float(g.gap.mean()),
+                   median_gap=float(g.gap.median()))
         p = PAPER[int(model)]
         checks = {"mean": bool(row["mean_ratio_lo"] - 1e-9 <= p["mean"] <= row["mean_ratio_hi"] + 1e-9),
                   "worst": bool(row["worst_ratio_lo"] - 1e-9 <= p["worst"] <= row["worst_ratio_hi"] + 1e-9)}
@@ -102,7 +129,8 @@ def summarise(df: pd.DataFrame, decisive_width: float = 0.01) -> tuple[pd.DataFr
             ours={"mean_ratio": [row["mean_ratio_lo"], row["mean_ratio_hi"]],
                   "worst_ratio": [row["worst_ratio_lo"], row["worst_ratio_hi"]],
                   "certified_optimal": row["certified_optimal"], "certified_suboptimal": row["certified_suboptimal"],
-                  "opt_proven": row["opt_proven"], "trials": t, "mean_gap": row["mean_gap"]},
+                  "opt_proven": row["opt_proven"], "trials": t, "mean_gap": row["mean_gap"],
+                  "median_gap": row["median_gap"]},
             paper={k: v for k, v in p.items() if v is not None},
             checks=checks, consistent=row["consistent"], decisive=row["decisive"], reproduced=row["reproduced"])
     return pd.DataFrame(out), claims
@@ -136,25 +164,31 @@ def run(ctx) -> None:
         print(f"model {model} trial {k}: MC-SF {row['objective']:.0f}, OPT in [{row['lower']:.0f}, "
               f"{row['upper']:.0f}] ({row['upper_method']}), {row['wall_s']:.1f}s", flush=True)
 
+    opt = lambda key, cast: None if p.get(key) is None else cast(p[key])  # noqa: E731
     df = run_trials(models, int(p["trials"]), int(p.get("seed0", 0)), float(p["time_limit"]),
                     int(p.get("num_workers", 1)), int(p.get("exact_n", 0)), bool(p.get("use_lp", False)),
                     float(p.get("lp_time_limit", 30.0)), progress, p.get("n"),
-                    str(p.get("first_round", "s_plus_1")))
+                    str(p.get("first_round", "s_plus_1")), processes=int(p.get("processes", 1)),
+                    cpsat_n=opt("cpsat_n", int), separation_n=opt("separation_n", int),
+                    separation_time_limit=opt("separation_time_limit", float),
+                    formulation=str(p.get("formulation", "pairs")))
     ctx.table(df, "trials")
     summary, claims = summarise(df, float(p.get("decisive_width", 0.01)))
     ctx.table(summary, "summary")
     for stem, fig in figures(ctx.out).items():
         ctx.figure(fig, stem)
     lines = ["| model | variant | trials | mean ratio | worst ratio | certified optimal | certified suboptimal | "
-             "paper mean / worst / optimal | consistent | decisive | reproduced |", "|" + "---|" * 11]
+             "OPT proven | median gap | paper mean / worst / optimal | consistent | decisive | reproduced |", "|" + "---|" * 13]
     for r in summary.itertuples():
         po = "—" if r.paper_optimal is None or (isinstance(r.paper_optimal, float) and np.isnan(r.paper_optimal)) \
             else f"{int(r.paper_optimal)}/{r.paper_trials}"
         lines.append(f"| {r.arrival_model} | {r.variant} | {r.trials} | [{r.mean_ratio_lo:.3f}, {r.mean_ratio_hi:.3f}] | "
                      f"[{r.worst_ratio_lo:.3f}, {r.worst_ratio_hi:.3f}] | {r.certified_optimal} | "
-                     f"{r.certified_suboptimal} | {r.paper_mean} / {r.paper_worst} / {po} | {r.consistent} | {r.decisive} | "
+                     f"{r.certified_suboptimal} | {r.opt_proven} | {r.median_gap:.1%} | {r.paper_mean} / {r.paper_worst} / {po} | "
+                     f"{r.consistent} | {r.decisive} | "
                      f"{r.reproduced} |")
-    ctx.markdown("\n".join(lines) + "\n\nRatios are certified intervals [MC-SF/upper, MC-SF/lower] on MC-SF/OPT.\n",
+    ctx.markdown("\n".join(lines) + "\n\nRatios are certified intervals [MC-SF/upper, MC-SF/lower] on MC-SF/OPT; the gap of a "
+                 "trial is (upper - lower) / upper.\n",
                  "summary")
     ctx.summary({"scale": ctx.scale, "params": dict(p), **claims})
     report_claims(ctx, summary)

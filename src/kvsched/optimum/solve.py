@@ -3,10 +3,16 @@
 :func:`bracket` runs, in order:
 
 1. the heuristic portfolio (:mod:`kvsched.optimum.heuristics`): upper bounds;
-2. the cheap certified bounds (trivial, memory area) and, if asked, the LP relaxation;
+2. the cheap certified bounds (trivial, memory area, clique counting;
+   :mod:`kvsched.optimum.bounds`), all in milliseconds;
 3. for ``n <= exact_n``, the exhaustive search of :mod:`kvsched.optimum.exact` (OPT itself);
-4. CP-SAT warm-started from the best schedule so far (``time_limit``: CP-SAT deterministic time with one worker, so results are reproducible; wall seconds with more); optionally
-   the time-indexed IP.
+4. for ``n <= separation_n``, the completion-separation relaxation
+   (:mod:`kvsched.optimum.separation`), and, if asked, the LP relaxation;
+5. for ``n <= cpsat_n``, CP-SAT (``formulation``: ``pairs`` or ``units``) warm-started from
+   the best schedule so far and told the best lower bound; optionally the time-indexed IP.
+
+CP-SAT budgets (``time_limit``, ``separation_time_limit``) are deterministic time with one
+worker, so results are reproducible; wall seconds with more workers.
 
 Every schedule is validated by :func:`~kvsched.optimum.schedule.validate` (direct check
 and simulator replay) before it may become the upper bound. OPT is reported as proven only
@@ -24,7 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..workload import Workload
-from .bounds import area_bound, safe_deadlines, trivial_bound
+from .bounds import area_bound, clique_bound, safe_deadlines, trivial_bound
 from .heuristics import HEURISTICS, heuristic_schedules
 from .schedule import validate
 
@@ -59,14 +65,27 @@ def _ceil_total(workload: Workload, lb: float) -> float:
 
 def bracket(workload: Workload, M: int, time_limit: float = 10.0, *, num_workers: int = 1,
             heuristics=tuple(HEURISTICS), exact_n: int = 0, use_lp: bool = False, lp_time_limit: float = 30.0,
-            use_ip: bool = False, ip_time_limit: float = 30.0, use_cpsat: bool = True, seed: int = 0) -> OptBracket:
-    """Bracket OPT for one instance (unit rounds, non-preemptive, memory ``M``)."""
+            use_ip: bool = False, ip_time_limit: float = 30.0, use_cpsat: bool = True, cpsat_n: int | None = None,
+            formulation: str = "pairs", separation_n: int | None = 25, separation_time_limit: float | None = None,
+            seed: int = 0) -> OptBracket:
+    """Bracket OPT for one instance (unit rounds, non-preemptive, memory ``M``).
+
+    ``cpsat_n`` / ``separation_n``: run CP-SAT / the separation relaxation only up to that many
+    requests (None: always; 0: never). Beyond ~25 requests neither improves on the cheap
+    bounds within seconds (``docs/optimum.md``). ``separation_time_limit`` defaults to
+    ``time_limit``."""
     t0 = time.perf_counter()
     heur = heuristic_schedules(workload, M, heuristics)
     name = min(heur, key=lambda k: heur[k][0])
     upper, starts, method = heur[name][0], heur[name][1], name
-    bounds = {"trivial": trivial_bound(workload), "area": area_bound(workload, M)}
     info: dict = {"heuristics_s": time.perf_counter() - t0}
+    t1 = time.perf_counter()
+    bounds = {"trivial": trivial_bound(workload), "area": area_bound(workload, M), "clique": clique_bound(workload, M)}
+    info["bounds_s"] = time.perf_counter() - t1
+    n = len(workload)
+
+    def within(limit):
+        return limit is None or n <= limit
 
     def offer(obj, p, how):
         nonlocal upper, starts, method
@@ -88,10 +107,18 @@ def bracket(workload: Workload, M: int, time_limit: float = 10.0, *, num_workers
         offer(val, p, "exact")
         bounds["exact"] = val
         info["exact_s"] = time.perf_counter() - t1
+    use_cpsat = use_cpsat and within(cpsat_n)
+    use_sep = separation_n != 0 and within(separation_n)
     deadlines = None
-    if (use_lp or use_ip or use_cpsat) and _ceil_total(workload, lower_now()) < upper - 1e-9:
+    if (use_lp or use_ip or use_cpsat or use_sep) and _ceil_total(workload, lower_now()) < upper - 1e-9:
         deadlines = safe_deadlines(workload, M, upper)
         info["horizon"] = int(deadlines.max())
+    if use_sep and deadlines is not None:
+        from .separation import separation_bound
+        r = separation_bound(workload, M, upper, deadlines=deadlines, seed=seed,
+                             time_limit=time_limit if separation_time_limit is None else separation_time_limit)
+        info.update(separation_s=r.wall_s, separation_status=r.status)
+        bounds["separation"] = r.bound
     if use_lp and deadlines is not None:
         from .ip import solve_ip
         r = solve_ip(workload, M, upper, time_limit=lp_time_limit, relax=True, deadlines=deadlines)
@@ -108,7 +135,7 @@ def bracket(workload: Workload, M: int, time_limit: float = 10.0, *, num_workers
     if use_cpsat and deadlines is not None and _ceil_total(workload, lower_now()) < upper - 1e-9:
         from .cpsat import solve_cpsat
         r = solve_cpsat(workload, M, starts, time_limit=time_limit, num_workers=num_workers, seed=seed,
-                        deadlines=deadlines)
+                        deadlines=deadlines, lower=lower_now(), formulation=formulation)
         info.update(cpsat_s=r.wall_s, cpsat_status=r.status)
         offer(r.objective, r.starts, "cpsat")
         bounds["cpsat"] = r.bound
