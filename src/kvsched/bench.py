@@ -16,6 +16,12 @@ unit-time instance whose outputs, inter-arrival gaps and memory are all multipli
 by 10 (ten times as many rounds, the same events), to show that event skipping makes the
 cost follow the events, not the rounds. Every figure is the best of ``--repeat`` runs,
 except sizes above 200,000 requests, which run once.
+
+``kvsched bench --optimum [--scale full] [--processes 2] [--json PATH]`` times the
+hindsight-optimum stack on the MC-SF synthetic instances (the ``mcsf_synthetic`` preset at that
+scale: 2 x 200 instances at ``full``) and prints its total wall time, the median optimality
+gap (best schedule against best lower bound) per arrival model, how many trials OPT was
+proven for, and every trial with ``n <= 20`` requests.
 """
 
 from __future__ import annotations
@@ -155,6 +161,42 @@ def suite(a, d) -> dict:
     return out
 
 
+def optimum_bench(scale: str, processes: int | None) -> dict:
+    """Run the ``mcsf_synthetic`` trials at ``scale`` once and summarise time and gaps."""
+    from .experiments import load_module_spec
+    from .experiments.mcsf_synthetic import run_trials
+
+    p = dict(load_module_spec("mcsf_synthetic")["params"][scale])
+    if processes is not None:
+        p["processes"] = processes
+    opt = {k: p.get(k) for k in ("cpsat_n", "separation_n", "separation_time_limit", "formulation")}
+    t0 = time.perf_counter()
+    df = run_trials(p["models"], int(p["trials"]), int(p["seed0"]), float(p["time_limit"]), int(p["num_workers"]),
+                    int(p["exact_n"]), bool(p["use_lp"]), float(p["lp_time_limit"]), None, p.get("n"),
+                    str(p["first_round"]), processes=int(p["processes"]), **opt)
+    wall = time.perf_counter() - t0
+    df = df[df.variant == "mcsf"]
+    print(f"\nhindsight-optimum stack, mcsf_synthetic --scale {scale}: {len(df)} instances, "
+          f"{p['processes']} process(es): {wall:.1f} s wall")
+    print(f"{'model':>5} {'trials':>6} {'median gap':>10} {'mean gap':>8} {'proven':>6} {'median s':>8} {'max s':>6}")
+    per_model = []
+    for model, g in df.groupby("arrival_model"):
+        row = dict(arrival_model=int(model), trials=len(g), median_gap=float(g.gap.median()),
+                   mean_gap=float(g.gap.mean()), proven=int(g.proven.sum()),
+                   median_trial_s=float(g.wall_s.median()), max_trial_s=float(g.wall_s.max()))
+        per_model.append(row)
+        print(f"{model:>5} {row['trials']:>6} {row['median_gap']:>10.1%} {row['mean_gap']:>8.1%} {row['proven']:>6} "
+              f"{row['median_trial_s']:>8.2f} {row['max_trial_s']:>6.2f}")
+    cols = ["arrival_model", "trial", "n", "memory", "lower", "upper", "gap", "proven", "lower_method", "wall_s"]
+    small = df[df.n <= 20][cols]
+    print(f"\ninstances with n <= 20: {len(small)}")
+    if len(small):
+        print(small.to_string(index=False))
+    return {"scale": scale, "params": p, "instances": len(df), "wall_s": round(wall, 2),
+            "median_gap": float(df.gap.median()), "per_model": per_model,
+            "small_n": small.to_dict(orient="records")}
+
+
 def _plot(rows: list[dict], path: str) -> None:
     import matplotlib
     matplotlib.use("Agg")
@@ -191,10 +233,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--stretch-n", type=int, default=10000, help="suite: requests in the output-scale test")
     ap.add_argument("--no-generic", action="store_true", help="suite: skip the generic-engine rows")
     ap.add_argument("--plot", default=None, help="suite: save the scaling plot here")
+    ap.add_argument("--optimum", action="store_true", help="time the hindsight-optimum stack (see above)")
+    ap.add_argument("--scale", default="full", help="optimum: the mcsf_synthetic preset's scale")
+    ap.add_argument("--processes", type=int, default=None, help="optimum: parallel processes (default: preset's)")
     a = ap.parse_args(argv)
     d = resolve_data_dir(a.data_dir)
     m = machine()
     print(f"machine: {m['cpu']} ({m['cores']} cores), Python {m['python']}, {m['platform']}")
+    if a.optimum:
+        res = optimum_bench(a.scale, a.processes)
+        if a.json:
+            from .io import write_json
+            write_json(a.json, {"machine": m, **res, "provenance": provenance()})
+        return 0
     print(f"wall times: best of {a.repeat} run(s)")
     if a.suite:
         res = suite(a, d)
