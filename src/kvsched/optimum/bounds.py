@@ -21,6 +21,8 @@ equals the LP bound (Geoffrion 1974) and adds nothing.
 
 from __future__ import annotations
 
+import heapq
+
 import numpy as np
 
 from ..workload import Workload
@@ -136,7 +138,6 @@ def _srpt_completions(release: np.ndarray, proc: np.ndarray) -> np.ndarray:
     """Sorted completion times of shortest-remaining-processing-time on one machine (integer
     data). SRPT minimises the number of unfinished jobs at every time (Schrage 1968), so its
     ``k``-th completion is a lower bound on the ``k``-th completion of any one-machine schedule."""
-    import heapq
     order = np.argsort(release, kind="stable")
     rel, pr = release[order].tolist(), proc[order].tolist()
     n, i, t, heap, out = len(rel), 0, None, [], []
@@ -188,26 +189,21 @@ def clique_bound(workload: Workload, M: int) -> float:
     peak = s + o
     D = separations(workload, M)
     L_all = area_completion_bounds(workload, M)
-    curves = [L_all]
-    idx = np.arange(n)
-    seen = set()
-    for theta in range(M):
-        B = idx[peak >= M - theta]
-        key = tuple(B)
-        if len(B) < 2 or key in seen:
+    cliques = []   # (SRPT completions of B, area order statistics of the rest)
+    # B_theta changes only where M - theta passes a peak: one clique per distinct peak (clipped to M)
+    for v in np.unique(np.clip(peak, 1, M)):
+        B, rest = np.flatnonzero(peak >= v), np.flatnonzero(peak < v)
+        if len(B) < 2:
             continue
-        seen.add(key)
         DB = D[np.ix_(B, B)].astype(float)
         np.fill_diagonal(DB, np.inf)
         beta = DB.min(axis=0).astype(np.int64)
         comp = _srpt_completions(e[B] - beta, beta)
-        rest = idx[peak < M - theta]
         L_rest = area_completion_bounds(workload.subset(rest), M) if len(rest) else np.zeros(0)
-        curves.append((comp, L_rest))
-    T = int(max(np.max(L_all), max((np.max(c[0]) for c in curves[1:]), default=0),
-                max((np.max(c[1]) if len(c[1]) else 0 for c in curves[1:]), default=0))) + 1
+        cliques.append((comp, L_rest))
+    T = int(max(np.max(a) for a in [L_all, *(x for c in cliques for x in c)] if len(a))) + 1
     done = _completed_by(L_all, T)
-    for comp, L_rest in curves[1:]:
+    for comp, L_rest in cliques:
         done = np.minimum(done, _completed_by(comp, T) + _completed_by(L_rest, T))
     released = _completed_by(np.sort(r), T)
     return float(np.sum(released[:T] - done[:T]) + np.sum(r - workload.arrival))

@@ -127,14 +127,11 @@ def solve_cpsat(workload: Workload, M: int, hint: np.ndarray, *, time_limit: flo
 
 def _last_round_memory(m, p, s, o, M: int, D: np.ndarray) -> None:
     """The ``pairs`` formulation's constraints (module docstring) on start variables ``p``."""
+    from .separation import add_separations
+
     n = len(p)
     c = [p[i] + int(o[i]) for i in range(n)]
-    for i in range(n):
-        for k in range(i + 1, n):
-            if D[i, k] or D[k, i]:
-                first = m.NewBoolVar(f"f{i}_{k}")  # c_i <= c_k
-                m.Add(c[k] >= c[i] + int(D[i, k])).OnlyEnforceIf(first)
-                m.Add(c[i] >= c[k] + int(D[k, i])).OnlyEnforceIf(first.Not())
+    add_separations(m, c, D)
     for i in range(n):
         peak = int(s[i] + o[i])
         held = []

@@ -25,6 +25,18 @@ from .bounds import safe_deadlines, separations
 from .schedule import earliest_starts
 
 
+def add_separations(m, c, D: np.ndarray) -> None:
+    """Add to CP-SAT model ``m``, for every pair of completion expressions ``c``: ``c_k >= c_i +
+    D[i, k]`` or ``c_i >= c_k + D[k, i]`` (pairs with both zero need nothing)."""
+    n = len(c)
+    for i in range(n):
+        for k in range(i + 1, n):
+            if D[i, k] or D[k, i]:
+                first = m.NewBoolVar(f"f{i}_{k}")  # c_i <= c_k
+                m.Add(c[k] >= c[i] + int(D[i, k])).OnlyEnforceIf(first)
+                m.Add(c[i] >= c[k] + int(D[k, i])).OnlyEnforceIf(first.Not())
+
+
 @dataclass
 class SeparationResult:
     bound: float        # certified lower bound on OPT (total latency)
@@ -51,13 +63,7 @@ def separation_bound(workload: Workload, M: int, upper: float, *, time_limit: fl
     D = separations(workload, M)
     m = cp_model.CpModel()
     c = [m.NewIntVar(int(e[i]), int(max(e[i], deadlines[i])), f"c{i}") for i in range(n)]
-    for i in range(n):
-        for k in range(i + 1, n):
-            if D[i, k] == 0 and D[k, i] == 0:
-                continue
-            first = m.NewBoolVar(f"o{i}_{k}")  # c_i <= c_k
-            m.Add(c[k] >= c[i] + int(D[i, k])).OnlyEnforceIf(first)
-            m.Add(c[i] >= c[k] + int(D[k, i])).OnlyEnforceIf(first.Not())
+    add_separations(m, c, D)
     m.Minimize(sum(c))
     solver = cp_model.CpSolver()
     solver.parameters.max_deterministic_time = float(time_limit)

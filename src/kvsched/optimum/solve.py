@@ -108,7 +108,7 @@ def bracket(workload: Workload, M: int, time_limit: float = 10.0, *, num_workers
         bounds["exact"] = val
         info["exact_s"] = time.perf_counter() - t1
     use_cpsat = use_cpsat and within(cpsat_n)
-    use_sep = separation_n != 0 and within(separation_n)
+    use_sep = within(separation_n)
     deadlines = None
     if (use_lp or use_ip or use_cpsat or use_sep) and _ceil_total(workload, lower_now()) < upper - 1e-9:
         deadlines = safe_deadlines(workload, M, upper)
