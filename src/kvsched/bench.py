@@ -164,16 +164,13 @@ def suite(a, d) -> dict:
 def optimum_bench(scale: str, processes: int | None) -> dict:
     """Run the ``mcsf_synthetic`` trials at ``scale`` once and summarise time and gaps."""
     from .experiments import load_module_spec
-    from .experiments.mcsf_synthetic import run_trials
+    from .experiments.mcsf_synthetic import run_preset
 
     p = dict(load_module_spec("mcsf_synthetic")["params"][scale])
     if processes is not None:
         p["processes"] = processes
-    opt = {k: p.get(k) for k in ("cpsat_n", "separation_n", "separation_time_limit", "formulation")}
     t0 = time.perf_counter()
-    df = run_trials(p["models"], int(p["trials"]), int(p["seed0"]), float(p["time_limit"]), int(p["num_workers"]),
-                    int(p["exact_n"]), bool(p["use_lp"]), float(p["lp_time_limit"]), None, p.get("n"),
-                    str(p["first_round"]), processes=int(p["processes"]), **opt)
+    df = run_preset(p)
     wall = time.perf_counter() - t0
     df = df[df.variant == "mcsf"]
     print(f"\nhindsight-optimum stack, mcsf_synthetic --scale {scale}: {len(df)} instances, "

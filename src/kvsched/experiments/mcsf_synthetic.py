@@ -81,23 +81,32 @@ def run_trials(models, trials, seed0, time_limit, num_workers, exact_n=0, use_lp
     """All trials, ``processes`` at a time (results are the same for any ``processes``)."""
     kw = dict(seed0=seed0, n=n, first_round=first_round, time_limit=time_limit, num_workers=num_workers,
               exact_n=exact_n, use_lp=use_lp, lp_time_limit=lp_time_limit, **bracket_kw)
+    import contextlib
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
     jobs = [(model, k, kw) for model in models for k in range(trials)]
     rows: list[dict] = []
-    if int(processes) > 1 and len(jobs) > 1:
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor
-        with ProcessPoolExecutor(int(processes), mp_context=mp.get_context("spawn")) as pool:
-            for (model, k, _), out in zip(jobs, pool.map(_trial_star, jobs)):
-                rows.extend(out)
-                if progress:
-                    progress(model, k, out[0])
-    else:
-        for job in jobs:
-            out = _trial_star(job)
+    parallel = int(processes) > 1 and len(jobs) > 1
+    with (ProcessPoolExecutor(int(processes), mp_context=mp.get_context("spawn")) if parallel
+          else contextlib.nullcontext()) as pool:
+        for (model, k, _), out in zip(jobs, (pool.map if parallel else map)(_trial_star, jobs)):
             rows.extend(out)
             if progress:
-                progress(job[0], job[1], out[0])
+                progress(model, k, out[0])
     return pd.DataFrame(rows)
+
+
+def run_preset(p: dict, progress=None) -> pd.DataFrame:
+    """:func:`run_trials` with a preset's parameters (``conf/experiment/mcsf_synthetic.yaml``)."""
+    opt = lambda key, cast: None if p.get(key) is None else cast(p[key])  # noqa: E731
+    return run_trials(list(p.get("models", [1, 2])), int(p["trials"]), int(p.get("seed0", 0)),
+                      float(p["time_limit"]), int(p.get("num_workers", 1)), int(p.get("exact_n", 0)),
+                      bool(p.get("use_lp", False)), float(p.get("lp_time_limit", 30.0)), progress, p.get("n"),
+                      str(p.get("first_round", "s_plus_1")), processes=int(p.get("processes", 1)),
+                      cpsat_n=opt("cpsat_n", int), separation_n=opt("separation_n", int),
+                      separation_time_limit=opt("separation_time_limit", float),
+                      formulation=str(p.get("formulation", "pairs")))
 
 
 def summarise(df: pd.DataFrame, decisive_width: float = 0.01) -> tuple[pd.DataFrame, dict]:
@@ -158,20 +167,12 @@ def figure(df: pd.DataFrame):
 
 def run(ctx) -> None:
     p = ctx.params
-    models = list(p.get("models", [1, 2]))
 
     def progress(model, k, row):
         print(f"model {model} trial {k}: MC-SF {row['objective']:.0f}, OPT in [{row['lower']:.0f}, "
               f"{row['upper']:.0f}] ({row['upper_method']}), {row['wall_s']:.1f}s", flush=True)
 
-    opt = lambda key, cast: None if p.get(key) is None else cast(p[key])  # noqa: E731
-    df = run_trials(models, int(p["trials"]), int(p.get("seed0", 0)), float(p["time_limit"]),
-                    int(p.get("num_workers", 1)), int(p.get("exact_n", 0)), bool(p.get("use_lp", False)),
-                    float(p.get("lp_time_limit", 30.0)), progress, p.get("n"),
-                    str(p.get("first_round", "s_plus_1")), processes=int(p.get("processes", 1)),
-                    cpsat_n=opt("cpsat_n", int), separation_n=opt("separation_n", int),
-                    separation_time_limit=opt("separation_time_limit", float),
-                    formulation=str(p.get("formulation", "pairs")))
+    df = run_preset(p, progress)
     ctx.table(df, "trials")
     summary, claims = summarise(df, float(p.get("decisive_width", 0.01)))
     ctx.table(summary, "summary")
