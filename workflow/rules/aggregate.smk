@@ -54,7 +54,7 @@ rule experiment_module:
     wildcard_constraints:
         exp=one_of(MODULES),
     params:
-        scale=lambda wc: SCALE or SPECS[wc.exp].get("scale", "quick"),
+        scale=lambda wc: module_scale(wc.exp),
         processes=lambda wc, threads: processes_override(wc, threads),
     threads: lambda wc: module_processes(wc.exp)
     log:

@@ -43,17 +43,24 @@ def sweep_figures(exp):
 NOTEBOOKS = {p.stem for p in (Path(workflow.basedir) / "workflow" / "notebooks").glob("*.py")} - {"experiment_figures"}
 
 
+def module_scale(exp):
+    """The scale a module experiment runs at: the config's ``scale``, else its preset's."""
+    return SCALE or SPECS[exp].get("scale", "quick")
+
+
+def module_params(exp):
+    """A module experiment's parameters at that scale (its preset's ``params.<scale>``)."""
+    return SPECS[exp].get("params", {}).get(module_scale(exp), {})
+
+
 def module_processes(exp):
     """Worker processes a module experiment asks for (its preset's ``processes``; default 1)."""
-    spec = SPECS[exp]
-    params = spec.get("params", {}).get(SCALE or spec.get("scale", "quick"), {})
-    return int(params.get("processes", 1) or 1)
+    return int(module_params(exp).get("processes", 1) or 1)
 
 
 def processes_override(wc, threads):
     """``--set processes=N`` with N = the threads Snakemake granted, for presets that use it."""
-    return f"--set processes={threads}" if "processes" in SPECS[wc.exp].get("params", {}).get(
-        SCALE or SPECS[wc.exp].get("scale", "quick"), {}) else ""
+    return f"--set processes={threads}" if "processes" in module_params(wc.exp) else ""
 
 
 def all_claims():
