@@ -55,6 +55,15 @@ def _row(sec: float, s: int | str, o: int | str) -> str:
 
 # ------------------------------------------------------------------ malformed files
 
+def _assert_format_error(trace, data_dir, path, line, words):
+    """Loading ``trace`` fails with a TraceFormatError naming ``path``, ``line`` and ``words``."""
+    with pytest.raises(TraceFormatError) as e:
+        load_trace({"name": trace}, data_dir)
+    msg = str(e.value)
+    assert str(path) in msg and f"line {line}:" in msg, msg
+    for w in words:
+        assert w in msg, msg
+
 
 @pytest.mark.parametrize("body, line, words", [
     (_row(1, 10, 5) + _row(2, "abc", 5), 3, ["'ContextTokens'", "not a number", "'abc'"]),
@@ -67,12 +76,7 @@ def _row(sec: float, s: int | str, o: int | str) -> str:
 ])
 def test_csv_errors_name_file_and_line(tmp_path, body, line, words):
     path = _azure_dir(tmp_path, body)
-    with pytest.raises(TraceFormatError) as e:
-        load_trace({"name": "azure_conv"}, tmp_path)
-    msg = str(e.value)
-    assert str(path) in msg and f"line {line}:" in msg, msg
-    for w in words:
-        assert w in msg, msg
+    _assert_format_error("azure_conv", tmp_path, path, line, words)
 
 
 def test_csv_missing_column(tmp_path):
@@ -101,12 +105,7 @@ def test_jsonl_errors_name_file_and_line(tmp_path, lines, line, words):
     p = tmp_path / MANIFEST["mooncake_conv"].relpath
     p.parent.mkdir(parents=True)
     p.write_text("\n".join(lines) + "\n")
-    with pytest.raises(TraceFormatError) as e:
-        load_trace({"name": "mooncake_conv"}, tmp_path)
-    msg = str(e.value)
-    assert str(p) in msg and f"line {line}:" in msg, msg
-    for w in words:
-        assert w in msg, msg
+    _assert_format_error("mooncake_conv", tmp_path, p, line, words)
 
 
 def test_jsonl_gz_and_trailing_blank_lines(tmp_path):
