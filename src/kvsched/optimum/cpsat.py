@@ -49,13 +49,15 @@ class CpsatResult:
 
 def solve_cpsat(workload: Workload, M: int, hint: np.ndarray, *, time_limit: float = 10.0,
                 num_workers: int = 1, seed: int = 0, deadlines: np.ndarray | None = None,
-                lower: float | None = None, linearization_level: int = 2,
+                lower: float | None = None, linearization_level: int | None = None,
                 formulation: str = "units") -> CpsatResult:
     """Minimise total latency; ``hint`` must be a feasible schedule (it also sets the
     horizon). ``lower``: an already certified lower bound, added as a constraint on the
     objective (valid: it removes no schedule better than the bound). ``linearization_level``
-    2 adds CP-SAT's energy relaxation of the cumulative constraint, which on the synthetic
-    instances gave both better schedules and better bounds than the default level 1.
+    (None: 2 for ``units``, 1 for ``pairs``): level 2 adds CP-SAT's energy relaxation of the
+    cumulative, which for the unit model gave better schedules and bounds than level 1 on the
+    synthetic instances; the last-round model has no cumulative, and there level 2's linear
+    relaxation of the enforced constraints slowed the search (``docs/optimum.md``).
     ``formulation``: ``units`` or ``pairs`` (module docstring)."""
     from ortools.sat.python import cp_model
     from .bounds import separations
@@ -112,6 +114,8 @@ def solve_cpsat(workload: Workload, M: int, hint: np.ndarray, *, time_limit: flo
         solver.parameters.max_time_in_seconds = float(time_limit)
     solver.parameters.num_workers = int(num_workers)
     solver.parameters.random_seed = int(seed)
+    if linearization_level is None:
+        linearization_level = 2 if formulation == "units" else 1
     solver.parameters.linearization_level = int(linearization_level)
     st = solver.Solve(m)
     name = solver.StatusName(st)
