@@ -184,13 +184,15 @@ def optimum_bench(scale: str, processes: int | None) -> dict:
         per_model.append(row)
         print(f"{model:>5} {row['trials']:>6} {row['median_gap']:>10.1%} {row['mean_gap']:>8.1%} {row['proven']:>6} "
               f"{row['median_trial_s']:>8.2f} {row['max_trial_s']:>6.2f}")
+    best_bound = {str(k): int(v) for k, v in df.lower_method.value_counts().sort_index().items()}
+    print("best lower bound by method: " + ", ".join(f"{k} {v}" for k, v in best_bound.items()))
     cols = ["arrival_model", "trial", "n", "memory", "lower", "upper", "gap", "proven", "lower_method", "wall_s"]
     small = df[df.n <= 20][cols]
     print(f"\ninstances with n <= 20: {len(small)}")
     if len(small):
         print(small.to_string(index=False))
     return {"scale": scale, "params": p, "instances": len(df), "wall_s": round(wall, 2),
-            "median_gap": float(df.gap.median()), "per_model": per_model,
+            "median_gap": float(df.gap.median()), "per_model": per_model, "best_lower_bound": best_bound,
             "small_n": small.to_dict(orient="records")}
 
 
