@@ -26,10 +26,9 @@ from typing import Sequence
 
 import numpy as np
 
-from ..errors import ConfigError
 from ..sim.view import SchedulerView
 from .admission import GreedyAdmission
-from .base import EVICTION_RULES, INF_ROUNDS
+from .base import EVICTION_RULES, INF_ROUNDS, check_choice
 from .registry import register_policy
 
 PERIODS = ("completion", "round")
@@ -45,10 +44,8 @@ class Algorithm1Params:
     eviction: str = "newest"
 
     def validate(self) -> None:
-        if self.period not in PERIODS:
-            raise ConfigError(f"period={self.period!r} is not valid; choose one of {', '.join(PERIODS)}")
-        if self.eviction not in EVICTION_RULES:
-            raise ConfigError(f"eviction={self.eviction!r} is not valid; choose one of {', '.join(EVICTION_RULES)}")
+        check_choice("period", self.period, PERIODS)
+        check_choice("eviction", self.eviction, EVICTION_RULES)
 
 
 @register_policy

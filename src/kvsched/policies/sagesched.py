@@ -55,7 +55,7 @@ import numpy as np
 from ..errors import ConfigError
 from ..latency.base import LinearLatency, unit_rounds
 from ..sim.view import RUNNING, SchedulerView
-from .base import INF_ROUNDS, Policy, cover_excess, order_victims
+from .base import INF_ROUNDS, Policy, check_choice, cover_excess, order_victims
 from .cost import COST_KINDS, MEM_WEIGHTS, CostModel
 from .future_peak import PeakProfile
 from .registry import register_policy
@@ -137,17 +137,15 @@ class SageParams:
 
     def validate(self) -> None:
         for key, val, ok in (("cost_kind", self.cost_kind, COST_KINDS), ("check", self.check, CHECKS),
-                             ("scan", self.scan, SCANS), ("preemption", self.preemption, PREEMPTIONS)):
-            if val not in ok:
-                raise ConfigError(f"{key}={val!r} is not valid; choose one of {', '.join(ok)}")
+                             ("scan", self.scan, SCANS), ("preemption", self.preemption, PREEMPTIONS),
+                             ("eviction", self.eviction, EVICTIONS)):
+            check_choice(key, val, ok)
         if isinstance(self.mem_weight, str) and self.mem_weight not in MEM_WEIGHTS:
             raise ConfigError(f"mem_weight={self.mem_weight!r}; choose one of {', '.join(MEM_WEIGHTS)} or a number")
         if not 0.0 < self.peak_quantile < 1.0:
             raise ConfigError("peak_quantile must be in (0, 1)")
         if self.margin < 0 or self.overrun <= 0:
             raise ConfigError("need margin >= 0 and overrun > 0")
-        if self.eviction not in EVICTIONS:
-            raise ConfigError(f"eviction={self.eviction!r}; choose one of {', '.join(EVICTIONS)}")
         if self.preemption == "index" and self.check != "current":
             raise ConfigError("preemption 'index' needs check 'current'")
 
