@@ -216,6 +216,13 @@ def _plot(rows: list[dict], path: str) -> None:
     print(f"plot: {path}")
 
 
+def _save(path: str | None, payload: dict) -> None:
+    """Write ``payload`` and the provenance record to ``path`` (JSON), if a path was given."""
+    if path:
+        from .io import write_json
+        write_json(path, {**payload, "provenance": provenance()})
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="kvsched bench", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -241,16 +248,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"machine: {m['cpu']} ({m['cores']} cores), Python {m['python']}, {m['platform']}")
     if a.optimum:
         res = optimum_bench(a.scale, a.processes)
-        if a.json:
-            from .io import write_json
-            write_json(a.json, {"machine": m, **res, "provenance": provenance()})
+        _save(a.json, {"machine": m, **res})
         return 0
     print(f"wall times: best of {a.repeat} run(s)")
     if a.suite:
         res = suite(a, d)
-        if a.json:
-            from .io import write_json
-            write_json(a.json, {"machine": m, "repeat": a.repeat, **res, "provenance": provenance()})
+        _save(a.json, {"machine": m, "repeat": a.repeat, **res})
         return 0
     rows = []
     for alg in a.algorithms.split(","):
@@ -258,9 +261,7 @@ def main(argv: list[str] | None = None) -> int:
         if a.generic:
             rows.append(bench_one(a.trace, alg, a.memory, a.repeat, d, fast=False))
     _print_rows(rows, "trace")
-    if a.json:
-        from .io import write_json
-        write_json(a.json, {"machine": m, "results": rows, "provenance": provenance()})
+    _save(a.json, {"machine": m, "results": rows})
     return 0
 
 
