@@ -46,8 +46,6 @@ def assert_identical(a, b):
     assert a.reject_reason == b.reject_reason
 
 
-
-
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(inst=instances(max_n=30, max_M=60, max_s=12, max_o=25, gaps=(0, 0, 0.5, 1, 3, 7, 20)), algo=st.sampled_from(FAST_POLICIES), pred=st.sampled_from(PREDICTORS),
        timed=st.booleans())
@@ -69,8 +67,7 @@ def test_fast_path_is_bit_identical_on_a_real_trace_slice(data_dir):
     w = full.subset(np.arange(400))
     for algo in FAST_POLICIES:
         for pred in PREDICTORS[:2]:
-            for M in (6000,):
-                assert_identical(*run_both(w, algo, M, pred, lat))
+            assert_identical(*run_both(w, algo, 6000, pred, lat))
 
 
 def test_fast_path_is_not_used_where_it_does_not_apply():

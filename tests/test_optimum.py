@@ -290,7 +290,6 @@ def test_algorithm1_counterexample():
 def test_bracket_is_reproducible_under_a_time_limit():
     """With one worker the CP-SAT budget is deterministic time: the same instance gives the same
     bracket on every run, however loaded the machine (the limit is far too short to prove OPT)."""
-    from kvsched.optimum.solve import bracket
     from kvsched.traces import load_trace
     w = load_trace({"name": "synthetic_mcsf", "arrival_model": 2}, None, 3)
     a = bracket(w, w.meta["memory"], time_limit=0.05)

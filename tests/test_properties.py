@@ -10,8 +10,6 @@ from kvsched.policies import list_policies
 NON_PREEMPTIVE = ["fcfs", "sf", "mcsf"]
 
 
-
-
 def check(rec, w, M, mems):
     assert max(mems, default=0) <= M
     done = ~np.isnan(rec.completion)

@@ -246,7 +246,6 @@ def test_sagesched_params_are_validated():
 # --- properties ---------------------------------------------------------------------------
 
 
-
 VARIANTS = [{"name": "sagesched"}, {"name": "sagesched", "check": "current"},
             {"name": "sagesched", "check": "current", "preemption": "index", "margin": 0.0},
             {"name": "sagesched", "peak_quantile": 0.9, "eviction": "index"},
