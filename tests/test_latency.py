@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from kvsched.errors import ConfigError, DataError
 from kvsched.latency import LinearLatency, build_latency, fit_linear_latency, unit_rounds
-from kvsched.latency.fit import CSV_RELPATH, _nnls_rel, available_configs, markdown_report
+from kvsched.latency.fit import CSV_RELPATH, _nnls_rel, available_configs, markdown_report, nnls
 
 # ---------------------------------------------------------------- closed forms (base.py)
 
@@ -297,3 +297,31 @@ def test_fit_weights_rows_by_relative_error() -> None:
     # T = c fitted to 1 s and 100 s: relative least squares gives ~1.01, plain least squares 50.5
     c = _nnls_rel(np.array([[1.0], [1.0]]), np.array([1.0, 100.0]))
     assert c[0] == pytest.approx((1 + 1 / 100) / (1 + 1 / 100**2))
+
+
+@settings(max_examples=200, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), m=st.integers(1, 30), n=st.integers(1, 6), positive=st.booleans())
+def test_nnls_matches_scipy(seed: int, m: int, n: int, positive: bool) -> None:
+    from scipy.optimize import nnls as scipy_nnls
+
+    rng = np.random.default_rng(seed)
+    A = rng.normal(size=(m, n))
+    A = np.abs(A) if positive else A
+    b = rng.normal(size=m)
+    x, (y, _) = nnls(A, b), scipy_nnls(A, b)
+    assert np.all(x >= 0)
+    # same residual; the same point wherever the minimiser is unique (full column rank)
+    assert np.linalg.norm(A @ x - b) == pytest.approx(np.linalg.norm(A @ y - b), abs=1e-9)
+    if np.linalg.matrix_rank(A) == n:
+        np.testing.assert_allclose(x, y, atol=1e-9)
+
+
+def test_latency_fit_does_not_import_scipy() -> None:
+    # start-up cost of every `kvsched run`: the fitted model must not pull in scipy.optimize
+    import subprocess
+    import sys
+
+    code = ("import sys; from kvsched.latency.fit import fit_linear_latency; "
+            "print('scipy.optimize' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
