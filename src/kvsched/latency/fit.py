@@ -367,7 +367,7 @@ def fit_from_iterations(iterations: pd.DataFrame, *, weight: str = "absolute",
     elif weight == "absolute":
         scale = np.abs(X).max(axis=0)
         scale[scale == 0] = 1.0
-        coef, _ = nnls(X / scale, y)
+        coef = nnls(X / scale, y)
         coef = coef / scale
     else:
         raise ConfigError(f"weight={weight!r}; valid: absolute, relative")
