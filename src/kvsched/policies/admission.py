@@ -27,6 +27,7 @@ from .future_peak import PeakProfile, remaining_rounds
 from .registry import register_policy
 
 CHECKS = ("future_peak", "current")
+QUIET_HORIZON = 4096   # rounds quiet_rounds looks ahead for the blocked head's first fit
 SCANS = ("stop", "skip")
 
 
@@ -106,15 +107,9 @@ class GreedyAdmission(Policy):
         if self._check == "current":
             return INF_ROUNDS  # memory only grows until a completion: the head cannot fit sooner
         rem, base = self._candidate(view, head)
-        run = np.asarray(view.running)
-        # the profile stays valid until a running request outlives its prediction
-        horizon = 4096
-        if len(run):
-            horizon = min(horizon, int(np.min(self._est(view, run) - view.progress[run])))
-        if horizon <= 1:
-            return 1
-        # rounds until the blocked head could first pass the check (running set unchanged)
-        return max(1, self._profile(view).first_fit_delay(rem, base, horizon=horizon))
+        # rounds until the blocked head could first pass the check (running set unchanged;
+        # running requests that outlive their predictions meanwhile are accounted for)
+        return max(1, self._profile(view).first_fit_delay(rem, base, horizon=QUIET_HORIZON))
 
 
 @register_policy

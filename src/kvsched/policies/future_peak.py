@@ -50,8 +50,13 @@ class PeakProfile:
         self._update()
 
     def first_fit_delay(self, rem: int, base: int, horizon: int) -> int:
-        """Smallest delay ``d`` in ``[0, horizon)`` at which :meth:`fits` holds, else ``horizon``.
+        """Smallest delay ``d`` in ``[0, horizon)`` at which the candidate would fit if the
+        check were made ``d`` rounds from now with the same requests running, else ``horizon``.
 
+        Estimates are fixed between events, so the profile built ``d`` rounds later follows
+        from this one: each item has ``max(rem - d, 1)`` rounds left and holds ``base + d``.
+        Items with ``rem <= d`` have outlived their prediction by then: they count for that
+        coming round only (the whole batch must fit in it), not at later checkpoints.
         Vectorised over all delays: used to skip rounds while the head of the queue waits."""
         if horizon <= 0:
             return 0
@@ -62,6 +67,7 @@ class PeakProfile:
         bad = np.any(inside & (use + base + (taus - d) > self.cap), axis=1)
         end = d[:, 0] + rem - 1
         bad |= self.usage_at(end) + base + rem - 1 > self.cap
+        bad |= int(self.base.sum()) + len(self.rem) * d[:, 0] + base > self.cap   # the coming round
         ok = np.flatnonzero(~bad)
         return int(ok[0]) if len(ok) else int(horizon)
 

@@ -31,14 +31,13 @@ from itertools import accumulate
 
 import numpy as np
 
-from ..policies.admission import FCFS, MCSF, ShortestFirst
+from ..policies.admission import FCFS, MCSF, QUIET_HORIZON, ShortestFirst
 from ..policies.protection import AlphaProtection
 from ..policies.vllm import VllmFCFS
 from ..predictors.base import Predictor
 from ..predictors.synthetic import Oracle
 from .engine import ARRIVAL_TOL, REJECT_KV, REJECT_PROMPT, RunRecord, deadlock_error
 
-_QUIET_HORIZON = 4096   # GreedyAdmission.quiet_rounds' look-ahead cap
 
 
 def _rem(pred: int, j: int, s: int, M: int) -> int:
@@ -137,13 +136,17 @@ class _Profile:
         """Smallest delay in ``[0, horizon)`` at which the candidate fits, else ``horizon``.
         Jumps over runs of failing delays: a checkpoint that fails stays failing until the
         delay passes it or its slack; the end-of-run check fails monotonically between
-        consecutive checkpoints."""
+        consecutive checkpoints. Items whose rounds run out before the delay (requests that
+        outlive their predictions) count for the coming round only, as in
+        :meth:`PeakProfile.first_fit_delay`: the whole batch must fit in it, which fails from
+        some delay on."""
         if horizon <= 0:
             return 0
         cap, rems, u = self.cap, self.rems, self.u
         P = len(rems)
+        last = horizon if P == 0 else min(horizon, (cap - base - self.suf[0]) // P - R + 1)
         d = 0
-        while d < horizon:
+        while d < last:
             t = R + d + rem - 1
             i = bisect_right(rems, t)
             if self.suf[i] + t * (P - i) + base + rem - 1 > cap:
@@ -387,9 +390,7 @@ def run_fast(sim) -> RunRecord:
         elif k > 1 and kind == "peak" and wq:
             head = wq[0] % n if keyed else wq[0]
             r = _rem(pred[head], 0, prompt[head], M)
-            hz = min(_QUIET_HORIZON, min(pred[i] - (rnd - start_round[i]) for i in running))
-            q = 1 if hz <= 1 else max(1, prof.first_fit_delay(r, prompt[head] + 1, hz, R))
-            k = min(k, max(1, q))
+            k = min(k, max(1, prof.first_fit_delay(r, prompt[head] + 1, QUIET_HORIZON, R)))
         # 5. advance
         dur = dur0 + span(k - 1, B, kv0 + B)
         for i in adm:
