@@ -1,6 +1,7 @@
 """Simulator throughput benchmarks.
 
-``kvsched bench [--algorithms fcfs,mcsf,vllm_fcfs] [--trace azure_conv] [--repeat 1] [--json PATH] [--generic]``
+``kvsched bench [--algorithms fcfs,mcsf,vllm_fcfs] [--trace azure_conv] [--repeat 1] [--json PATH] [--generic]
+[--predictor noisy:eps=0.5]``
 
 Runs full traces through the simulator (latency model: Llama-2-70B on 2xA100) and prints
 wall time, simulated requests per second and simulated rounds per second, with the
@@ -34,6 +35,7 @@ import time
 import numpy as np
 
 from .datastore import resolve_data_dir
+from .errors import ConfigError
 from .latency import build_latency
 from .latency.base import unit_rounds
 from .policies import build_policy
@@ -60,28 +62,54 @@ def machine() -> dict:
 LATENCY = {"name": "splitwise_fit", "model": "llama2-70b", "hardware": "a100-80gb", "tensor_parallel": 2}
 
 
-def time_run(wl, algorithm: str, capacity: int, lat, repeat: int, fast: bool = True) -> dict:
-    """Best-of-``repeat`` wall time of one simulation (oracle predictor)."""
+ORACLE = {"name": "oracle"}
+
+
+def parse_predictor(spec: str) -> dict:
+    """``NAME[:key=value,...]`` -> a predictor config, e.g. ``noisy:eps=0.5,dist=lognormal``."""
+    name, _, rest = spec.partition(":")
+    cfg: dict = {"name": name.strip()}
+    for item in filter(None, (x.strip() for x in rest.split(","))):
+        key, eq, value = item.partition("=")
+        if not eq or not key.strip():
+            raise ValueError(f"--predictor {spec!r}: expected key=value, got {item!r}")
+        try:
+            cfg[key.strip()] = int(value)
+        except ValueError:
+            try:
+                cfg[key.strip()] = float(value)
+            except ValueError:
+                cfg[key.strip()] = value.strip()
+    build_predictor(dict(cfg), seed=0)          # fail now, naming the bad key, not mid-benchmark
+    return cfg
+
+
+def time_run(wl, algorithm: str, capacity: int, lat, repeat: int, fast: bool = True,
+             predictor: dict = ORACLE) -> dict:
+    """Best-of-``repeat`` wall time of one simulation (default: oracle predictor)."""
     best = None
     for _ in range(repeat):
         pol = build_policy({"name": algorithm}, capacity=capacity, seed=1)
-        pred = build_predictor({"name": "oracle"}, seed=2)
+        pred = build_predictor(dict(predictor), seed=2)
         t1 = time.perf_counter()
         rec = simulate(wl, pol, pred, capacity, lat, fast=fast)
         dt = time.perf_counter() - t1
         best = dt if best is None else min(best, dt)
-    return {"algorithm": algorithm, "engine": "fast" if fast else "generic", "memory": capacity,
+    return {"algorithm": algorithm, "engine": "fast" if fast else "generic", "predictor": dict(predictor),
+            "memory": capacity,
             "requests": len(wl), "rounds": rec.rounds, "policy_decisions": rec.decisions, "repeat": repeat,
             "wall_s": round(best, 3), "requests_per_s": round(len(wl) / best, 1),
             "rounds_per_s": round(rec.rounds / best, 1)}
 
 
-def bench_one(trace: str, algorithm: str, capacity: int, repeat: int, data_dir, fast: bool = True) -> dict:
+def bench_one(trace: str, algorithm: str, capacity: int, repeat: int, data_dir, fast: bool = True,
+              predictor: dict = ORACLE) -> dict:
     t0 = time.perf_counter()
     wl = load_trace({"name": trace}, data_dir, 0)
     load_s = time.perf_counter() - t0
     lat = build_latency(dict(LATENCY), data_dir)
-    return {"trace": trace, "load_s": round(load_s, 3), **time_run(wl, algorithm, capacity, lat, repeat, fast)}
+    return {"trace": trace, "load_s": round(load_s, 3),
+            **time_run(wl, algorithm, capacity, lat, repeat, fast, predictor)}
 
 
 def _print_rows(rows: list[dict], first: str) -> None:
@@ -233,6 +261,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", default=None, help="also write the results to this JSON file")
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--generic", action="store_true", help="also time the generic engine (sim.fast: false)")
+    ap.add_argument("--predictor", default="oracle",
+                    help="NAME[:key=value,...], e.g. noisy:eps=0.5 (default oracle; not used by --suite)")
     ap.add_argument("--suite", action="store_true", help="run the benchmark suite (see above)")
     ap.add_argument("--sizes", default="10000,100000,1000000", help="suite: request counts for scaling")
     ap.add_argument("--scaling-algorithms", default="vllm_fcfs,mcsf", help="suite: policies for [2] and [3]")
@@ -243,6 +273,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scale", default="full", help="optimum: the mcsf_synthetic preset's scale")
     ap.add_argument("--processes", type=int, default=None, help="optimum: parallel processes (default: preset's)")
     a = ap.parse_args(argv)
+    try:
+        a.predictor = parse_predictor(a.predictor)
+    except (ValueError, ConfigError) as e:
+        ap.error(str(e))
     d = resolve_data_dir(a.data_dir)
     m = machine()
     print(f"machine: {m['cpu']} ({m['cores']} cores), Python {m['python']}, {m['platform']}")
@@ -257,9 +291,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     rows = []
     for alg in a.algorithms.split(","):
-        rows.append(bench_one(a.trace, alg, a.memory, a.repeat, d))
+        rows.append(bench_one(a.trace, alg, a.memory, a.repeat, d, predictor=a.predictor))
         if a.generic:
-            rows.append(bench_one(a.trace, alg, a.memory, a.repeat, d, fast=False))
+            rows.append(bench_one(a.trace, alg, a.memory, a.repeat, d, fast=False, predictor=a.predictor))
     _print_rows(rows, "trace")
     _save(a.json, {"machine": m, "results": rows})
     return 0
