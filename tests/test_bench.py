@@ -1,0 +1,28 @@
+"""The benchmark command's option parsing and row records (no timings are asserted)."""
+
+import pytest
+
+from helpers import wl
+from kvsched.bench import main, parse_predictor, time_run
+from kvsched.latency import unit_rounds
+
+
+def test_parse_predictor_reads_numbers_and_words():
+    assert parse_predictor("oracle") == {"name": "oracle"}
+    assert parse_predictor("noisy:eps=0.5,dist=lognormal") == {"name": "noisy", "eps": 0.5, "dist": "lognormal"}
+
+
+@pytest.mark.parametrize("spec, message", [("noisy:eps", "expected key=value"),
+                                           ("noisy:epz=0.5", "epz"), ("psychic", "psychic")])
+def test_bad_predictor_is_named_before_any_run(spec, message, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--predictor", spec])
+    assert e.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_time_run_records_the_predictor():
+    w = wl([1, 2, 1], [3, 5, 2])
+    row = time_run(w, "mcsf", 12, unit_rounds(), repeat=1, predictor={"name": "noisy", "eps": 0.5})
+    assert row["predictor"] == {"name": "noisy", "eps": 0.5}
+    assert row["requests"] == 3 and row["policy_decisions"] >= 1
