@@ -39,6 +39,22 @@ def test_memory_and_exactly_once(inst, algo, noisy):
         assert np.array_equal(a, b, equal_nan=True)
 
 
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(inst=instances(), algo=st.sampled_from(NON_PREEMPTIVE), check_=st.sampled_from(["future_peak", "current"]),
+       noisy=st.booleans())
+def test_scan_skip_matches_stepping(inst, algo, check_, noisy):
+    # scan: skip looks ahead over every waiting request, not only the head
+    w, M = inst
+    if algo == "mcsf" and check_ == "current":
+        check_ = "future_peak"
+    pred = {"name": "noisy", "eps": 0.6} if noisy else {"name": "oracle"}
+    kw = dict(predictor=pred, scan="skip", check=check_)
+    a, b = sim(w, algo, M, step=True, **kw), sim(w, algo, M, **kw)
+    for x, y in [(a.completion, b.completion), (a.first_token, b.first_token), (a.evictions, b.evictions)]:
+        assert np.array_equal(x, y, equal_nan=True)
+    assert b.decisions <= a.decisions
+
+
 @settings(max_examples=60, deadline=None)
 @given(inst=instances(), algo=st.sampled_from(NON_PREEMPTIVE))
 def test_exact_predictions_never_evict(inst, algo):

@@ -101,15 +101,34 @@ class GreedyAdmission(Policy):
     def quiet_rounds(self, view: SchedulerView) -> int:
         if len(view.waiting) == 0:
             return INF_ROUNDS
-        if self._scan != "stop":
-            return 1
-        head = int(view.waiting[0])
         if self._check == "current":
-            return INF_ROUNDS  # memory only grows until a completion: the head cannot fit sooner
-        rem, base = self._candidate(view, head)
-        # rounds until the blocked head could first pass the check (running set unchanged;
-        # running requests that outlive their predictions meanwhile are accounted for)
-        return max(1, self._profile(view).first_fit_delay(rem, base, horizon=QUIET_HORIZON))
+            return INF_ROUNDS  # memory only grows until a completion: no candidate can fit sooner
+        # rounds until a blocked candidate could first pass the check (running set unchanged;
+        # running requests that outlive their predictions meanwhile are accounted for): the
+        # head for ``scan: stop``; for ``skip`` any waiting request, and a request with no
+        # more rounds and no more memory than another fits whenever that one does, so only
+        # the minimal (rounds, memory) pairs are looked at.
+        prof = self._profile(view)
+        best = QUIET_HORIZON
+        for rem, base in self._blocked(view):
+            best = prof.first_fit_delay(rem, base, horizon=best)
+            if best <= 1:
+                break
+        return max(1, best)
+
+    def _blocked(self, view: SchedulerView) -> list[tuple[int, int]]:
+        """(rounds, coming-round memory) of the candidates quiet_rounds must watch."""
+        if self._scan == "stop":
+            return [self._candidate(view, int(view.waiting[0]))]
+        w = np.asarray(view.waiting)
+        s = view.prompt[w]
+        rem = remaining_rounds(self._est(view, w), np.zeros(len(w), np.int64), s, self.capacity)
+        base = s + 1
+        order = np.lexsort((base, rem))
+        rem, base = rem[order], base[order]
+        prev = np.concatenate(([np.iinfo(np.int64).max], np.minimum.accumulate(base)[:-1]))
+        keep = base < prev            # Pareto-minimal: less memory than every shorter candidate
+        return list(zip(rem[keep].tolist(), base[keep].tolist()))
 
 
 @register_policy
