@@ -27,7 +27,7 @@ from .future_peak import PeakProfile, remaining_rounds
 from .registry import register_policy
 
 CHECKS = ("future_peak", "current")
-QUIET_HORIZON = 4096   # rounds quiet_rounds looks ahead for the blocked head's first fit
+QUIET_HORIZON = 4096   # rounds quiet_rounds looks ahead for a blocked candidate's first fit
 SCANS = ("stop", "skip")
 
 
@@ -118,9 +118,7 @@ class GreedyAdmission(Policy):
 
     def _blocked(self, view: SchedulerView) -> list[tuple[int, int]]:
         """(rounds, coming-round memory) of the candidates quiet_rounds must watch."""
-        if self._scan == "stop":
-            return [self._candidate(view, int(view.waiting[0]))]
-        w = np.asarray(view.waiting)
+        w = np.asarray(view.waiting[:1] if self._scan == "stop" else view.waiting)
         s = view.prompt[w]
         rem = remaining_rounds(self._est(view, w), np.zeros(len(w), np.int64), s, self.capacity)
         base = s + 1

@@ -67,7 +67,7 @@ class PeakProfile:
         bad = np.any(inside & (use + base + (taus - d) > self.cap), axis=1)
         end = d[:, 0] + rem - 1
         bad |= self.usage_at(end) + base + rem - 1 > self.cap
-        bad |= int(self.base.sum()) + len(self.rem) * d[:, 0] + base > self.cap   # the coming round
+        bad |= int(self._suffix[0]) + len(self.rem) * d[:, 0] + base > self.cap   # the coming round
         ok = np.flatnonzero(~bad)
         return int(ok[0]) if len(ok) else int(horizon)
 

@@ -39,7 +39,6 @@ from ..predictors.synthetic import Oracle
 from .engine import ARRIVAL_TOL, REJECT_KV, REJECT_PROMPT, RunRecord, deadlock_error
 
 
-
 def _rem(pred: int, j: int, s: int, M: int) -> int:
     """Scalar :func:`~kvsched.policies.future_peak.remaining_rounds`: predicted rounds left
     after ``j`` decoded tokens, at least 1, at most what memory can hold (M - s - j, >= 1)."""
