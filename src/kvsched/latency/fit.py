@@ -181,11 +181,15 @@ def _design(cfgs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.
 def _nnls_rel(X: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Non-negative least squares on relative error; columns scaled for conditioning."""
     w = 1.0 / y
-    A = X * w[:, None]
+    return _nnls_scaled(X * w[:, None], y * w)
+
+
+def _nnls_scaled(A: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """:func:`nnls` with each column of ``A`` scaled to a largest entry of 1 (conditioning);
+    returns the coefficients of the unscaled ``A``."""
     scale = np.abs(A).max(axis=0)
     scale[scale == 0] = 1.0
-    c = nnls(A / scale, y * w)
-    return c / scale
+    return nnls(A / scale, b) / scale
 
 
 def nnls(A: np.ndarray, b: np.ndarray, max_iter: int | None = None) -> np.ndarray:
@@ -365,10 +369,7 @@ def fit_from_iterations(iterations: pd.DataFrame, *, weight: str = "absolute",
     if weight == "relative":
         coef = _nnls_rel(X, y)
     elif weight == "absolute":
-        scale = np.abs(X).max(axis=0)
-        scale[scale == 0] = 1.0
-        coef = nnls(X / scale, y)
-        coef = coef / scale
+        coef = _nnls_scaled(X, y)
     else:
         raise ConfigError(f"weight={weight!r}; valid: absolute, relative")
     lat = LinearLatency(*map(float, coef), unit="s", name=name)
