@@ -200,6 +200,19 @@ def test_bracket_proves_small_instances(k, inst):
     assert all(v >= opt - 1e-6 for v in b.heuristics.values())
 
 
+def test_bracket_goes_on_when_the_exact_search_hits_its_state_limit(monkeypatch):
+    # the exhaustive search raises past its state limit; bracket must fall back to CP-SAT
+    # (the algorithm1_opt preset once asked for it at n = 7, where it does not finish)
+    import kvsched.optimum.exact as exact
+
+    w = wl([1, 1, 1], [4, 3, 5])
+    opt, _ = exact_optimum(w, 9)
+    monkeypatch.setattr(exact, "exact_optimum", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("limit")))
+    b = bracket(w, 9, time_limit=5, exact_n=5)
+    assert b.info["exact_status"] == "limit" and "exact" not in b.bounds
+    assert b.proven and b.opt == pytest.approx(opt)
+
+
 def test_bracket_never_reports_an_unproven_optimum():
     # with CP-SAT off and an instance where the cheap bounds are loose, OPT stays open
     w = wl([2, 2, 2, 2, 2, 2], [9, 7, 5, 8, 3, 6])

@@ -5,7 +5,8 @@
 1. the heuristic portfolio (:mod:`kvsched.optimum.heuristics`): upper bounds;
 2. the cheap certified bounds (trivial, memory area, clique counting;
    :mod:`kvsched.optimum.bounds`), all in milliseconds;
-3. for ``n <= exact_n``, the exhaustive search of :mod:`kvsched.optimum.exact` (OPT itself);
+3. for ``n <= exact_n``, the exhaustive search of :mod:`kvsched.optimum.exact` (OPT itself; if it
+   passes its state limit, ``info['exact_status']`` says so and the steps below go on);
 4. for ``n <= separation_n``, the completion-separation relaxation
    (:mod:`kvsched.optimum.separation`), and, if asked, the LP relaxation;
 5. for ``n <= cpsat_n``, CP-SAT (``formulation``: ``pairs`` or ``units``) warm-started from
@@ -103,9 +104,14 @@ def bracket(workload: Workload, M: int, time_limit: float = 10.0, *, num_workers
     if exact_n and len(workload) <= exact_n:
         from .exact import exact_optimum
         t1 = time.perf_counter()
-        val, p = exact_optimum(workload, M)
-        offer(val, p, "exact")
-        bounds["exact"] = val
+        try:
+            val, p = exact_optimum(workload, M)
+        except RuntimeError as e:   # past its state limit: the solvers below still run
+            info["exact_status"] = str(e)
+        else:
+            offer(val, p, "exact")
+            bounds["exact"] = val
+            info["exact_status"] = "optimal"
         info["exact_s"] = time.perf_counter() - t1
     use_cpsat = use_cpsat and within(cpsat_n)
     use_sep = within(separation_n)
