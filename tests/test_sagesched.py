@@ -117,6 +117,35 @@ def test_text_neighbours_move_the_distribution():
     assert q[0, MEDIAN_INDEX] > 300 and q[1, MEDIAN_INDEX] < 50
 
 
+
+def test_neighbour_bank_pending_rows_match_the_sparse_product_to_the_bit():
+    # rows added since the last rebuild are scored without scipy; the similarities must be
+    # exactly those of the CSR product they replace, or top-k ties could flip
+    import scipy.sparse as sp
+
+    from kvsched.predictors.content import HashedTfidf, NeighbourBank
+
+    rng = np.random.default_rng(3)
+    vocab = [f"w{i}" for i in range(40)]
+
+    def text():
+        return " ".join(rng.choice(vocab, size=int(rng.integers(0, 12))))
+
+    vec = HashedTfidf(10)
+    bank = NeighbourBank(vec)
+    for size in [100] + [1, 2, 1, 3] * 5:   # a rebuilt base, then pending rows on top of it
+        batch = [text() for _ in range(size)]
+        vec.see(batch)
+        bank.add(batch, rng.integers(1, 500, size=size))
+    assert bank.base is not None and len(bank.pend) > 0
+    queries = [text() for _ in range(7)] + [""]
+    vec.see(queries)
+    q = vec.rows(queries)
+    pend = sp.vstack([sp.csr_matrix((v, i, [0, len(i)]), shape=(1, 1 << 10)) for i, v in bank.pend])
+    ref = (q @ pend.T.tocsr()).toarray()
+    assert np.array_equal(bank._pending_sims(q), ref)
+    assert not bank.dense_q.any()   # the scratch row is cleared after each query
+
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(outs=st.lists(st.integers(1, 5000), min_size=0, max_size=30),
        words=st.lists(st.sampled_from(["a", "poem", "list", "essay", "rome", "sea", "x"]), min_size=0, max_size=6))
