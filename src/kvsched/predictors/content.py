@@ -52,27 +52,21 @@ _SMOOTH_Z = np.array([-1.2816, -0.5244, 0.0, 0.5244, 1.2816])   # N(0,1) quantil
 
 
 @lru_cache(maxsize=65536)
-@lru_cache(maxsize=1 << 16)
 def hashed_counts(text: str, n_bits: int) -> tuple[np.ndarray, np.ndarray]:
     """Hashed word unigram + bigram counts of ``text``: (slot indices, sublinear tf 1 + log c).
-    A pure function of its arguments, cached: each prompt is hashed when seen, queried, added
-    to the bank and at every rebuild, and the same trace is replayed by many runs. The arrays
-    are read-only."""
-    idx, tf = _hashed_counts(text, n_bits)
-    idx.flags.writeable = False
-    tf.flags.writeable = False
-    return idx, tf
-
-
-def _hashed_counts(text: str, n_bits: int) -> tuple[np.ndarray, np.ndarray]:
+    Cached, so the arrays are shared between callers: they are read-only."""
     words = _WORD.findall(text.lower())
     grams = words + [a + " " + b for a, b in zip(words, words[1:])]
     if not grams:
-        return np.zeros(0, np.int64), np.zeros(0)
-    mask = (1 << n_bits) - 1
-    h = np.fromiter((zlib.crc32(g.encode()) & mask for g in grams), dtype=np.int64, count=len(grams))
-    idx, cnt = np.unique(h, return_counts=True)
-    return idx, 1.0 + np.log(cnt)
+        idx, tf = np.zeros(0, np.int64), np.zeros(0)
+    else:
+        mask = (1 << n_bits) - 1
+        h = np.fromiter((zlib.crc32(g.encode()) & mask for g in grams), dtype=np.int64, count=len(grams))
+        idx, cnt = np.unique(h, return_counts=True)
+        tf = 1.0 + np.log(cnt)
+    idx.flags.writeable = False
+    tf.flags.writeable = False
+    return idx, tf
 
 
 def weighted_quantiles(values: np.ndarray, weights: np.ndarray, levels: np.ndarray) -> np.ndarray:
@@ -188,8 +182,9 @@ class NeighbourBank:
         for r in range(q.shape[0]):
             qi, qv = q.indices[q.indptr[r]:q.indptr[r + 1]], q.data[q.indptr[r]:q.indptr[r + 1]]
             d[qi] = qv
-            hit = np.flatnonzero(d[idx])
-            out[r] = np.bincount(row[hit], weights=val[hit] * d[idx[hit]], minlength=len(self.pend))
+            g = d[idx]
+            hit = np.flatnonzero(g)
+            out[r] = np.bincount(row[hit], weights=val[hit] * g[hit], minlength=len(self.pend))
             d[qi] = 0.0
         return out
 
