@@ -12,13 +12,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from helpers import sim, wl
-from kvsched.optimum.bounds import area_bound, clique_bound, safe_deadlines, separations, trivial_bound
+from kvsched.optimum.bounds import (area_bound, clique_bound, headroom_bound, headroom_completion_bounds, safe_deadlines,
+                                   separations, trivial_bound)
 from kvsched.optimum.cpsat import solve_cpsat
 from kvsched.optimum.exact import exact_optimum
 from kvsched.optimum.heuristics import heuristic_schedules
 from kvsched.optimum.ip import solve_ip
 from kvsched.optimum.separation import separation_bound
-from kvsched.optimum.schedule import ScheduleError, evaluate, left_shift, memory_profile, replay, validate
+from kvsched.optimum.schedule import (ScheduleError, earliest_starts, evaluate, left_shift, memory_profile, replay,
+                                     validate)
 from kvsched.optimum.solve import bracket
 
 H = dict(prompt=[4, 1, 1], output=[5, 2, 2])
@@ -100,7 +102,7 @@ def test_bounds_below_exact_optimum(inst):
     opt, p = exact_optimum(w, M)
     assert validate(w, M, p) == opt
     assert trivial_bound(w) <= opt + 1e-9
-    assert area_bound(w, M) <= clique_bound(w, M) <= opt + 1e-9
+    assert area_bound(w, M) <= headroom_bound(w, M) <= clique_bound(w, M) <= opt + 1e-9
     # the pairwise separations hold in the optimal schedule
     c = p + w.output
     D = separations(w, M)
@@ -178,6 +180,72 @@ def test_clique_bound_sees_serialisation_the_area_bound_misses():
     assert exact_optimum(w, 10)[0] == 54
     assert area_bound(w, 10) < 54
     assert clique_bound(w, 10) == 54
+
+
+def test_headroom_bound_by_hand():
+    # M = 10, two requests s = 0, o = 9 (area 45 each). The area bound fills every round to M:
+    # c_(1) >= 9, c_(2) >= ceil(90 / 10) = 9, total 18. With headroom, the 2 last rounds cut
+    # T rounds into 2 intervals; an interval of L rounds leaves sum_{d<L} d tokens free. T = 11:
+    # 6 + 5 rounds hold 110 - 15 - 10 = 85 < 90; T = 12: 6 + 6 hold 120 - 30 = 90. So c_(2) >= 12,
+    # total 21. OPT = 26 (the second must start in the first's last round: 9 + 17), which the
+    # separations see.
+    w = wl([0, 0], [9, 9])
+    assert exact_optimum(w, 10)[0] == 26
+    assert area_bound(w, 10) == 18
+    assert headroom_completion_bounds(w, 10).tolist() == [9, 12]
+    assert headroom_bound(w, 10) == 21
+    assert clique_bound(w, 10) == 26
+
+
+def test_headroom_rounds_closed_form_matches_a_scan():
+    # the least T whose capacity covers a total, against scanning T = 0, 1, ... directly
+    from kvsched.optimum.bounds import _headroom_capacity, _headroom_rounds
+    for M in range(1, 25):
+        for k in range(1, 7):
+            total = np.arange(k * M * (M + 1) // 2 + 3)
+            Ts = np.arange(k * (M + 1) + 3)
+            cap = _headroom_capacity(Ts, np.full_like(Ts, k), M)
+            ref = [Ts[cap >= x][0] if np.any(cap >= x) else np.inf for x in total]
+            assert _headroom_rounds(total, np.full_like(total, k), M).tolist() == ref
+
+
+def _random_feasible_schedules(count, seed):
+    """Random instances, each with a feasible schedule: requests placed in random order, each at
+    its release plus a random delay or the first round after it that keeps memory within M."""
+    rng = np.random.default_rng(seed)
+    for _ in range(count):
+        n, M = int(rng.integers(1, 10)), int(rng.integers(3, 25))
+        s = np.minimum(rng.integers(0, 4, n), M - 1)
+        o = np.array([rng.integers(1, M - si + 1) for si in s])
+        w = wl(s, o, arrival=np.sort(rng.uniform(0, rng.integers(1, 15), n)).round(1))
+        r, p = earliest_starts(w), np.full(n, -1)
+        for i in rng.permutation(n):
+            t = int(r[i]) + int(rng.integers(0, 3))
+            while True:
+                q = p.copy()
+                q[i] = t
+                placed = np.flatnonzero(q >= 0)
+                if evaluate(w.subset(placed), M, q[placed])[0]:
+                    p[i] = t
+                    break
+                t += 1
+        yield w, M, p
+
+
+def test_headroom_lemma_and_bound_hold_on_random_feasible_schedules():
+    # the lemma: a round d rounds before the next last round holds at most M - min(M, d)
+    # tokens; the bound: H_k <= the k-th smallest completion of every feasible schedule
+    stronger = 0
+    for w, M, p in _random_feasible_schedules(300, 3):
+        assert evaluate(w, M, p)[0]
+        c = p + w.output
+        mem, last = memory_profile(w, p), np.unique(c - 1)
+        for t in range(int(p.min()), int(last[-1]) + 1):
+            d = int(last[np.searchsorted(last, t)]) - t
+            assert mem[t] <= M - min(M, d)
+        assert np.all(headroom_completion_bounds(w, M) <= np.sort(c))
+        stronger += headroom_bound(w, M) > area_bound(w, M)
+    assert stronger > 100    # the comparison is not vacuous
 
 
 def test_cpsat_checks_the_formulation_name_and_pairs_solves_a_chain():

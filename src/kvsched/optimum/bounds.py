@@ -10,6 +10,11 @@ schedule, hence for the optimum.
 * :func:`trivial_bound`: ``sum_i (r_i + o_i - a_i)``; each request alone, started on release.
 * :func:`area_bound` (problem specific, stronger): an order-statistic bound from memory
   area, proved in its docstring.
+* :func:`headroom_bound` (at least the area bound): the same order statistics, counting also
+  the memory each round must leave free for the running requests to grow until the next
+  last round.
+* :func:`clique_bound` (at least the headroom bound): counts completions, adding the
+  pairwise :func:`separations` of requests that cannot finish close together.
 * :func:`lp_bound` (in :mod:`kvsched.optimum.ip`): the LP relaxation of the time-indexed
   integer program. Valid only with a *safe* horizon (see :func:`safe_deadlines`).
 * :func:`kvsched.optimum.exact.exact_optimum` gives the optimum itself on tiny instances.
@@ -86,11 +91,99 @@ def area_bound(workload: Workload, M: int) -> float:
     return float(np.sum(area_completion_bounds(workload, M)) - np.sum(workload.arrival))
 
 
-def best_bound(workload: Workload, M: int) -> tuple[float, str]:
-    """The larger of the cheap bounds (trivial, area) and its name."""
-    b = {"trivial": trivial_bound(workload), "area": area_bound(workload, M)}
-    name = max(b, key=b.get)
-    return b[name], name
+def _headroom_capacity(T: np.ndarray, k: np.ndarray, M: int) -> np.ndarray:
+    """Most token-rounds ``T`` rounds can hold when they are split by at most ``k`` last rounds
+    (see :func:`headroom_completion_bounds`): ``M T`` less the least headroom, which puts the
+    ``k`` intervals at equal lengths (the headroom of an interval is convex in its length)."""
+    def g(L):   # headroom of an interval of L rounds: sum_{d=0..L-1} min(M, d)
+        a = np.minimum(L, M + 1)
+        return a * (a - 1) // 2 + np.maximum(L - (M + 1), 0) * M
+    q, rem = np.divmod(T, k)
+    return M * T - rem * g(q + 1) - (k - rem) * g(q)
+
+
+def _headroom_rounds(total: np.ndarray, k: np.ndarray, M: int) -> np.ndarray:
+    """Least ``T`` with ``_headroom_capacity(T, k) >= total`` (element-wise; ``inf`` where no
+    ``T`` has it).
+
+    With ``T = k q + rem`` (``0 <= rem < k``) and ``q <= M``, the capacity is ``k f(q) + rem (M -
+    q)`` with ``f(q) = M q - q (q - 1) / 2``: it grows with ``T`` up to ``T = k M``, where it
+    stops at ``k M (M + 1) / 2`` (a round ``M`` or more rounds before the next last round must be
+    empty). So ``q`` is the largest with ``k f(q) < total``, from the quadratic's root (then
+    corrected by one in integers), and ``rem`` the least that covers the rest."""
+    total, k = np.asarray(total, dtype=np.int64), np.asarray(k, dtype=np.int64)
+
+    def kf(q):
+        return k * (M * q - q * (q - 1) // 2)
+
+    reachable = total <= k * (M * (M + 1) // 2)
+    b = M + 0.5
+    root = b - np.sqrt(np.maximum(b * b - 2.0 * total / k, 0.0))
+    q = np.clip(np.ceil(root).astype(np.int64) - 1, 0, M - 1)
+    q = np.where((q < M - 1) & (kf(q + 1) < total), q + 1, q)
+    q = np.where((q > 0) & (kf(q) >= total), q - 1, q)
+    rem = np.maximum(-(-(total - kf(q)) // (M - q)), 0)
+    T = np.where(total <= 0, 0, k * q + rem)
+    return np.where(reachable, T, np.inf)
+
+
+def headroom_completion_bounds(workload: Workload, M: int) -> np.ndarray:
+    """``H_k >= L_k`` (k = 1..n): a lower bound on the ``k``-th smallest completion time that also
+    counts the memory every round must leave free for growth.
+
+    Claim. Let ``t`` be a round and ``d_t >= 0`` the number of rounds from ``t`` to the next
+    round that is some request's last round. Then round ``t`` holds at most
+    ``M - min(M, d_t)`` tokens.
+
+    Proof. No running request ends between ``t`` and that last round ``t + d_t``, so each of
+    the ``m_t`` requests running in round ``t`` still runs in round ``t + d_t`` and has grown
+    by ``d_t`` tokens; requests started in between only add tokens. So ``mem(t) + m_t d_t <=
+    mem(t + d_t) <= M``: if ``m_t >= 1`` round ``t`` leaves at least ``d_t`` tokens free, and
+    if ``m_t = 0`` it leaves all ``M``.
+
+    Bound. As in :func:`area_completion_bounds`, let ``S`` be the first ``k`` requests to
+    complete and ``T = c_(k) - r_min``. Every last round in rounds ``[r_min, c_(k))`` belongs to
+    a request of ``S`` (the others complete at ``c_(k)`` or later), so these ``T`` rounds are
+    cut by at most ``k`` distinct last rounds into at most ``k`` intervals, the last ending at
+    round ``c_(k) - 1``. In an interval of ``L`` rounds, ``d`` takes the values ``L - 1, ..., 0``,
+    so it leaves at least ``g(L) = sum_{d<L} min(M, d)`` token-rounds free. ``g`` is convex, so
+    the ``T`` rounds hold at most ``cap_k(T) = M T - (least sum of g over k lengths adding up
+    to T)``, reached at equal lengths. They hold all of ``S``'s area, so ``cap_k(T) >= A(S) >=
+    A_k(theta*)``, and ``c_(k) >= max(theta*, r_min + T_k(A_k(theta*)))`` with ``T_k(A)`` the
+    least ``T`` with ``cap_k(T) >= A``. As ``T_k`` is non-decreasing in ``A``, minimising over
+    ``theta`` gives a bound for every schedule; the running maximum is valid too. Since
+    ``cap_k(T) <= M T``, ``H_k >= L_k``.
+
+    The headroom grows with the square of the intervals' length, so it counts when ``k``
+    requests need far more rounds than ``k`` (big requests finishing one by one), which the
+    area bound misses: it lets the area fill every round to ``M``.
+    """
+    n = len(workload)
+    if n == 0:
+        return np.zeros(0)
+    A = areas(workload).astype(np.int64)
+    r = earliest_starts(workload)
+    e = r + workload.output
+    rmin = int(r.min())
+    order = np.argsort(e, kind="stable")
+    e_sorted, A_by_e = e[order], A[order]
+    cut = np.flatnonzero(np.r_[e_sorted[1:] != e_sorted[:-1], True])
+    # one row per threshold theta = e_sorted[m]: the k smallest areas' sums, k = 1..m+1 (0 beyond)
+    cum = np.zeros((len(cut), n), dtype=np.int64)
+    for row, m in enumerate(cut):
+        cum[row, : m + 1] = np.cumsum(np.sort(A_by_e[: m + 1]))
+    k = np.broadcast_to(np.arange(1, n + 1), cum.shape)
+    val = np.maximum(e_sorted[cut][:, None], rmin + _headroom_rounds(cum, k, M))
+    val[np.arange(n)[None, :] > cut[:, None]] = np.inf               # fewer than k requests
+    return np.maximum.accumulate(val.min(axis=0))
+
+
+def headroom_bound(workload: Workload, M: int) -> float:
+    """``sum_k H_k - sum_i a_i`` (see :func:`headroom_completion_bounds`); at least
+    :func:`area_bound`."""
+    if len(workload) == 0:
+        return 0.0
+    return float(np.sum(headroom_completion_bounds(workload, M)) - np.sum(workload.arrival))
 
 
 def safe_deadlines(workload: Workload, M: int, upper: float) -> np.ndarray:
@@ -101,13 +194,13 @@ def safe_deadlines(workload: Workload, M: int, upper: float) -> np.ndarray:
     Proof: if ``c_i - a_i > upper - LB(N minus i)``, where ``LB`` is any lower bound on the
     total latency of the other requests (which, restricted to themselves, still form a
     feasible schedule), the total exceeds ``upper``. So ``c_i <= floor(a_i + upper -
-    LB(N minus i))``. ``LB`` is the larger of the trivial and area bounds of the others."""
+    LB(N minus i))``. ``LB`` is the larger of the trivial and headroom bounds of the others."""
     n = len(workload)
     d = np.zeros(n, dtype=np.int64)
     idx = np.arange(n)
     for i in range(n):
         sub = workload.subset(idx[idx != i])
-        lb = max(trivial_bound(sub), area_bound(sub, M)) if n > 1 else 0.0
+        lb = max(trivial_bound(sub), headroom_bound(sub, M)) if n > 1 else 0.0
         d[i] = int(np.floor(workload.arrival[i] + upper - lb + 1e-9))
     return np.maximum(d, earliest_starts(workload) + workload.output)
 
@@ -165,20 +258,21 @@ def _completed_by(order_stats: np.ndarray, T: int) -> np.ndarray:
 
 
 def clique_bound(workload: Workload, M: int) -> float:
-    """A lower bound on the total latency from counting completions (at least the area bound).
+    """A lower bound on the total latency from counting completions (at least the headroom
+    bound, hence the area bound).
 
     Let ``N(t)`` be the number of requests with ``c_i <= t`` in a feasible schedule. Since
     ``c_i > r_i``, ``sum_i (c_i - r_i) = sum_t (#{r_i <= t} - N(t))``, so any upper bound on
     every ``N(t)`` gives a lower bound on the total latency. Two such bounds, and their minimum:
 
-    * area: ``N(t) <= #{k : L_k <= t}`` with ``L_k`` of :func:`area_completion_bounds`
-      (``c_(k) >= L_k``); alone this is exactly :func:`area_bound`;
+    * headroom: ``N(t) <= #{k : H_k <= t}`` with ``H_k`` of :func:`headroom_completion_bounds`
+      (``c_(k) >= H_k``); alone this is exactly :func:`headroom_bound`;
     * clique ``B_theta = {i : P_i >= M - theta}`` (``theta = 0..M-1``): for ``k`` in ``B`` let
       ``beta_k = min_{i in B, i != k} D[i, k]`` (:func:`separations`). For ``i, k`` in ``B``
       with ``c_i <= c_k``, ``c_k - beta_k >= c_i``: the intervals ``[c_k - beta_k, c_k)`` are
       pairwise disjoint, a one-machine schedule with release ``r_k + o_k - beta_k`` and
       processing ``beta_k``. SRPT bounds how many of them can be done by ``t``
-      (:func:`_srpt_completions`); the other requests are counted by their own area bound.
+      (:func:`_srpt_completions`); the other requests are counted by their own headroom bound.
     """
     n = len(workload)
     if n == 0:
@@ -188,7 +282,7 @@ def clique_bound(workload: Workload, M: int) -> float:
     e = r + o
     peak = s + o
     D = separations(workload, M)
-    L_all = area_completion_bounds(workload, M)
+    L_all = headroom_completion_bounds(workload, M)
     cliques = []   # (SRPT completions of B, area order statistics of the rest)
     # B_theta changes only where M - theta passes a peak: one clique per distinct peak (clipped to M)
     for v in np.unique(np.clip(peak, 1, M)):
@@ -199,7 +293,7 @@ def clique_bound(workload: Workload, M: int) -> float:
         np.fill_diagonal(DB, np.inf)
         beta = DB.min(axis=0).astype(np.int64)
         comp = _srpt_completions(e[B] - beta, beta)
-        L_rest = area_completion_bounds(workload.subset(rest), M) if len(rest) else np.zeros(0)
+        L_rest = headroom_completion_bounds(workload.subset(rest), M) if len(rest) else np.zeros(0)
         cliques.append((comp, L_rest))
     T = int(max(np.max(a) for a in [L_all, *(x for c in cliques for x in c)] if len(a))) + 1
     done = _completed_by(L_all, T)

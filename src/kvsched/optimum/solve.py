@@ -3,7 +3,7 @@
 :func:`bracket` runs, in order:
 
 1. the heuristic portfolio (:mod:`kvsched.optimum.heuristics`): upper bounds;
-2. the cheap certified bounds (trivial, memory area, clique counting;
+2. the cheap certified bounds (trivial, memory area, headroom, clique counting;
    :mod:`kvsched.optimum.bounds`), all in milliseconds;
 3. for ``n <= exact_n``, the exhaustive search of :mod:`kvsched.optimum.exact` (OPT itself; if it
    passes its state limit, ``info['exact_status']`` says so and the steps below go on);
@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..workload import Workload
-from .bounds import area_bound, clique_bound, safe_deadlines, trivial_bound
+from .bounds import area_bound, clique_bound, headroom_bound, safe_deadlines, trivial_bound
 from .heuristics import HEURISTICS, heuristic_schedules
 from .schedule import validate
 
@@ -81,7 +81,8 @@ def bracket(workload: Workload, M: int, time_limit: float = 10.0, *, num_workers
     upper, starts, method = heur[name][0], heur[name][1], name
     info: dict = {"heuristics_s": time.perf_counter() - t0}
     t1 = time.perf_counter()
-    bounds = {"trivial": trivial_bound(workload), "area": area_bound(workload, M), "clique": clique_bound(workload, M)}
+    bounds = {"trivial": trivial_bound(workload), "area": area_bound(workload, M),
+              "headroom": headroom_bound(workload, M), "clique": clique_bound(workload, M)}
     info["bounds_s"] = time.perf_counter() - t1
     n = len(workload)
 
