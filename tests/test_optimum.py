@@ -184,16 +184,18 @@ def test_clique_bound_sees_serialisation_the_area_bound_misses():
 
 def test_headroom_bound_by_hand():
     # M = 10, two requests s = 0, o = 9 (area 45 each). The area bound fills every round to M:
-    # c_(1) >= 9, c_(2) >= ceil(90 / 10) = 9, total 18. With headroom, the 2 last rounds cut
-    # T rounds into 2 intervals; an interval of L rounds leaves sum_{d<L} d tokens free. T = 11:
-    # 6 + 5 rounds hold 110 - 15 - 10 = 85 < 90; T = 12: 6 + 6 hold 120 - 30 = 90. So c_(2) >= 12,
-    # total 21. OPT = 26 (the second must start in the first's last round: 9 + 17), which the
-    # separations see.
+    # c_(1) >= 9, c_(2) >= ceil(90 / 10) = 9, total 18. OPT = 26 (the second must start in the
+    # first's last round: 9 + 17), which the separations see.
+    # Headroom by rounds: 2 last rounds cut T rounds into 2 intervals, and one of L rounds leaves
+    # sum_{d<L} d tokens free; T = 12 (6 + 6 rounds) holds 120 - 30 = 90, T = 11 only 85: c_(2) >= 12.
+    # By requests, lambda = 4: a run of 9 cut at ages 2 and 9 leaves 1 + 21 = 22 and holds
+    # 2 + 9 = 11 tokens in its cuts (22 + 4 * 11 = 66; at ages 3, 9 also 18 + 48 = 66, any other
+    # way more), so 10 T >= 2 * (45 + 66) - 4 * 10 * 2 = 142: c_(2) >= 15, total 24.
     w = wl([0, 0], [9, 9])
     assert exact_optimum(w, 10)[0] == 26
     assert area_bound(w, 10) == 18
-    assert headroom_completion_bounds(w, 10).tolist() == [9, 12]
-    assert headroom_bound(w, 10) == 21
+    assert headroom_completion_bounds(w, 10).tolist() == [9, 15]
+    assert headroom_bound(w, 10) == 24
     assert clique_bound(w, 10) == 26
 
 

@@ -27,6 +27,7 @@ equals the LP bound (Geoffrion 1974) and adds nothing.
 from __future__ import annotations
 
 import heapq
+from functools import lru_cache
 
 import numpy as np
 
@@ -127,55 +128,112 @@ def _headroom_rounds(total: np.ndarray, k: np.ndarray, M: int) -> np.ndarray:
     return np.where(reachable, T, np.inf)
 
 
+# Lagrange multipliers (tokens of headroom per token held in a last round) tried by
+# ``headroom_completion_bounds``; each gives a valid bound. Dyadic, so the sums are exact floats.
+_LAMBDAS = (1 / 16, 3 / 32, 1 / 8, 3 / 16, 1 / 4, 3 / 8, 1 / 2, 3 / 4, 1, 3 / 2, 2, 3, 4, 6, 8, 12, 16)
+_REQUEST_HEADROOM_MAX_OUTPUT = 512   # the per-request table grows with the square of the output
+
+
+@lru_cache(maxsize=64)
+def _request_headroom(prompts: tuple, omax: int) -> np.ndarray:
+    """``phi[l, j, o]`` (token-rounds): the least ``W + lambda_l * K`` over the ways to cut the
+    ``o`` rounds of a request with prompt ``prompts[j]`` by last rounds, its own last round
+    (age ``o``) included. ``W``: the headroom its rounds leave, ``sum_rounds d`` (a segment of
+    ``L`` rounds ending in a last round gives ``L (L - 1) / 2``); ``K``: the tokens it holds in
+    those last rounds (``s + a`` at age ``a``). Dynamic programming over the age of the last cut."""
+    lam = np.asarray(_LAMBDAS)[:, None]
+    s = np.asarray(prompts, dtype=float)[None, :]
+    seg = np.arange(omax + 1, dtype=float)
+    seg = seg * (seg - 1) / 2
+    f = np.full((len(_LAMBDAS), len(prompts), omax + 1), np.inf)
+    for a in range(1, omax + 1):
+        best = np.full(f.shape[:2], seg[a])                          # no earlier cut
+        if a > 1:                                                    # previous cut at age 1..a-1
+            best = np.minimum(best, (f[:, :, 1:a] + seg[a - np.arange(1, a)]).min(axis=2))
+        f[:, :, a] = best + lam * (s + a)
+    f.setflags(write=False)
+    return f
+
+
 def headroom_completion_bounds(workload: Workload, M: int) -> np.ndarray:
     """``H_k >= L_k`` (k = 1..n): a lower bound on the ``k``-th smallest completion time that also
     counts the memory every round must leave free for growth.
 
     Claim. Let ``t`` be a round and ``d_t >= 0`` the number of rounds from ``t`` to the next
-    round that is some request's last round. Then round ``t`` holds at most
-    ``M - min(M, d_t)`` tokens.
+    round that is some request's last round. Then ``mem(t) + m_t d_t <= M``, with ``m_t`` the
+    requests running in round ``t``.
 
     Proof. No running request ends between ``t`` and that last round ``t + d_t``, so each of
     the ``m_t`` requests running in round ``t`` still runs in round ``t + d_t`` and has grown
     by ``d_t`` tokens; requests started in between only add tokens. So ``mem(t) + m_t d_t <=
-    mem(t + d_t) <= M``: if ``m_t >= 1`` round ``t`` leaves at least ``d_t`` tokens free, and
-    if ``m_t = 0`` it leaves all ``M``.
+    mem(t + d_t) <= M``.
 
-    Bound. As in :func:`area_completion_bounds`, let ``S`` be the first ``k`` requests to
-    complete and ``T = c_(k) - r_min``. Every last round in rounds ``[r_min, c_(k))`` belongs to
-    a request of ``S`` (the others complete at ``c_(k)`` or later), so these ``T`` rounds are
-    cut by at most ``k`` distinct last rounds into at most ``k`` intervals, the last ending at
-    round ``c_(k) - 1``. In an interval of ``L`` rounds, ``d`` takes the values ``L - 1, ..., 0``,
-    so it leaves at least ``g(L) = sum_{d<L} min(M, d)`` token-rounds free. ``g`` is convex, so
-    the ``T`` rounds hold at most ``cap_k(T) = M T - (least sum of g over k lengths adding up
-    to T)``, reached at equal lengths. They hold all of ``S``'s area, so ``cap_k(T) >= A(S) >=
-    A_k(theta*)``, and ``c_(k) >= max(theta*, r_min + T_k(A_k(theta*)))`` with ``T_k(A)`` the
-    least ``T`` with ``cap_k(T) >= A``. As ``T_k`` is non-decreasing in ``A``, minimising over
-    ``theta`` gives a bound for every schedule; the running maximum is valid too. Since
-    ``cap_k(T) <= M T``, ``H_k >= L_k``.
+    Setting. As in :func:`area_completion_bounds`, let ``S`` be the first ``k`` requests to
+    complete, ``theta* = max_S e_i`` and ``T = c_(k) - r_min``. Every last round in rounds
+    ``[r_min, c_(k))`` belongs to a request of ``S`` (the others complete at ``c_(k)`` or later),
+    so these ``T`` rounds contain at most ``k`` last rounds ("cuts"), the last one round
+    ``c_(k) - 1``. They hold all of ``S``'s area. Summing the claim over them:
+    ``A(S) + sum_t m_t d_t <= M T``. Two ways to count the headroom ``sum_t m_t d_t``:
 
-    The headroom grows with the square of the intervals' length, so it counts when ``k``
-    requests need far more rounds than ``k`` (big requests finishing one by one), which the
-    area bound misses: it lets the area fill every round to ``M``.
+    1. By rounds. ``m_t >= 1`` unless the round is empty (then it leaves all ``M``), so round
+       ``t`` leaves at least ``min(M, d_t)``. The cuts split the ``T`` rounds into at most ``k``
+       intervals; in one of ``L`` rounds ``d`` runs ``L - 1, ..., 0``, leaving ``g(L) = sum_{d<L}
+       min(M, d)``. ``g`` is convex, so the rounds hold at most ``cap_k(T) = M T - (least sum of
+       g over k lengths adding up to T)``, reached at equal lengths, and ``cap_k(T) >= A(S) >=
+       A_k(theta*)`` (:func:`_headroom_rounds` solves it for ``T``).
+    2. By requests. Each ``i`` in ``S`` runs ``o_i`` consecutive rounds ending in its own last
+       round, so the cuts inside its run split it into segments that each end in a cut, and
+       its rounds add ``W_i = sum of L (L - 1) / 2`` over its segments. More cuts make ``W_i``
+       smaller, but in each cut the requests running hold at most ``M`` tokens together:
+       ``sum_{i in S} K_i <= M k``, with ``K_i`` the tokens ``i`` holds in the cuts of its run.
+       For any ``lambda >= 0``, ``A(S) + sum_S (W_i + lambda K_i) <= M T + lambda M k``, and
+       ``W_i + lambda K_i >= phi_i(lambda)``, its least value over all cut positions
+       (:func:`_request_headroom`). So ``M T >= E_k(theta*) - lambda M k`` with ``E_k(theta)``
+       the sum of the ``k`` smallest ``A_i + phi_i(lambda)`` among requests with ``e_i <=
+       theta``. This one sees that many requests finishing in few rounds must be short or run
+       together, and that running together costs each of them headroom.
+
+    Each gives ``c_(k) >= max(theta*, r_min + T_k)`` with ``T_k`` non-decreasing in the sum it
+    covers, so minimising over ``theta`` gives a bound for every schedule; ``H_k`` is the larger
+    over both counts and the multipliers ``_LAMBDAS``, and the running maximum is valid too.
+    Both counts need at least ``A(S) / M`` rounds, so ``H_k >= L_k``. The per-request count is
+    skipped when an output exceeds ``_REQUEST_HEADROOM_MAX_OUTPUT`` rounds.
     """
     n = len(workload)
     if n == 0:
         return np.zeros(0)
+    s, o = workload.prompt.astype(np.int64), workload.output.astype(np.int64)
     A = areas(workload).astype(np.int64)
     r = earliest_starts(workload)
-    e = r + workload.output
+    e = r + o
     rmin = int(r.min())
     order = np.argsort(e, kind="stable")
     e_sorted, A_by_e = e[order], A[order]
     cut = np.flatnonzero(np.r_[e_sorted[1:] != e_sorted[:-1], True])
-    # one row per threshold theta = e_sorted[m]: the k smallest areas' sums, k = 1..m+1 (0 beyond)
+    theta = e_sorted[cut][:, None]
+    k = np.arange(1, n + 1)
+    too_few = k[None, :] > cut[:, None] + 1                          # fewer than k requests
+    # 1. by rounds: one row per threshold theta = e_sorted[m], the k smallest areas' sums
     cum = np.zeros((len(cut), n), dtype=np.int64)
     for row, m in enumerate(cut):
         cum[row, : m + 1] = np.cumsum(np.sort(A_by_e[: m + 1]))
-    k = np.broadcast_to(np.arange(1, n + 1), cum.shape)
-    val = np.maximum(e_sorted[cut][:, None], rmin + _headroom_rounds(cum, k, M))
-    val[np.arange(n)[None, :] > cut[:, None]] = np.inf               # fewer than k requests
-    return np.maximum.accumulate(val.min(axis=0))
+    val = np.maximum(theta, rmin + _headroom_rounds(cum, np.broadcast_to(k, cum.shape), M))
+    val[too_few] = np.inf
+    best = val.min(axis=0)
+    # 2. by requests, for every multiplier at once
+    if int(o.max()) <= _REQUEST_HEADROOM_MAX_OUTPUT:
+        prompts, j = np.unique(s, return_inverse=True)
+        phi = _request_headroom(tuple(prompts.tolist()), int(o.max()))[:, j, o]      # (lambda, i)
+        E = (A[None, :] + phi)[:, order]
+        cumE = np.zeros((len(_LAMBDAS), len(cut), n))
+        for row, m in enumerate(cut):
+            cumE[:, row, : m + 1] = np.cumsum(np.sort(E[:, : m + 1], axis=1), axis=1)
+        lam = np.asarray(_LAMBDAS)[:, None, None]
+        rounds = np.ceil((cumE - lam * M * k) / M - 1e-9)
+        valE = np.maximum(theta[None], rmin + rounds)
+        valE[:, too_few] = np.inf
+        best = np.maximum(best, valE.min(axis=1).max(axis=0))
+    return np.maximum.accumulate(best)
 
 
 def headroom_bound(workload: Workload, M: int) -> float:
