@@ -196,7 +196,7 @@ def headroom_completion_bounds(workload: Workload, M: int) -> np.ndarray:
     Each gives ``c_(k) >= max(theta*, r_min + T_k)`` with ``T_k`` non-decreasing in the sum it
     covers, so minimising over ``theta`` gives a bound for every schedule; ``H_k`` is the larger
     over both counts and the multipliers ``_LAMBDAS``, and the running maximum is valid too.
-    Both counts need at least ``A(S) / M`` rounds, so ``H_k >= L_k``. The per-request count is
+    The count by rounds needs at least ``A(S) / M`` rounds, so ``H_k >= L_k``. The per-request count is
     skipped when an output exceeds ``_REQUEST_HEADROOM_MAX_OUTPUT`` rounds.
     """
     n = len(workload)
@@ -341,7 +341,7 @@ def clique_bound(workload: Workload, M: int) -> float:
     peak = s + o
     D = separations(workload, M)
     L_all = headroom_completion_bounds(workload, M)
-    cliques = []   # (SRPT completions of B, area order statistics of the rest)
+    cliques = []   # (SRPT completions of B, headroom order statistics of the rest)
     # B_theta changes only where M - theta passes a peak: one clique per distinct peak (clipped to M)
     for v in np.unique(np.clip(peak, 1, M)):
         B, rest = np.flatnonzero(peak >= v), np.flatnonzero(peak < v)
