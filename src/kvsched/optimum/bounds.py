@@ -64,24 +64,40 @@ def area_completion_bounds(workload: Workload, M: int) -> np.ndarray:
     A_k(theta*)``. Together ``c_(k) >= max(theta*, r_min + ceil(A_k(theta*)/M)) >= L_k``.
     Finally ``c_(k) >= c_(k-1)``, so the running maximum of ``L_k`` is also valid.
     """
-    n = len(workload)
-    if n == 0:
+    if len(workload) == 0:
         return np.zeros(0)
-    A = areas(workload).astype(np.int64)
+    order, theta, cut, rmin = _thresholds(workload)
+    cum = _smallest_sums(areas(workload).astype(np.int64)[order], cut)
+    return np.maximum.accumulate(_min_over_thresholds(np.maximum(theta, rmin + np.ceil(cum / M)), cut))
+
+
+def _thresholds(workload: Workload):
+    """The thresholds ``theta`` of the order-statistic bounds, the distinct values of ``e_i = r_i +
+    o_i``: returns ``order`` (requests by ``e``), ``theta`` (a column, one row per threshold),
+    ``cut`` (the last position in ``order`` with ``e <= theta``, per row) and ``r_min``."""
     r = earliest_starts(workload)
     e = r + workload.output
-    rmin = int(r.min())
     order = np.argsort(e, kind="stable")
-    e_sorted, A_by_e = e[order], A[order]
-    best = np.full(n, np.inf)
-    # thresholds: the distinct values of e; jobs allowed = prefix of the e-sorted list
-    cut = np.flatnonzero(np.r_[e_sorted[1:] != e_sorted[:-1], True])  # last index of each value
-    for m in cut:
-        theta = int(e_sorted[m])
-        cum = np.cumsum(np.sort(A_by_e[: m + 1]))                    # k = 1..m+1
-        val = np.maximum(theta, rmin + np.ceil(cum / M))
-        best[: m + 1] = np.minimum(best[: m + 1], val)
-    return np.maximum.accumulate(best)
+    e_sorted = e[order]
+    cut = np.flatnonzero(np.r_[e_sorted[1:] != e_sorted[:-1], True])
+    return order, e_sorted[cut][:, None], cut, int(r.min())
+
+
+def _smallest_sums(values: np.ndarray, cut: np.ndarray) -> np.ndarray:
+    """``out[..., row, k - 1]``: the sum of the ``k`` smallest of ``values[..., :cut[row] + 1]``
+    (the requests with ``e <= theta``; 0 where there are fewer than ``k``)."""
+    n = values.shape[-1]
+    out = np.zeros(values.shape[:-1] + (len(cut), n), dtype=values.dtype)
+    for row, m in enumerate(cut):
+        out[..., row, : m + 1] = np.cumsum(np.sort(values[..., : m + 1], axis=-1), axis=-1)
+    return out
+
+
+def _min_over_thresholds(val: np.ndarray, cut: np.ndarray) -> np.ndarray:
+    """Minimum over the threshold rows (axis -2) of per-``k`` bounds, skipping the rows with fewer
+    than ``k`` requests."""
+    too_few = np.arange(1, val.shape[-1] + 1)[None, :] > cut[:, None] + 1
+    return np.where(too_few, np.inf, val).min(axis=-2)
 
 
 def area_bound(workload: Workload, M: int) -> float:
@@ -204,35 +220,19 @@ def headroom_completion_bounds(workload: Workload, M: int) -> np.ndarray:
         return np.zeros(0)
     s, o = workload.prompt.astype(np.int64), workload.output.astype(np.int64)
     A = areas(workload).astype(np.int64)
-    r = earliest_starts(workload)
-    e = r + o
-    rmin = int(r.min())
-    order = np.argsort(e, kind="stable")
-    e_sorted, A_by_e = e[order], A[order]
-    cut = np.flatnonzero(np.r_[e_sorted[1:] != e_sorted[:-1], True])
-    theta = e_sorted[cut][:, None]
+    order, theta, cut, rmin = _thresholds(workload)
     k = np.arange(1, n + 1)
-    too_few = k[None, :] > cut[:, None] + 1                          # fewer than k requests
-    # 1. by rounds: one row per threshold theta = e_sorted[m], the k smallest areas' sums
-    cum = np.zeros((len(cut), n), dtype=np.int64)
-    for row, m in enumerate(cut):
-        cum[row, : m + 1] = np.cumsum(np.sort(A_by_e[: m + 1]))
-    val = np.maximum(theta, rmin + _headroom_rounds(cum, np.broadcast_to(k, cum.shape), M))
-    val[too_few] = np.inf
-    best = val.min(axis=0)
+    # 1. by rounds: the k smallest areas must fit in cap_k(T)
+    cum = _smallest_sums(A[order], cut)
+    best = _min_over_thresholds(np.maximum(theta, rmin + _headroom_rounds(cum, np.broadcast_to(k, cum.shape), M)), cut)
     # 2. by requests, for every multiplier at once
     if int(o.max()) <= _REQUEST_HEADROOM_MAX_OUTPUT:
         prompts, j = np.unique(s, return_inverse=True)
         phi = _request_headroom(tuple(prompts.tolist()), int(o.max()))[:, j, o]      # (lambda, i)
-        E = (A[None, :] + phi)[:, order]
-        cumE = np.zeros((len(_LAMBDAS), len(cut), n))
-        for row, m in enumerate(cut):
-            cumE[:, row, : m + 1] = np.cumsum(np.sort(E[:, : m + 1], axis=1), axis=1)
+        cumE = _smallest_sums((A[None, :] + phi)[:, order], cut)                      # (lambda, theta, k)
         lam = np.asarray(_LAMBDAS)[:, None, None]
         rounds = np.ceil((cumE - lam * M * k) / M - 1e-9)
-        valE = np.maximum(theta[None], rmin + rounds)
-        valE[:, too_few] = np.inf
-        best = np.maximum(best, valE.min(axis=1).max(axis=0))
+        best = np.maximum(best, _min_over_thresholds(np.maximum(theta, rmin + rounds), cut).max(axis=0))
     return np.maximum.accumulate(best)
 
 
