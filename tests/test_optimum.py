@@ -199,9 +199,18 @@ def test_headroom_bound_by_hand():
     assert clique_bound(w, 10) == 26
 
 
+def _headroom_capacity(T, k, M):
+    """cap_k(T) by its definition: M T less sum_{d<L} min(M, d) over k lengths L as equal as
+    integers allow (rem of q + 1 rounds, the rest of q)."""
+    def g(L):
+        return np.array([sum(min(M, d) for d in range(x)) for x in np.atleast_1d(L)])
+    q, rem = np.divmod(T, k)
+    return M * T - rem * g(q + 1) - (k - rem) * g(q)
+
+
 def test_headroom_rounds_closed_form_matches_a_scan():
     # the least T whose capacity covers a total, against scanning T = 0, 1, ... directly
-    from kvsched.optimum.bounds import _headroom_capacity, _headroom_rounds
+    from kvsched.optimum.bounds import _headroom_rounds
     for M in range(1, 25):
         for k in range(1, 7):
             total = np.arange(k * M * (M + 1) // 2 + 3)

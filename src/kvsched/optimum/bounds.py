@@ -108,20 +108,11 @@ def area_bound(workload: Workload, M: int) -> float:
     return float(np.sum(area_completion_bounds(workload, M)) - np.sum(workload.arrival))
 
 
-def _headroom_capacity(T: np.ndarray, k: np.ndarray, M: int) -> np.ndarray:
-    """Most token-rounds ``T`` rounds can hold when they are split by at most ``k`` last rounds
-    (see :func:`headroom_completion_bounds`): ``M T`` less the least headroom, which puts the
-    ``k`` intervals at equal lengths (the headroom of an interval is convex in its length)."""
-    def g(L):   # headroom of an interval of L rounds: sum_{d=0..L-1} min(M, d)
-        a = np.minimum(L, M + 1)
-        return a * (a - 1) // 2 + np.maximum(L - (M + 1), 0) * M
-    q, rem = np.divmod(T, k)
-    return M * T - rem * g(q + 1) - (k - rem) * g(q)
-
-
 def _headroom_rounds(total: np.ndarray, k: np.ndarray, M: int) -> np.ndarray:
-    """Least ``T`` with ``_headroom_capacity(T, k) >= total`` (element-wise; ``inf`` where no
-    ``T`` has it).
+    """Least ``T`` with ``cap_k(T) >= total`` (element-wise; ``inf`` where no ``T`` has it), where
+    ``cap_k(T) = M T - (least sum of g(L) over k interval lengths L adding up to T)`` and
+    ``g(L) = sum_{d<L} min(M, d)`` (see :func:`headroom_completion_bounds`); ``g`` is convex, so
+    the least sum puts the lengths as equal as integers allow.
 
     With ``T = k q + rem`` (``0 <= rem < k``) and ``q <= M``, the capacity is ``k f(q) + rem (M -
     q)`` with ``f(q) = M q - q (q - 1) / 2``: it grows with ``T`` up to ``T = k M``, where it
