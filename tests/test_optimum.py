@@ -302,6 +302,18 @@ def test_bracket_never_reports_an_unproven_optimum():
     assert evaluate(w, 12, b.starts)[1] == b.upper
 
 
+def test_bracket_proof_step_closes_what_the_short_steps_leave_open():
+    # step 6 (one long CP-SAT run, no objective floor) runs only up to prove_n requests
+    w, M = wl([2, 2, 2, 2, 2, 2], [9, 7, 5, 8, 3, 6]), 12
+    opt, _ = exact_optimum(w, M)
+    short = bracket(w, M, cpsat_n=0, separation_n=0, prove_n=5)
+    assert not short.proven and "prove_status" not in short.info
+    b = bracket(w, M, cpsat_n=0, separation_n=0, prove_n=6, prove_time_limit=20)
+    assert b.info["prove_status"] == "OPTIMAL" and b.info["prove_units"] > 0
+    assert b.proven and b.opt == pytest.approx(opt) and b.lower_method == "cpsat_prove"
+    assert validate(w, M, b.starts) == pytest.approx(opt)
+
+
 def test_left_shift_keeps_feasibility_and_never_worsens():
     w, M = next(_instances(1, 3, 6))
     p = heuristic_schedules(w, M, ("fcfs",), shift=False)["fcfs"][1] + 3

@@ -22,7 +22,10 @@ except sizes above 200,000 requests, which run once.
 hindsight-optimum stack on the MC-SF synthetic instances (the ``mcsf_synthetic`` preset at that
 scale: 2 x 200 instances at ``full``) and prints its total wall time, the median optimality
 gap (best schedule against best lower bound) per arrival model, how many trials OPT was
-proven for, and every trial with ``n <= 20`` requests.
+proven for, and every trial with ``n <= 20`` requests. ``--prove-n N`` (default 20) then runs
+the trials with ``n <= N`` again from scratch with the proof step of
+:func:`~kvsched.optimum.solve.bracket` (one long CP-SAT run, ``--prove-limit`` deterministic
+units) and prints how long each took to prove OPT (0 skips this).
 """
 
 from __future__ import annotations
@@ -189,8 +192,9 @@ def suite(a, d) -> dict:
     return out
 
 
-def optimum_bench(scale: str, processes: int | None) -> dict:
-    """Run the ``mcsf_synthetic`` trials at ``scale`` once and summarise time and gaps."""
+def optimum_bench(scale: str, processes: int | None, prove_n: int = 20, prove_limit: float = 300.0) -> dict:
+    """Run the ``mcsf_synthetic`` trials at ``scale`` once and summarise time and gaps; then
+    prove OPT on the trials with ``n <= prove_n`` (module docstring)."""
     from .experiments import load_module_spec
     from .experiments.mcsf_synthetic import run_preset
 
@@ -219,9 +223,23 @@ def optimum_bench(scale: str, processes: int | None) -> dict:
     print(f"\ninstances with n <= 20: {len(small)}")
     if len(small):
         print(small.to_string(index=False))
+    proofs = []
+    if prove_n and (df.n <= prove_n).any():
+        only = {(int(m), int(k)) for m, k in df[df.n <= prove_n][["arrival_model", "trial"]].itertuples(index=False)}
+        pp = dict(p, prove_n=prove_n, prove_time_limit=prove_limit)
+        print(f"\nproving OPT for the {len(only)} trial(s) with n <= {prove_n} from scratch "
+              f"(bracket, then one CP-SAT run of up to {prove_limit:g} deterministic units):")
+        pr = run_preset(pp, only=only)
+        pr = pr[pr.variant == "mcsf"][["arrival_model", "trial", "n", "memory", "lower", "upper", "proven",
+                                        "prove_status", "prove_units", "wall_s"]]
+        print(pr.to_string(index=False))
+        print(f"proven {int(pr.proven.sum())} of {len(pr)}; wall per trial {pr.wall_s.min():.0f}-"
+              f"{pr.wall_s.max():.0f} s (target: <= 10 s each)")
+        proofs = pr.to_dict(orient="records")
     return {"scale": scale, "params": p, "instances": len(df), "wall_s": round(wall, 2),
             "median_gap": float(df.gap.median()), "per_model": per_model, "best_lower_bound": best_bound,
-            "small_n": small.to_dict(orient="records")}
+            "small_n": small.to_dict(orient="records"), "prove_n": prove_n, "prove_limit": prove_limit,
+            "proofs": proofs}
 
 
 def _plot(rows: list[dict], path: str) -> None:
@@ -272,6 +290,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--optimum", action="store_true", help="time the hindsight-optimum stack (see above)")
     ap.add_argument("--scale", default="full", help="optimum: the mcsf_synthetic preset's scale")
     ap.add_argument("--processes", type=int, default=None, help="optimum: parallel processes (default: preset's)")
+    ap.add_argument("--prove-n", type=int, default=20, help="optimum: then prove OPT for trials with n <= this (0: skip)")
+    ap.add_argument("--prove-limit", type=float, default=300.0,
+                    help="optimum: CP-SAT deterministic units for each of those proofs")
     a = ap.parse_args(argv)
     try:
         a.predictor = parse_predictor(a.predictor)
@@ -281,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
     m = machine()
     print(f"machine: {m['cpu']} ({m['cores']} cores), Python {m['python']}, {m['platform']}")
     if a.optimum:
-        res = optimum_bench(a.scale, a.processes)
+        res = optimum_bench(a.scale, a.processes, a.prove_n, a.prove_limit)
         _save(a.json, {"machine": m, **res})
         return 0
     print(f"wall times: best of {a.repeat} run(s)")

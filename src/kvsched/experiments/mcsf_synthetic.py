@@ -60,6 +60,7 @@ def trial(model: int, k: int, seed0: int, n=None, first_round: str = "s_plus_1",
     base = dict(arrival_model=model, trial=k, seed=seed, n=len(w), memory=M, lower=b.lower,
                 upper=b.upper, proven=b.proven, upper_method=b.method, lower_method=b.lower_method,
                 gap=b.gap, cpsat_status=b.info.get("cpsat_status", "skipped"),
+                prove_status=b.info.get("prove_status", "skipped"), prove_units=b.info.get("prove_units", 0.0),
                 fcfs=b.heuristics["fcfs"], wall_s=time.perf_counter() - t0,
                 **{f"bound_{k2}": v for k2, v in b.bounds.items()})
     rows = []
@@ -77,15 +78,17 @@ def _trial_star(args):
 
 
 def run_trials(models, trials, seed0, time_limit, num_workers, exact_n=0, use_lp=False, lp_time_limit=30.0,
-               progress=None, n=None, first_round="s_plus_1", processes=1, **bracket_kw) -> pd.DataFrame:
-    """All trials, ``processes`` at a time (results are the same for any ``processes``)."""
+               progress=None, n=None, first_round="s_plus_1", processes=1, only=None, **bracket_kw) -> pd.DataFrame:
+    """All trials, ``processes`` at a time (results are the same for any ``processes``);
+    ``only``: just these ``(model, trial)`` pairs."""
     kw = dict(seed0=seed0, n=n, first_round=first_round, time_limit=time_limit, num_workers=num_workers,
               exact_n=exact_n, use_lp=use_lp, lp_time_limit=lp_time_limit, **bracket_kw)
     import contextlib
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
-    jobs = [(model, k, kw) for model in models for k in range(trials)]
+    jobs = [(model, k, kw) for model in models for k in range(trials)
+            if only is None or (model, k) in only]
     rows: list[dict] = []
     parallel = int(processes) > 1 and len(jobs) > 1
     with (ProcessPoolExecutor(int(processes), mp_context=mp.get_context("spawn")) if parallel
@@ -97,16 +100,17 @@ def run_trials(models, trials, seed0, time_limit, num_workers, exact_n=0, use_lp
     return pd.DataFrame(rows)
 
 
-def run_preset(p: dict, progress=None) -> pd.DataFrame:
+def run_preset(p: dict, progress=None, only=None) -> pd.DataFrame:
     """:func:`run_trials` with a preset's parameters (``conf/experiment/mcsf_synthetic.yaml``)."""
     opt = lambda key, cast: None if p.get(key) is None else cast(p[key])  # noqa: E731
     return run_trials(list(p.get("models", [1, 2])), int(p["trials"]), int(p.get("seed0", 0)),
                       float(p["time_limit"]), int(p.get("num_workers", 1)), int(p.get("exact_n", 0)),
                       bool(p.get("use_lp", False)), float(p.get("lp_time_limit", 30.0)), progress, p.get("n"),
-                      str(p.get("first_round", "s_plus_1")), processes=int(p.get("processes", 1)),
+                      str(p.get("first_round", "s_plus_1")), processes=int(p.get("processes", 1)), only=only,
                       cpsat_n=opt("cpsat_n", int), separation_n=opt("separation_n", int),
                       separation_time_limit=opt("separation_time_limit", float),
-                      formulation=str(p.get("formulation", "pairs")))
+                      formulation=str(p.get("formulation", "pairs")), prove_n=int(p.get("prove_n", 0) or 0),
+                      prove_time_limit=float(p.get("prove_time_limit", 100.0)))
 
 
 def summarise(df: pd.DataFrame, decisive_width: float = 0.01) -> tuple[pd.DataFrame, dict]:

@@ -45,6 +45,7 @@ class CpsatResult:
     starts: np.ndarray | None
     status: str
     wall_s: float
+    units: float = 0.0            # deterministic time used (CP-SAT's units; reproducible with one worker)
 
 
 def solve_cpsat(workload: Workload, M: int, hint: np.ndarray, *, time_limit: float = 10.0,
@@ -124,9 +125,9 @@ def solve_cpsat(workload: Workload, M: int, hint: np.ndarray, *, time_limit: flo
         starts = np.array([solver.Value(v) for v in p], dtype=np.int64)
         val = float(np.sum(starts + o - a))
         bound = float(solver.BestObjectiveBound()) + const
-        return CpsatResult(val, bound, st == cp_model.OPTIMAL, starts, name, wall)
+        return CpsatResult(val, bound, st == cp_model.OPTIMAL, starts, name, wall, solver.deterministic_time)
     bound = float(solver.BestObjectiveBound()) + const if st != cp_model.INFEASIBLE else float("inf")
-    return CpsatResult(None, bound, False, None, name, wall)
+    return CpsatResult(None, bound, False, None, name, wall, solver.deterministic_time)
 
 
 def _last_round_memory(m, p, s, o, M: int, D: np.ndarray) -> None:

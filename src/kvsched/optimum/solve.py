@@ -10,7 +10,11 @@
 4. for ``n <= separation_n``, the completion-separation relaxation
    (:mod:`kvsched.optimum.separation`), and, if asked, the LP relaxation;
 5. for ``n <= cpsat_n``, CP-SAT (``formulation``: ``pairs`` or ``units``) warm-started from
-   the best schedule so far and told the best lower bound; optionally the time-indexed IP.
+   the best schedule so far and told the best lower bound; optionally the time-indexed IP;
+6. for ``n <= prove_n``, if OPT is still open, one long CP-SAT run (``prove_time_limit``) on the
+   last-round model, warm-started from the best schedule and *not* told the lower bound: on the
+   MC-SF synthetic instances the bound as an objective floor kept CP-SAT's own bound from
+   moving (``docs/optimum.md``). Off by default.
 
 CP-SAT budgets (``time_limit``, ``separation_time_limit``) are deterministic time with one
 worker, so results are reproducible; wall seconds with more workers.
@@ -68,13 +72,14 @@ def bracket(workload: Workload, M: int, time_limit: float = 10.0, *, num_workers
             heuristics=tuple(HEURISTICS), exact_n: int = 0, use_lp: bool = False, lp_time_limit: float = 30.0,
             use_ip: bool = False, ip_time_limit: float = 30.0, use_cpsat: bool = True, cpsat_n: int | None = None,
             formulation: str = "pairs", separation_n: int | None = 25, separation_time_limit: float | None = None,
-            seed: int = 0) -> OptBracket:
+            prove_n: int = 0, prove_time_limit: float = 100.0, seed: int = 0) -> OptBracket:
     """Bracket OPT for one instance (unit rounds, non-preemptive, memory ``M``).
 
     ``cpsat_n`` / ``separation_n``: run CP-SAT / the separation relaxation only up to that many
     requests (None: always; 0: never). Beyond ~25 requests neither improves on the cheap
     bounds within seconds (``docs/optimum.md``). ``separation_time_limit`` defaults to
-    ``time_limit``."""
+    ``time_limit``. ``prove_n`` / ``prove_time_limit``: step 6, up to that many requests, with
+    that budget (deterministic units with one worker)."""
     t0 = time.perf_counter()
     heur = heuristic_schedules(workload, M, heuristics)
     name = min(heur, key=lambda k: heur[k][0])
@@ -146,6 +151,13 @@ def bracket(workload: Workload, M: int, time_limit: float = 10.0, *, num_workers
         info.update(cpsat_s=r.wall_s, cpsat_status=r.status)
         offer(r.objective, r.starts, "cpsat")
         bounds["cpsat"] = r.bound
+    if prove_n and n <= prove_n and _ceil_total(workload, lower_now()) < upper - 1e-9:
+        from .cpsat import solve_cpsat
+        r = solve_cpsat(workload, M, starts, time_limit=prove_time_limit, num_workers=num_workers, seed=seed,
+                        formulation="pairs")
+        info.update(prove_s=r.wall_s, prove_status=r.status, prove_units=r.units)
+        offer(r.objective, r.starts, "cpsat_prove")
+        bounds["cpsat_prove"] = r.bound
     lname = max(bounds, key=bounds.get)
     lower = min(_ceil_total(workload, bounds[lname]), upper)
     if bounds[lname] > upper + 1e-6:
