@@ -16,8 +16,8 @@
    MC-SF synthetic instances the bound as an objective floor kept CP-SAT's own bound from
    moving (``docs/optimum.md``). Off by default.
 
-CP-SAT budgets (``time_limit``, ``separation_time_limit``) are deterministic time with one
-worker, so results are reproducible; wall seconds with more workers.
+CP-SAT budgets (``time_limit``, ``separation_time_limit``, ``prove_time_limit``) are
+deterministic time with one worker, so results are reproducible; wall seconds with more workers.
 
 Every schedule is validated by :func:`~kvsched.optimum.schedule.validate` (direct check
 and simulator replay) before it may become the upper bound. OPT is reported as proven only
@@ -72,7 +72,7 @@ def bracket(workload: Workload, M: int, time_limit: float = 10.0, *, num_workers
             heuristics=tuple(HEURISTICS), exact_n: int = 0, use_lp: bool = False, lp_time_limit: float = 30.0,
             use_ip: bool = False, ip_time_limit: float = 30.0, use_cpsat: bool = True, cpsat_n: int | None = None,
             formulation: str = "pairs", separation_n: int | None = 25, separation_time_limit: float | None = None,
-            prove_n: int = 0, prove_time_limit: float = 100.0, seed: int = 0) -> OptBracket:
+            prove_n: int = 0, prove_time_limit: float = 300.0, seed: int = 0) -> OptBracket:
     """Bracket OPT for one instance (unit rounds, non-preemptive, memory ``M``).
 
     ``cpsat_n`` / ``separation_n``: run CP-SAT / the separation relaxation only up to that many
