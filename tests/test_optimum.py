@@ -103,6 +103,8 @@ def test_bounds_below_exact_optimum(inst):
     assert validate(w, M, p) == opt
     assert trivial_bound(w) <= opt + 1e-9
     assert area_bound(w, M) <= headroom_bound(w, M) <= clique_bound(w, M) <= opt + 1e-9
+    H = headroom_completion_bounds(w, M)   # as bracket shares them between the two bounds
+    assert headroom_bound(w, M, H) == headroom_bound(w, M) and clique_bound(w, M, H) == clique_bound(w, M)
     # the pairwise separations hold in the optimal schedule
     c = p + w.output
     D = separations(w, M)

@@ -117,7 +117,6 @@ def test_text_neighbours_move_the_distribution():
     assert q[0, MEDIAN_INDEX] > 300 and q[1, MEDIAN_INDEX] < 50
 
 
-
 def test_neighbour_bank_pending_rows_match_the_sparse_product_to_the_bit():
     # rows added since the last rebuild are scored without scipy; the similarities must be
     # exactly those of the CSR product they replace, or top-k ties could flip
@@ -145,6 +144,7 @@ def test_neighbour_bank_pending_rows_match_the_sparse_product_to_the_bit():
     ref = (q @ pend.T.tocsr()).toarray()
     assert np.array_equal(bank._pending_sims(q), ref)
     assert not bank.dense_q.any()   # the scratch row is cleared after each query
+
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(outs=st.lists(st.integers(1, 5000), min_size=0, max_size=30),

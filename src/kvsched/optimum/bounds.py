@@ -227,12 +227,14 @@ def headroom_completion_bounds(workload: Workload, M: int) -> np.ndarray:
     return np.maximum.accumulate(best)
 
 
-def headroom_bound(workload: Workload, M: int) -> float:
+def headroom_bound(workload: Workload, M: int, H: np.ndarray | None = None) -> float:
     """``sum_k H_k - sum_i a_i`` (see :func:`headroom_completion_bounds`); at least
-    :func:`area_bound`."""
+    :func:`area_bound`. ``H``: those order statistics, if already computed."""
     if len(workload) == 0:
         return 0.0
-    return float(np.sum(headroom_completion_bounds(workload, M)) - np.sum(workload.arrival))
+    if H is None:
+        H = headroom_completion_bounds(workload, M)
+    return float(np.sum(H) - np.sum(workload.arrival))
 
 
 def safe_deadlines(workload: Workload, M: int, upper: float) -> np.ndarray:
@@ -306,9 +308,10 @@ def _completed_by(order_stats: np.ndarray, T: int) -> np.ndarray:
     return np.searchsorted(np.asarray(order_stats, dtype=float), np.arange(T + 1), side="right")
 
 
-def clique_bound(workload: Workload, M: int) -> float:
+def clique_bound(workload: Workload, M: int, H: np.ndarray | None = None) -> float:
     """A lower bound on the total latency from counting completions (at least the headroom
-    bound, hence the area bound).
+    bound, hence the area bound). ``H``: :func:`headroom_completion_bounds` of ``workload``, if
+    already computed.
 
     Let ``N(t)`` be the number of requests with ``c_i <= t`` in a feasible schedule. Since
     ``c_i > r_i``, ``sum_i (c_i - r_i) = sum_t (#{r_i <= t} - N(t))``, so any upper bound on
@@ -331,7 +334,7 @@ def clique_bound(workload: Workload, M: int) -> float:
     e = r + o
     peak = s + o
     D = separations(workload, M)
-    L_all = headroom_completion_bounds(workload, M)
+    L_all = headroom_completion_bounds(workload, M) if H is None else H
     cliques = []   # (SRPT completions of B, headroom order statistics of the rest)
     # B_theta changes only where M - theta passes a peak: one clique per distinct peak (clipped to M)
     for v in np.unique(np.clip(peak, 1, M)):

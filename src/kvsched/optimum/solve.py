@@ -35,7 +35,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..workload import Workload
-from .bounds import area_bound, clique_bound, headroom_bound, safe_deadlines, trivial_bound
+from .bounds import (area_bound, clique_bound, headroom_bound, headroom_completion_bounds, safe_deadlines,
+                     trivial_bound)
 from .heuristics import HEURISTICS, heuristic_schedules
 from .schedule import validate
 
@@ -86,8 +87,9 @@ def bracket(workload: Workload, M: int, time_limit: float = 10.0, *, num_workers
     upper, starts, method = heur[name][0], heur[name][1], name
     info: dict = {"heuristics_s": time.perf_counter() - t0}
     t1 = time.perf_counter()
+    H = headroom_completion_bounds(workload, M)   # shared by the headroom and clique bounds
     bounds = {"trivial": trivial_bound(workload), "area": area_bound(workload, M),
-              "headroom": headroom_bound(workload, M), "clique": clique_bound(workload, M)}
+              "headroom": headroom_bound(workload, M, H), "clique": clique_bound(workload, M, H)}
     info["bounds_s"] = time.perf_counter() - t1
     n = len(workload)
 
