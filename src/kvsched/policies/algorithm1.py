@@ -91,4 +91,6 @@ class Algorithm1(GreedyAdmission):
     def quiet_rounds(self, view: SchedulerView) -> int:
         if self.params.period == "completion" or len(view.waiting) == 0:
             return INF_ROUNDS               # nothing happens before the next completion or arrival
-        return 1
+        # per round: some prefix passes iff the head alone does, so the rounds until the head
+        # first fits (MC-SF's ``scan: stop`` count) are rounds in which nothing is admitted
+        return super().quiet_rounds(view)
