@@ -16,7 +16,8 @@ requests never lowers memory), so the largest passing prefix is found by binary 
   time 0 and whenever a request completes or arrives, and otherwise admits nothing;
 * ``round``: it decides every round. With exact predictions this coincides with MC-SF
   (``scan: stop``): the largest passing prefix is exactly what a scan stopping at the
-  first failure admits.
+  first failure admits. The simulator skips the rounds before the head could first fit,
+  in which no prefix passes (same schedules as stepping every round).
 """
 
 from __future__ import annotations
