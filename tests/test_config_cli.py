@@ -85,6 +85,48 @@ def test_cli_run_writes_outputs_and_provenance(tmp_path, capsys):
     assert not list(out.glob(".*tmp"))  # no temporary files left behind
 
 
+@pytest.fixture
+def moving_commit(monkeypatch):
+    """A git revision that changes while a run is going (a commit made mid-run), read once
+    per process like the real one."""
+    import functools
+
+    import kvsched.provenance as prov
+    state = {"commit": "at-start"}
+    monkeypatch.setattr(prov, "git_revision", functools.lru_cache(maxsize=1)(
+        lambda: {"commit": state["commit"], "dirty": False}))
+    return state
+
+
+def test_run_records_the_code_version_it_started_with(tmp_path, monkeypatch, moving_commit):
+    import kvsched.runner as runner
+    real = runner.simulate
+
+    def simulate(*a, **k):
+        moving_commit["commit"] = "committed-mid-run"
+        return real(*a, **k)
+    monkeypatch.setattr(runner, "simulate", simulate)
+    assert main(["run", *SMALL, "algorithm=fcfs", f"out={tmp_path}"]) == 0
+    s = json.loads((tmp_path / "summary.json").read_text())
+    assert moving_commit["commit"] == "committed-mid-run"
+    assert s["provenance"]["git"]["commit"] == "at-start"
+
+
+def test_experiment_records_the_code_version_it_started_with(tmp_path, monkeypatch, moving_commit):
+    import types
+
+    import kvsched.experiments as ex
+
+    def run(ctx):
+        moving_commit["commit"] = "committed-mid-run"
+        ctx.summary({"ok": True})
+    monkeypatch.setattr(ex, "load_module_spec", lambda name: {"module": "fake", "params": {"quick": {}}})
+    monkeypatch.setattr(ex, "importlib", types.SimpleNamespace(import_module=lambda name: types.SimpleNamespace(run=run)))
+    out = ex.run_experiment("fake", out=tmp_path)
+    for f in ("done.json", "claims.json"):
+        assert json.loads((out / f).read_text())["provenance"]["git"]["commit"] == "at-start", f
+
+
 def test_cli_errors_are_clean(tmp_path, capsys):
     assert main(["run", "algorithm=nope", f"out={tmp_path}"]) == 2
     err = capsys.readouterr().err

@@ -262,11 +262,11 @@ def _plot(rows: list[dict], path: str) -> None:
     print(f"plot: {path}")
 
 
-def _save(path: str | None, payload: dict) -> None:
+def _save(path: str | None, payload: dict, prov: dict) -> None:
     """Write ``payload`` and the provenance record to ``path`` (JSON), if a path was given."""
     if path:
         from .io import write_json
-        write_json(path, {**payload, "provenance": provenance()})
+        write_json(path, {**payload, "provenance": prov})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -299,16 +299,17 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, ConfigError) as e:
         ap.error(str(e))
     d = resolve_data_dir(a.data_dir)
+    prov = provenance()                 # the code version that is timed, not the one at the end
     m = machine()
     print(f"machine: {m['cpu']} ({m['cores']} cores), Python {m['python']}, {m['platform']}")
     if a.optimum:
         res = optimum_bench(a.scale, a.processes, a.prove_n, a.prove_limit)
-        _save(a.json, {"machine": m, **res})
+        _save(a.json, {"machine": m, **res}, prov)
         return 0
     print(f"wall times: best of {a.repeat} run(s)")
     if a.suite:
         res = suite(a, d)
-        _save(a.json, {"machine": m, "repeat": a.repeat, **res})
+        _save(a.json, {"machine": m, "repeat": a.repeat, **res}, prov)
         return 0
     rows = []
     for alg in a.algorithms.split(","):
@@ -316,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
         if a.generic:
             rows.append(bench_one(a.trace, alg, a.memory, a.repeat, d, fast=False, predictor=a.predictor))
     _print_rows(rows, "trace")
-    _save(a.json, {"machine": m, "results": rows})
+    _save(a.json, {"machine": m, "results": rows}, prov)
     return 0
 
 

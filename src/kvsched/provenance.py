@@ -14,7 +14,10 @@ PACKAGES = ("kvsched", "numpy", "pandas", "pyarrow", "scipy", "hydra-core", "ome
 
 @lru_cache(maxsize=1)
 def git_revision() -> dict:
-    """Commit of the source tree and whether it had uncommitted changes."""
+    """Commit of the source tree and whether it had uncommitted changes.
+
+    Read once per process and cached, so every entry point calls :func:`provenance` before it
+    computes anything: a commit made while a long run is going does not relabel its results."""
     root = Path(__file__).resolve().parents[2]
     try:
         rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,

@@ -48,6 +48,7 @@ def _progress_bar(mode: Any, total: int, desc: str):
 
 def execute(cfg: DictConfig) -> tuple[dict, Any]:
     """Simulate ``cfg``; return (summary dict, per-request DataFrame). Writes nothing."""
+    prov = provenance()                 # the code version that runs, not the one at the end
     c = OmegaConf.to_container(cfg, resolve=True)
     data_dir = resolve_data_dir(c["data"]["dir"])
     seed = int(c["seed"])
@@ -74,7 +75,7 @@ def execute(cfg: DictConfig) -> tuple[dict, Any]:
                      "predictor_is_oracle": bool(predictor.oracle), "trace_meta": _jsonable(wl.meta)},
         "metrics": metrics,
         "timing": {"load_s": t_load, "simulate_s": t_sim},
-        "provenance": provenance(),
+        "provenance": prov,
     }
     return summary, request_table(rec)
 

@@ -126,6 +126,7 @@ def run(cfg, engine: Mapping[str, Any] | None = None) -> dict:
     from ..runner import _jsonable, resolve_capacity
     from ..traces import load_trace
 
+    prov = provenance()                 # the code version that runs, not the one at the end
     e = {**DEFAULT_ENGINE, **dict(engine or {})}
     c = OmegaConf.to_container(cfg, resolve=True)
     data_dir = resolve_data_dir(c["data"]["dir"])
@@ -145,7 +146,7 @@ def run(cfg, engine: Mapping[str, Any] | None = None) -> dict:
         "metrics": metrics,
         "engine": res.engine,
         "timing": {"replay_s": res.wall_s, "iterations": int(len(it))},
-        "provenance": provenance(),
+        "provenance": prov,
     }
     write_outputs(c["out"], summary, req, it)
     return summary

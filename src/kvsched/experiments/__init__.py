@@ -125,6 +125,7 @@ def run_experiment(name: str, scale: str | None = None, sets: list[str] = (), ou
     outdir = Path(out) if out else Path("results") / name
     outdir.mkdir(parents=True, exist_ok=True)
     (outdir / "done.json").unlink(missing_ok=True)
+    prov = provenance()                 # the code version that runs, not the one at the end
     ctx = ExperimentContext(name, scale, params, outdir, data_dir)
     mod = importlib.import_module(spec["module"])
     t0 = time.perf_counter()
@@ -133,5 +134,5 @@ def run_experiment(name: str, scale: str | None = None, sets: list[str] = (), ou
     write_claims(outdir, name, spec.get("description", ""), ctx.claims, figs)
     write_json(outdir / "done.json", {"experiment": name, "scale": scale, "params": params,
                                       "wall_s": time.perf_counter() - t0, "written": ctx.written,
-                                      "provenance": provenance()})
+                                      "provenance": prov})
     return outdir
