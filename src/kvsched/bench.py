@@ -41,6 +41,7 @@ from .datastore import resolve_data_dir
 from .errors import ConfigError
 from .latency import build_latency
 from .latency.base import unit_rounds
+from .optimum.solve import PROVE_TIME_LIMIT
 from .policies import build_policy
 from .predictors import build_predictor
 from .provenance import provenance
@@ -192,7 +193,7 @@ def suite(a, d) -> dict:
     return out
 
 
-def optimum_bench(scale: str, processes: int | None, prove_n: int = 20, prove_limit: float = 300.0) -> dict:
+def optimum_bench(scale: str, processes: int | None, prove_n: int = 20, prove_limit: float = PROVE_TIME_LIMIT) -> dict:
     """Run the ``mcsf_synthetic`` trials at ``scale`` once and summarise time and gaps; then
     prove OPT on the trials with ``n <= prove_n`` (module docstring)."""
     from .experiments import load_module_spec
@@ -291,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scale", default="full", help="optimum: the mcsf_synthetic preset's scale")
     ap.add_argument("--processes", type=int, default=None, help="optimum: parallel processes (default: preset's)")
     ap.add_argument("--prove-n", type=int, default=20, help="optimum: then prove OPT for trials with n <= this (0: skip)")
-    ap.add_argument("--prove-limit", type=float, default=300.0,
+    ap.add_argument("--prove-limit", type=float, default=PROVE_TIME_LIMIT,
                     help="optimum: CP-SAT deterministic units for each of those proofs")
     a = ap.parse_args(argv)
     try:

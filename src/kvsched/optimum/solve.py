@@ -40,6 +40,10 @@ from .bounds import (area_bound, clique_bound, headroom_bound, headroom_completi
 from .heuristics import HEURISTICS, heuristic_schedules
 from .schedule import validate
 
+# Step 6's default CP-SAT budget (deterministic units, one worker): enough to prove the MC-SF
+# synthetic instances with n <= 20 (the hardest took 159 units; docs/optimum.md).
+PROVE_TIME_LIMIT = 300.0
+
 
 @dataclass
 class OptBracket:
@@ -73,7 +77,7 @@ def bracket(workload: Workload, M: int, time_limit: float = 10.0, *, num_workers
             heuristics=tuple(HEURISTICS), exact_n: int = 0, use_lp: bool = False, lp_time_limit: float = 30.0,
             use_ip: bool = False, ip_time_limit: float = 30.0, use_cpsat: bool = True, cpsat_n: int | None = None,
             formulation: str = "pairs", separation_n: int | None = 25, separation_time_limit: float | None = None,
-            prove_n: int = 0, prove_time_limit: float = 300.0, seed: int = 0) -> OptBracket:
+            prove_n: int = 0, prove_time_limit: float = PROVE_TIME_LIMIT, seed: int = 0) -> OptBracket:
     """Bracket OPT for one instance (unit rounds, non-preemptive, memory ``M``).
 
     ``cpsat_n`` / ``separation_n``: run CP-SAT / the separation relaxation only up to that many
