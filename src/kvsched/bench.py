@@ -219,6 +219,8 @@ def optimum_bench(scale: str, processes: int | None, prove_n: int = 20, prove_li
               f"{row['median_trial_s']:>8.2f} {row['max_trial_s']:>6.2f}")
     best_bound = {str(k): int(v) for k, v in df.lower_method.value_counts().sort_index().items()}
     print("best lower bound by method: " + ", ".join(f"{k} {v}" for k, v in best_bound.items()))
+    best_sched = {str(k): int(v) for k, v in df.upper_method.value_counts().sort_index().items()}
+    print("best schedule by method: " + ", ".join(f"{k} {v}" for k, v in best_sched.items()))
     cols = ["arrival_model", "trial", "n", "memory", "lower", "upper", "gap", "proven", "lower_method", "wall_s"]
     small = df[df.n <= 20][cols]
     print(f"\ninstances with n <= 20: {len(small)}")
@@ -239,6 +241,7 @@ def optimum_bench(scale: str, processes: int | None, prove_n: int = 20, prove_li
         proofs = pr.to_dict(orient="records")
     return {"scale": scale, "params": p, "instances": len(df), "wall_s": round(wall, 2),
             "median_gap": float(df.gap.median()), "per_model": per_model, "best_lower_bound": best_bound,
+            "best_schedule": best_sched,
             "small_n": small.to_dict(orient="records"), "prove_n": prove_n, "prove_limit": prove_limit,
             "proofs": proofs}
 

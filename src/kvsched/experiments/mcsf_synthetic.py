@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError
-from ..optimum.solve import PROVE_TIME_LIMIT, bracket
+from ..optimum.solve import PROVE_TIME_LIMIT, SEARCH_EVALS, bracket
 from ..workload import Workload
 from ..traces.synthetic_mcsf import DEFAULTS, synthetic_mcsf
 
@@ -110,7 +110,8 @@ def run_preset(p: dict, progress=None, only=None) -> pd.DataFrame:
                       cpsat_n=opt("cpsat_n", int), separation_n=opt("separation_n", int),
                       separation_time_limit=opt("separation_time_limit", float),
                       formulation=str(p.get("formulation", "pairs")), prove_n=int(p.get("prove_n", 0) or 0),
-                      prove_time_limit=float(p.get("prove_time_limit", PROVE_TIME_LIMIT)))
+                      prove_time_limit=float(p.get("prove_time_limit", PROVE_TIME_LIMIT)),
+                      search_evals=int(p.get("search_evals", SEARCH_EVALS)))
 
 
 def summarise(df: pd.DataFrame, decisive_width: float = 0.01) -> tuple[pd.DataFrame, dict]:

@@ -2,7 +2,9 @@
 
 :func:`bracket` runs, in order:
 
-1. the heuristic portfolio (:mod:`kvsched.optimum.heuristics`): upper bounds;
+1. the heuristic portfolio (:mod:`kvsched.optimum.heuristics`), then a local search over
+   request orders from the best of them (:mod:`kvsched.optimum.list_search`, ``search_evals``
+   decoded lists): upper bounds;
 2. the cheap certified bounds (trivial, memory area, headroom, clique counting;
    :mod:`kvsched.optimum.bounds`), all in milliseconds;
 3. for ``n <= exact_n``, the exhaustive search of :mod:`kvsched.optimum.exact` (OPT itself; if it
@@ -43,6 +45,8 @@ from .schedule import validate
 # Step 6's default CP-SAT budget (deterministic units, one worker): enough to prove the MC-SF
 # synthetic instances with n <= 20 (the hardest took 159 units; docs/optimum.md).
 PROVE_TIME_LIMIT = 300.0
+# Step 1's local search: lists decoded (about 1 s at n = 50 on the reference machine).
+SEARCH_EVALS = 400
 
 
 @dataclass
@@ -77,14 +81,16 @@ def bracket(workload: Workload, M: int, time_limit: float = 10.0, *, num_workers
             heuristics=tuple(HEURISTICS), exact_n: int = 0, use_lp: bool = False, lp_time_limit: float = 30.0,
             use_ip: bool = False, ip_time_limit: float = 30.0, use_cpsat: bool = True, cpsat_n: int | None = None,
             formulation: str = "pairs", separation_n: int | None = 25, separation_time_limit: float | None = None,
-            prove_n: int = 0, prove_time_limit: float = PROVE_TIME_LIMIT, seed: int = 0) -> OptBracket:
+            prove_n: int = 0, prove_time_limit: float = PROVE_TIME_LIMIT, search_evals: int = SEARCH_EVALS,
+            seed: int = 0) -> OptBracket:
     """Bracket OPT for one instance (unit rounds, non-preemptive, memory ``M``).
 
     ``cpsat_n`` / ``separation_n``: run CP-SAT / the separation relaxation only up to that many
     requests (None: always; 0: never). Beyond ~25 requests neither improves on the cheap
     bounds within seconds (``docs/optimum.md``). ``separation_time_limit`` defaults to
     ``time_limit``. ``prove_n`` / ``prove_time_limit``: step 6, up to that many requests, with
-    that budget (deterministic units with one worker)."""
+    that budget (deterministic units with one worker). ``search_evals``: lists the local search of
+    step 1 may decode (0: no search)."""
     t0 = time.perf_counter()
     heur = heuristic_schedules(workload, M, heuristics)
     name = min(heur, key=lambda k: heur[k][0])
@@ -112,6 +118,14 @@ def bracket(workload: Workload, M: int, time_limit: float = 10.0, *, num_workers
 
     def lower_now():
         return max(bounds.values())
+
+    if search_evals:
+        from .list_search import list_search
+        t1 = time.perf_counter()
+        r = list_search(workload, M, starts, max_evals=search_evals)
+        info.update(search_s=time.perf_counter() - t1, search_evals=r.evals, search_moves=r.moves,
+                    search_status=r.status)
+        offer(r.objective, r.starts, "list_search")
 
     if exact_n and len(workload) <= exact_n:
         from .exact import exact_optimum
