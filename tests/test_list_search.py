@@ -68,7 +68,7 @@ def _peak(w, ids, starts):
     return int(mem.max())
 
 
-def _reference_search(w, M, starts, max_evals, reach=6):
+def _reference_search(w, M, starts, max_evals, reach):
     """The same descent, decoding every candidate list from scratch."""
     dec = ListDecoder(w, M)
     n = len(w)
@@ -98,8 +98,8 @@ def test_search_with_kept_prefixes_equals_decoding_from_scratch(seed):
     # the search re-decodes only the suffix after a move; a stale prefix profile would diverge
     for w, M in _instances(12, seed, 5, 12):
         start = heuristic_schedules(w, M, ("fcfs",), shift=False)["fcfs"][1]
-        r = list_search(w, M, start, max_evals=150)
-        best, p, evals = _reference_search(w, M, start, 150)
+        r = list_search(w, M, start, max_evals=150, reach=4)
+        best, p, evals = _reference_search(w, M, start, 150, reach=4)
         assert (r.objective, r.evals) == (best, evals) and r.starts.tolist() == p.tolist()
 
 

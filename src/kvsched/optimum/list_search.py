@@ -10,7 +10,8 @@ when it fits there. The schedule is feasible by construction, whatever the list.
 decode to themselves on the MC-SF synthetic instances) and runs a first-improvement descent
 over *insertion* moves: one request moves up to ``reach`` positions earlier or later in the
 list. A move changes nothing before its first changed position, so the decoder keeps the
-memory profile after every prefix and re-decodes only the suffix. The budget is a number of
+memory profile after every prefix and re-decodes only from there, and it stops as soon as,
+past the moved positions, every request placed so far starts where it did before. The budget is a number of
 decoded lists, so the result is deterministic.
 
 Not every schedule is the decoding of a list: the decoder never delays a request past its
@@ -61,16 +62,28 @@ class ListDecoder:
         k = int(np.argmax(ok))
         return r + k if ok[k] else end              # from `end` on, the memory is empty
 
-    def fill(self, order, k: int, mems: np.ndarray, ends: np.ndarray, starts: np.ndarray) -> None:
+    def fill(self, order, k: int, mems: np.ndarray, ends: np.ndarray, starts: np.ndarray,
+             ref: np.ndarray | None = None, same_from: int = 0) -> int:
         """Decode ``order[k:]`` on top of prefix ``k``: ``mems[j]`` / ``ends[j]`` are the profile
-        and end round after the first ``j`` requests; rows ``k + 1..n`` and ``starts`` are written."""
+        and end round after the first ``j`` requests; rows ``k + 1..`` and ``starts`` are written.
+
+        With ``ref`` (the starts of a list that agrees with ``order`` from position ``same_from``
+        on, and whose starts are already in ``starts``): stop once every request placed so far
+        starts as in ``ref`` at a position ``>= same_from``; the rest then decodes as in ``ref``.
+        Returns the number of positions decoded (``len(order)`` unless it stopped early)."""
+        differ = 0
         for j in range(k, len(order)):
             i = order[j]
             t = self.place(mems[j], int(ends[j]), i)
+            if ref is not None and t != ref[i]:
+                differ += 1
             starts[i] = t
             mems[j + 1] = mems[j]
             mems[j + 1, t:t + self.o[i]] += self._ramp[i]
             ends[j + 1] = max(int(ends[j]), t + int(self.o[i]))
+            if ref is not None and differ == 0 and j >= same_from:
+                return j + 1
+        return len(order)
 
     def buffers(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return (np.zeros((self.n + 1, self.horizon + 1), dtype=np.int64), np.zeros(self.n + 1, dtype=np.int64),
@@ -96,7 +109,7 @@ class SearchResult:
     status: str                  # "local_optimum" | "budget" | "skipped: ..."
 
 
-def list_search(workload: Workload, M: int, starts, max_evals: int = 400, reach: int = 6) -> SearchResult:
+def list_search(workload: Workload, M: int, starts, max_evals: int = 800, reach: int = 3) -> SearchResult:
     """First-improvement descent over insertion moves, from the start order of ``starts``
     (ties by request index). ``max_evals``: lists decoded at most (the first is the start
     order itself); ``reach``: how far (list positions) one move carries a request."""
@@ -123,13 +136,16 @@ def list_search(workload: Workload, M: int, starts, max_evals: int = 400, reach:
                 k = min(a, b)
                 q[:] = best_p
                 m2[k], e2[k] = mems[k], ends[k]          # rows after k are rewritten by fill
-                dec.fill(cand, k, m2, e2, q)
+                # past both moved positions the lists agree: once every start there matches
+                # the current schedule, so does the rest of the decoding
+                stop = dec.fill(cand, k, m2, e2, q, ref=best_p, same_from=max(a, b))
                 evals += 1
                 v = dec.objective(q)
                 if v < best - 1e-9:
                     best, order, moves, improved = v, cand, moves + 1, True
                     best_p = q.copy()
                     m2[:k], e2[:k] = mems[:k], ends[:k]    # the prefix, unchanged by the move
+                    m2[stop + 1:], e2[stop + 1:] = mems[stop + 1:], ends[stop + 1:]   # the suffix
                     mems, m2, ends, e2 = m2, mems, e2, ends
                     break
                 if evals >= max_evals:
