@@ -1,8 +1,9 @@
 """MC-SF against the hindsight optimum on the MC-SF paper's synthetic instances (papers.md §1).
 
 Per trial (instance ``synthetic_mcsf`` with ``seed = seed0 + trial``, memory ``M`` drawn by
-the generator): run the heuristics, bracket OPT (:func:`kvsched.optimum.solve.bracket`,
-CP-SAT warm-started from the best heuristic), and report MC-SF's ratio as the certified
+the generator): run the heuristics, bracket OPT (:func:`kvsched.optimum.solve.bracket`: a
+local search over request orders from the best heuristic, then CP-SAT warm-started from the
+best schedule), and report MC-SF's ratio as the certified
 interval ``[MC-SF / upper, MC-SF / lower]``: the true ratio ``MC-SF / OPT`` lies inside.
 A trial counts as *certified optimal* when MC-SF's objective equals a proven lower bound,
 and as *certified suboptimal* when a validated schedule beats MC-SF.
