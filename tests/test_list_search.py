@@ -21,13 +21,14 @@ L = dict(prompt=[2, 0, 2], output=[6, 6, 4])
 
 
 def _instances(count, seed, n_lo=2, n_hi=7):
+    """Random instances; odd seeds draw fractional arrival times (a request starts at ceil(a))."""
     rng = np.random.default_rng(seed)
     for _ in range(count):
         n = int(rng.integers(n_lo, n_hi + 1))
         M = int(rng.integers(6, 16))
         s = rng.integers(0, 3, n)
         o = rng.integers(1, np.minimum(8, M - s) + 1)
-        arr = np.sort(rng.integers(0, 6, n)).astype(float)
+        arr = np.sort(rng.uniform(0, 6, n) if seed % 2 else rng.integers(0, 6, n).astype(float))
         yield wl(s, o, arrival=arr), M
 
 
@@ -122,6 +123,18 @@ def test_search_is_deterministic_and_can_be_skipped():
     assert (a.objective, a.evals, a.starts.tolist()) == (b.objective, b.evals, b.starts.tolist())
     assert list_search(w, M, start, max_evals=0).starts is None
     assert list_search(wl([1], [2]), 5, [0]).status.startswith("skipped")
+
+
+def test_search_skips_instances_whose_profiles_would_not_fit_in_memory(monkeypatch):
+    import kvsched.optimum.list_search as ls
+
+    w, M = next(_instances(1, 8, 10, 10))
+    start = heuristic_schedules(w, M, ("fcfs",), shift=False)["fcfs"][1]
+    monkeypatch.setattr(ls, "MAX_CELLS", 10)
+    r = ls.list_search(w, M, start)
+    assert r.starts is None and r.status.startswith("skipped: 10 requests")
+    b = bracket(w, M, use_cpsat=False, separation_n=0)
+    assert b.info["search_status"] == r.status and b.method != "list_search"
 
 
 def test_bracket_takes_the_search_schedule_and_can_turn_it_off():
