@@ -6,13 +6,15 @@ at which all ``o_i`` of its rounds fit under ``M`` together with the requests al
 (a serial schedule-generation scheme). A request may land before earlier-listed ones in time
 when it fits there. The schedule is feasible by construction, whatever the list.
 
-:func:`list_search` starts from the start order of a given schedule (the heuristics' schedules
-decode to themselves on the MC-SF synthetic instances) and runs a first-improvement descent
-over *insertion* moves: one request moves up to ``reach`` positions earlier or later in the
-list. A move changes nothing before its first changed position, so the decoder keeps the
-memory profile after every prefix and re-decodes only from there, and it stops as soon as,
-past the moved positions, every request placed so far starts where it did before. The budget is a number of
-decoded lists, so the result is deterministic.
+:func:`list_search` starts from the start order of a given schedule and runs a
+first-improvement descent over *insertion* moves: one request moves up to ``reach`` positions
+earlier or later in the list. Decoding a schedule's start order need not give that schedule
+back: the decoder starts each request as early as it fits, which MC-SF, stopping at the first
+request that does not fit, may not. (The caller keeps the better of the two.) A move changes
+nothing before its first changed position, so the decoder keeps the memory profile after every
+prefix and re-decodes only from there; it stops as soon as, past the moved positions, every
+request placed so far starts where it did before. The budget is a number of decoded lists, so
+the result is deterministic.
 
 Not every schedule is the decoding of a list: the decoder never delays a request past its
 earliest fitting round. So the search finds upper bounds, not OPT. On the 400 MC-SF synthetic

@@ -43,7 +43,7 @@ from .heuristics import HEURISTICS, heuristic_schedules
 from .schedule import validate
 
 # Step 6's default CP-SAT budget (deterministic units, one worker): enough to prove the MC-SF
-# synthetic instances with n <= 20 (the hardest took 159 units; docs/optimum.md).
+# synthetic instances with n <= 20 (the hardest took 142-173 units; docs/optimum.md).
 PROVE_TIME_LIMIT = 300.0
 # Step 1's local search: lists decoded (about 0.9 s at n = 50 on the reference machine).
 SEARCH_EVALS = 800
