@@ -58,6 +58,7 @@ class OptBracket:
     method: str                   # what produced the upper bound
     lower_method: str             # what produced the lower bound
     heuristics: dict = field(default_factory=dict)   # name -> objective
+    heuristic_starts: dict = field(default_factory=dict)   # name -> that heuristic's schedule
     bounds: dict = field(default_factory=dict)       # name -> lower bound
     info: dict = field(default_factory=dict)         # solver statuses and timings
 
@@ -185,4 +186,5 @@ def bracket(workload: Workload, M: int, time_limit: float = 10.0, *, num_workers
     info["wall_s"] = time.perf_counter() - t0
     return OptBracket(lower=float(lower), upper=float(upper), starts=starts, proven=lower >= upper - 1e-9,
                       method=method, lower_method=lname, heuristics={k: v[0] for k, v in heur.items()},
+                      heuristic_starts={k: np.asarray(v[1], dtype=np.int64) for k, v in heur.items()},
                       bounds=bounds, info=info)
