@@ -13,7 +13,7 @@ import pytest
 from helpers import wl
 from kvsched.optimum.exact import exact_optimum
 from kvsched.optimum.heuristics import heuristic_schedules
-from kvsched.optimum.list_search import ListDecoder, list_search
+from kvsched.optimum.list_search import ListDecoder, descend, list_search
 from kvsched.optimum.schedule import earliest_starts, evaluate, validate
 from kvsched.optimum.solve import bracket
 
@@ -73,25 +73,20 @@ def _reference_search(w, M, starts, max_evals, reach):
     """The same descent, decoding every candidate list from scratch."""
     dec = ListDecoder(w, M)
     n = len(w)
-    order = [int(i) for i in np.lexsort((np.arange(n), starts))]
-    best_p = dec.decode(order)
-    best, evals, improved = dec.objective(best_p), 1, True
-    while improved and evals < max_evals:
-        improved = False
-        for a in range(n):
-            for b in [*range(max(0, a - reach), a), *range(a + 1, min(n, a + reach + 1))]:
-                cand = order.copy()
-                cand.insert(b, cand.pop(a))
-                q = dec.decode(cand)
-                evals += 1
-                if dec.objective(q) < best - 1e-9:
-                    best, best_p, order, improved = dec.objective(q), q, cand, True
-                    break
-                if evals >= max_evals:
-                    break
-            if evals >= max_evals:
-                break
-    return best, best_p, evals
+    state = {"order": [int(i) for i in np.lexsort((np.arange(n), starts))]}
+    state["p"] = dec.decode(state["order"])
+
+    def try_move(a, b):
+        cand = state["order"].copy()
+        cand.insert(b, cand.pop(a))
+        q = dec.decode(cand)
+        if dec.objective(q) < dec.objective(state["p"]) - 1e-9:
+            state.update(order=cand, p=q)
+            return True
+        return False
+
+    evals, _, _ = descend(n, reach, max_evals, try_move)
+    return dec.objective(state["p"]), state["p"], evals
 
 
 @pytest.mark.parametrize("seed", [3, 4])

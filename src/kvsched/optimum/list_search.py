@@ -112,48 +112,63 @@ class SearchResult:
     status: str                  # "local_optimum" | "budget" | "skipped: ..."
 
 
+def descend(n: int, reach: int, max_evals: int, try_move) -> tuple[int, int, bool]:
+    """First-improvement descent over insertion moves on a list of ``n`` requests.
+
+    ``try_move(a, b)`` evaluates moving the request at list position ``a`` to position ``b``,
+    keeps the move if it improves the schedule and says whether it did. After an improving move
+    the scan goes on from position ``a + 1`` of the new list. Evaluations are counted from 1 (the
+    start list). Returns (evaluations, improving moves, whether a local optimum was reached)."""
+    evals, moves, improved = 1, 0, True
+    while improved and evals < max_evals:
+        improved = False
+        for a in range(n):
+            for b in [*range(max(0, a - reach), a), *range(a + 1, min(n, a + reach + 1))]:
+                evals += 1
+                if try_move(a, b):
+                    moves, improved = moves + 1, True
+                    break
+                if evals >= max_evals:
+                    break
+            if evals >= max_evals:
+                break
+    return evals, moves, not improved and evals < max_evals
+
+
 def list_search(workload: Workload, M: int, starts, max_evals: int = 800, reach: int = 3) -> SearchResult:
-    """First-improvement descent over insertion moves, from the start order of ``starts``
-    (ties by request index). ``max_evals``: lists decoded at most (the first is the start
-    order itself); ``reach``: how far (list positions) one move carries a request."""
+    """:func:`descend` from the start order of ``starts`` (ties by request index), decoding only
+    what a move changes. ``max_evals``: lists decoded at most (the first is the start order
+    itself); ``reach``: how far (list positions) one move carries a request."""
     dec = ListDecoder(workload, M)
     n = dec.n
     if n < 2 or max_evals < 1:
         return SearchResult(None, None, 0, 0, "skipped: nothing to search")
     if (n + 1) * (dec.horizon + 1) > MAX_CELLS:
         return SearchResult(None, None, 0, 0, f"skipped: {n} requests x {dec.horizon} rounds")
-    starts = np.asarray(starts, dtype=np.int64)
-    order = [int(i) for i in np.lexsort((np.arange(n), starts))]
+    order = [int(i) for i in np.lexsort((np.arange(n), np.asarray(starts, dtype=np.int64)))]
     mems, ends, best_p = dec.buffers()
     dec.fill(order, 0, mems, ends, best_p)
     best = dec.objective(best_p)
-    evals, moves = 1, 0
     m2, e2, q = dec.buffers()
-    improved = True
-    while improved and evals < max_evals:
-        improved = False
-        for a in range(n):
-            for b in [*range(max(0, a - reach), a), *range(a + 1, min(n, a + reach + 1))]:
-                cand = order.copy()
-                cand.insert(b, cand.pop(a))
-                k = min(a, b)
-                q[:] = best_p
-                m2[k], e2[k] = mems[k], ends[k]          # rows after k are rewritten by fill
-                # past both moved positions the lists agree: once every start there matches
-                # the current schedule, so does the rest of the decoding
-                stop = dec.fill(cand, k, m2, e2, q, ref=best_p, same_from=max(a, b))
-                evals += 1
-                v = dec.objective(q)
-                if v < best - 1e-9:
-                    best, order, moves, improved = v, cand, moves + 1, True
-                    best_p = q.copy()
-                    m2[:k], e2[:k] = mems[:k], ends[:k]    # the prefix, unchanged by the move
-                    m2[stop + 1:], e2[stop + 1:] = mems[stop + 1:], ends[stop + 1:]   # the suffix
-                    mems, m2, ends, e2 = m2, mems, e2, ends
-                    break
-                if evals >= max_evals:
-                    break
-            if evals >= max_evals:
-                break
-    status = "local_optimum" if not improved and evals < max_evals else "budget"
-    return SearchResult(best, best_p, evals, moves, status)
+
+    def try_move(a: int, b: int) -> bool:
+        nonlocal order, best, best_p, mems, m2, ends, e2
+        cand = order.copy()
+        cand.insert(b, cand.pop(a))
+        k = min(a, b)
+        q[:] = best_p
+        m2[k], e2[k] = mems[k], ends[k]          # rows after k are rewritten by fill
+        # past both moved positions the lists agree: once every start there matches the
+        # current schedule, so does the rest of the decoding
+        stop = dec.fill(cand, k, m2, e2, q, ref=best_p, same_from=max(a, b))
+        v = dec.objective(q)
+        if v >= best - 1e-9:
+            return False
+        best, order, best_p = v, cand, q.copy()
+        m2[:k], e2[:k] = mems[:k], ends[:k]                                # the prefix, unchanged
+        m2[stop + 1:], e2[stop + 1:] = mems[stop + 1:], ends[stop + 1:]    # the suffix, unchanged
+        mems, m2, ends, e2 = m2, mems, e2, ends
+        return True
+
+    evals, moves, local = descend(n, reach, max_evals, try_move)
+    return SearchResult(best, best_p, evals, moves, "local_optimum" if local else "budget")
