@@ -48,6 +48,8 @@ from .provenance import provenance
 from .sim.engine import simulate
 from .traces import load_trace
 
+PROVE_N = 20   # --optimum: prove OPT for the trials with at most this many requests (the target's n)
+
 
 def machine() -> dict:
     cpu = platform.processor() or ""
@@ -193,7 +195,7 @@ def suite(a, d) -> dict:
     return out
 
 
-def optimum_bench(scale: str, processes: int | None, prove_n: int = 20, prove_limit: float = PROVE_TIME_LIMIT) -> dict:
+def optimum_bench(scale: str, processes: int | None, prove_n: int = PROVE_N, prove_limit: float = PROVE_TIME_LIMIT) -> dict:
     """Run the ``mcsf_synthetic`` trials at ``scale`` once and summarise time and gaps; then
     prove OPT on the trials with ``n <= prove_n`` (module docstring)."""
     from .experiments import load_module_spec
@@ -294,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--optimum", action="store_true", help="time the hindsight-optimum stack (see above)")
     ap.add_argument("--scale", default="full", help="optimum: the mcsf_synthetic preset's scale")
     ap.add_argument("--processes", type=int, default=None, help="optimum: parallel processes (default: preset's)")
-    ap.add_argument("--prove-n", type=int, default=20, help="optimum: then prove OPT for trials with n <= this (0: skip)")
+    ap.add_argument("--prove-n", type=int, default=PROVE_N, help="optimum: then prove OPT for trials with n <= this (0: skip)")
     ap.add_argument("--prove-limit", type=float, default=PROVE_TIME_LIMIT,
                     help="optimum: CP-SAT deterministic units for each of those proofs")
     a = ap.parse_args(argv)
