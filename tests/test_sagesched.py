@@ -308,16 +308,28 @@ def test_memory_exactly_once_and_event_skipping(inst, v, pr, timed):
 
 
 def test_experiment_smoke(tmp_path, data_dir):
+    """The experiment end to end, once in this process and once over two worker processes: the
+    run table is the same row for row (all but the wall-clock column)."""
+    import json
+
+    import pandas as pd
+
     from kvsched.experiments import ExperimentContext
     from kvsched.experiments import sagesched as exp
     params = {"traces": ["alpaca_eval", "azure_conv"], "n": 40, "seeds": [0], "memory": [4096], "loads": [2.0],
               "latency": {"model": "llama2-70b", "hardware": "a100-80gb", "tensor_parallel": 2},
               "azure_start": 0, "ablations": ["sagesched_point"], "quality_n": 120, "quality_lag": 8,
               "quality_burn_in": 20}
-    ctx = ExperimentContext("sagesched", "quick", params, tmp_path, str(data_dir))
-    exp.run(ctx)
-    import json
-    claims = json.loads((tmp_path / "summary.json").read_text())
-    assert any(c["id"].startswith("improvement_") for c in ctx.claims)
-    assert claims["grid_points"] == 2 and isinstance(claims["reproduced"], bool)
-    assert (tmp_path / "sagesched.png").exists() and (tmp_path / "report.md").exists()
+    tables = []
+    for processes in (1, 2):
+        out = tmp_path / f"p{processes}"
+        ctx = ExperimentContext("sagesched", "quick", {**params, "processes": processes}, out, str(data_dir))
+        exp.run(ctx)
+        claims = json.loads((out / "summary.json").read_text())
+        assert any(c["id"].startswith("improvement_") for c in ctx.claims)
+        assert claims["grid_points"] == 2 and isinstance(claims["reproduced"], bool)
+        assert (out / "sagesched.png").exists() and (out / "report.md").exists()
+        tables.append(pd.read_parquet(out / "runs.parquet").drop(columns="sim_s"))
+    per_cell = len(exp.BASELINES) + 1 + len(exp.ORACLES) + 1   # + sagesched, + the ablation
+    assert list(tables[0].trace) == ["alpaca_eval"] * per_cell + ["azure_conv"] * per_cell
+    pd.testing.assert_frame_equal(tables[0], tables[1])

@@ -40,6 +40,7 @@ import pandas as pd
 from ..errors import ConfigError
 from ..optimum.solve import PROVE_TIME_LIMIT, SEARCH_EVALS, bracket
 from ..workload import Workload
+from ._pool import ordered_map
 from ..traces.synthetic_mcsf import DEFAULTS, synthetic_mcsf
 
 PAPER = {1: {"mean": 1.005, "worst": 1.074, "optimal": 114, "trials": 200},
@@ -93,20 +94,13 @@ def run_trials(models, trials, seed0, time_limit, num_workers, exact_n=0, use_lp
     ``only``: just these ``(model, trial)`` pairs."""
     kw = dict(seed0=seed0, n=n, first_round=first_round, time_limit=time_limit, num_workers=num_workers,
               exact_n=exact_n, use_lp=use_lp, lp_time_limit=lp_time_limit, **bracket_kw)
-    import contextlib
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
-
     jobs = [(model, k, kw) for model in models for k in range(trials)
             if only is None or (model, k) in only]
     rows: list[dict] = []
-    parallel = int(processes) > 1 and len(jobs) > 1
-    with (ProcessPoolExecutor(int(processes), mp_context=mp.get_context("spawn")) if parallel
-          else contextlib.nullcontext()) as pool:
-        for (model, k, _), out in zip(jobs, (pool.map if parallel else map)(_trial_star, jobs)):
-            rows.extend(out)
-            if progress:
-                progress(model, k, out[0])
+    for (model, k, _), out in zip(jobs, ordered_map(_trial_star, jobs, processes)):
+        rows.extend(out)
+        if progress:
+            progress(model, k, out[0])
     return pd.DataFrame(rows)
 
 

@@ -47,6 +47,7 @@ from ..sim.engine import simulate
 from ..traces import load_trace
 from ..workload import Workload
 from . import ExperimentContext
+from ._pool import ordered_map
 
 PAPER_IMPROVEMENT = 28.7
 
@@ -166,27 +167,38 @@ def predictor_quality(ctx: ExperimentContext, data_dir, p: dict) -> pd.DataFrame
     return df.groupby(["trace", "predictor", "note"], sort=False)[num].mean().reset_index()
 
 
+def _cell(job: tuple) -> tuple[list[dict], list[dict]]:
+    """Every load and policy for one (trace, seed, M): the run rows and the load rows."""
+    trace, seed, M, p, data_dir, policies = job
+    lat = build_latency({"name": "splitwise_fit", **p["latency"]}, data_dir)
+    base = load_trace(_trace_cfg(trace, int(p["n"]), int(p.get("azure_start", 0)) + seed * int(p["n"])),
+                      data_dir, seed)
+    timed = base.arrival.copy() if trace != "alpaca_eval" else None
+    rows, sat_rows = [], []
+    for rho in p["loads"]:
+        rate = rate_for_slowdown(base, float(rho), int(M), lat, seed, timed)
+        sat_rows.append({"trace": trace, "seed": seed, "memory": int(M), "load": float(rho),
+                         "rate_rps": rate, "solo_ttlt_mean": float(solo_ttlt(base, lat).mean())})
+        w = with_load(base, rate, seed, timed)
+        for pol in policies:
+            r = _run(w, pol, int(M), lat, seed)
+            rows.append({"trace": trace, "seed": seed, "memory": int(M), "load": float(rho),
+                         "rate_rps": rate, **r})
+    return rows, sat_rows
+
+
 def run(ctx: ExperimentContext) -> None:
     p = ctx.params
     data_dir = resolve_data_dir(ctx.data_dir)
-    lat = build_latency({"name": "splitwise_fit", **p["latency"]}, data_dir)
     policies = list(BASELINES) + ["sagesched"] + list(ORACLES) + list(p.get("ablations", []))
+    # (trace, seed, M) cells are independent: ``processes`` of them run at once, and the rows come
+    # back in this order whatever ``processes`` is
+    jobs = [(trace, seed, M, p, data_dir, policies)
+            for trace in p["traces"] for seed in p["seeds"] for M in p["memory"]]
     rows, sat_rows = [], []
-    for trace in p["traces"]:
-        for seed in p["seeds"]:
-            base = load_trace(_trace_cfg(trace, int(p["n"]), int(p.get("azure_start", 0)) + seed * int(p["n"])),
-                              data_dir, seed)
-            timed = base.arrival.copy() if trace != "alpaca_eval" else None
-            for M in p["memory"]:
-                for rho in p["loads"]:
-                    rate = rate_for_slowdown(base, float(rho), int(M), lat, seed, timed)
-                    sat_rows.append({"trace": trace, "seed": seed, "memory": int(M), "load": float(rho),
-                                     "rate_rps": rate, "solo_ttlt_mean": float(solo_ttlt(base, lat).mean())})
-                    w = with_load(base, rate, seed, timed)
-                    for pol in policies:
-                        r = _run(w, pol, int(M), lat, seed)
-                        rows.append({"trace": trace, "seed": seed, "memory": int(M), "load": float(rho),
-                                     "rate_rps": rate, **r})
+    for r, sr in ordered_map(_cell, jobs, int(p.get("processes", 1) or 1)):
+        rows.extend(r)
+        sat_rows.extend(sr)
     runs = pd.DataFrame(rows)
     ctx.table(runs, "runs")
     ctx.table(pd.DataFrame(sat_rows), "loads")
