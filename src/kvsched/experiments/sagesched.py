@@ -32,6 +32,7 @@ on a scheduler-independent online replay of ``quality_n`` requests.
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import Any
 
@@ -167,38 +168,39 @@ def predictor_quality(ctx: ExperimentContext, data_dir, p: dict) -> pd.DataFrame
     return df.groupby(["trace", "predictor", "note"], sort=False)[num].mean().reset_index()
 
 
-def _cell(job: tuple) -> tuple[list[dict], list[dict]]:
-    """Every load and policy for one (trace, seed, M): the run rows and the load rows."""
-    trace, seed, M, p, data_dir, policies = job
+@functools.lru_cache(maxsize=4)
+def _base(trace: str, seed: int, n: int, azure_start: int, data_dir) -> Workload:
+    """The trace window a seed uses (loaded once per process)."""
+    return load_trace(_trace_cfg(trace, n, azure_start + seed * n), data_dir, seed)
+
+
+def _cell(job: tuple) -> tuple[list[dict], dict]:
+    """Every policy at one (trace, seed, M, load): the run rows and the load row."""
+    trace, seed, M, rho, p, data_dir, policies = job
     lat = build_latency({"name": "splitwise_fit", **p["latency"]}, data_dir)
-    base = load_trace(_trace_cfg(trace, int(p["n"]), int(p.get("azure_start", 0)) + seed * int(p["n"])),
-                      data_dir, seed)
+    base = _base(trace, seed, int(p["n"]), int(p.get("azure_start", 0)), data_dir)
     timed = base.arrival.copy() if trace != "alpaca_eval" else None
-    rows, sat_rows = [], []
-    for rho in p["loads"]:
-        rate = rate_for_slowdown(base, float(rho), int(M), lat, seed, timed)
-        sat_rows.append({"trace": trace, "seed": seed, "memory": int(M), "load": float(rho),
-                         "rate_rps": rate, "solo_ttlt_mean": float(solo_ttlt(base, lat).mean())})
-        w = with_load(base, rate, seed, timed)
-        for pol in policies:
-            r = _run(w, pol, int(M), lat, seed)
-            rows.append({"trace": trace, "seed": seed, "memory": int(M), "load": float(rho),
-                         "rate_rps": rate, **r})
-    return rows, sat_rows
+    rate = rate_for_slowdown(base, float(rho), int(M), lat, seed, timed)
+    sat = {"trace": trace, "seed": seed, "memory": int(M), "load": float(rho),
+           "rate_rps": rate, "solo_ttlt_mean": float(solo_ttlt(base, lat).mean())}
+    w = with_load(base, rate, seed, timed)
+    rows = [{"trace": trace, "seed": seed, "memory": int(M), "load": float(rho), "rate_rps": rate,
+             **_run(w, pol, int(M), lat, seed)} for pol in policies]
+    return rows, sat
 
 
 def run(ctx: ExperimentContext) -> None:
     p = ctx.params
     data_dir = resolve_data_dir(ctx.data_dir)
     policies = list(BASELINES) + ["sagesched"] + list(ORACLES) + list(p.get("ablations", []))
-    # (trace, seed, M) cells are independent: ``processes`` of them run at once, and the rows come
-    # back in this order whatever ``processes`` is
-    jobs = [(trace, seed, M, p, data_dir, policies)
-            for trace in p["traces"] for seed in p["seeds"] for M in p["memory"]]
+    # (trace, seed, M, load) cells are independent: ``processes`` of them run at once, and the rows
+    # come back in this order whatever ``processes`` is
+    jobs = [(trace, seed, M, rho, p, data_dir, policies)
+            for trace in p["traces"] for seed in p["seeds"] for M in p["memory"] for rho in p["loads"]]
     rows, sat_rows = [], []
-    for r, sr in ordered_map(_cell, jobs, int(p.get("processes", 1) or 1)):
+    for r, sat in ordered_map(_cell, jobs, int(p.get("processes", 1) or 1)):
         rows.extend(r)
-        sat_rows.extend(sr)
+        sat_rows.append(sat)
     runs = pd.DataFrame(rows)
     ctx.table(runs, "runs")
     ctx.table(pd.DataFrame(sat_rows), "loads")
