@@ -52,12 +52,22 @@ rule experiment_module:
         claims="results/{exp}/claims.json",
         done="results/{exp}/done.json",
     wildcard_constraints:
-        exp=one_of(MODULES),
+        exp=one_of(parallel_modules(False)),
     params:
         scale=lambda wc: module_scale(wc.exp),
         processes=lambda wc, threads: processes_override(wc, threads),
     threads: lambda wc: module_processes(wc.exp)
     log:
         "results/logs/{exp}.log",
+    priority: 1
     shell:
         "kvsched experiment {wildcards.exp} --scale {params.scale} {params.processes} > {log} 2>&1"
+
+
+# Module experiments that run several processes start first. A job that needs every core cannot
+# start while single-core jobs hold some, so at the same priority it would wait for the end of
+# the run and then run alone.
+use rule experiment_module as experiment_module_parallel with:
+    wildcard_constraints:
+        exp=one_of(parallel_modules(True)),
+    priority: 3

@@ -58,6 +58,11 @@ def module_processes(exp):
     return int(module_params(exp).get("processes", 1) or 1)
 
 
+def parallel_modules(parallel):
+    """The module experiments that run several processes (``parallel``), or those that run one."""
+    return [e for e in MODULES if (module_processes(e) > 1) == parallel]
+
+
 def processes_override(wc, threads):
     """``--set processes=N`` with N = the threads Snakemake granted, for presets that use it."""
     return f"--set processes={threads}" if "processes" in module_params(wc.exp) else ""
