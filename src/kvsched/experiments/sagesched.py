@@ -198,9 +198,11 @@ def run(ctx: ExperimentContext) -> None:
     jobs = [(trace, seed, M, rho, p, data_dir, policies)
             for trace in p["traces"] for seed in p["seeds"] for M in p["memory"] for rho in p["loads"]]
     rows, sat_rows = [], []
-    for r, sat in ordered_map(_cell, jobs, int(p.get("processes", 1) or 1)):
+    for i, (r, sat) in enumerate(ordered_map(_cell, jobs, int(p.get("processes", 1) or 1)), 1):
         rows.extend(r)
         sat_rows.append(sat)
+        print(f"[{i}/{len(jobs)}] {sat['trace']} seed {sat['seed']} M {sat['memory']} load {sat['load']}: "
+              f"{sat['rate_rps']:.3g} req/s, {len(r)} policies", flush=True)
     runs = pd.DataFrame(rows)
     ctx.table(runs, "runs")
     ctx.table(pd.DataFrame(sat_rows), "loads")
