@@ -40,8 +40,8 @@ import pandas as pd
 from ..errors import ConfigError
 from ..optimum.solve import PROVE_TIME_LIMIT, SEARCH_EVALS, bracket
 from ..workload import Workload
-from ._pool import ordered_map
 from ..traces.synthetic_mcsf import DEFAULTS, synthetic_mcsf
+from ._pool import ordered_map
 
 PAPER = {1: {"mean": 1.005, "worst": 1.074, "optimal": 114, "trials": 200},
          2: {"mean": 1.047, "worst": 1.227, "optimal": None, "trials": 200}}
