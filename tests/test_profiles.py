@@ -16,15 +16,25 @@ PLUGIN_CACHE = ROOT / ".cache" / "slurm-plugin"    # where tests/slurm/run_slurm
 LOCAL_RULES = ("aggregate", "figure", "sweep_claims", "notebook_latency_vs_memory", "report")
 
 
-def _dry_run(*args: str, pythonpath: list[str] = ()) -> str:
+def _dry_run(*args: str, pythonpath: list[str] = (), experiments: str = "slurm_smoke") -> str:
     if not (BIN / "snakemake").exists():
         pytest.skip("snakemake is not installed")
     pp = [str(ROOT / "src"), *pythonpath, os.environ.get("PYTHONPATH", "")]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, pp)), PATH=f"{BIN}:{os.environ['PATH']}")
-    r = subprocess.run([str(BIN / "snakemake"), "-n", "--config", "experiments=[slurm_smoke]", *args],
+    r = subprocess.run([str(BIN / "snakemake"), "-n", "--config", f"experiments=[{experiments}]", *args],
                        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     return r.stdout + r.stderr
+
+
+def _slurm_plugin_path() -> list[str]:
+    """Where the SLURM executor plugin can be imported from (skip the test if nowhere)."""
+    extra = [str(PLUGIN_CACHE)] if PLUGIN_CACHE.exists() else []
+    probe = subprocess.run([sys.executable, "-c", "import snakemake_executor_plugin_slurm"],
+                           env=dict(os.environ, PYTHONPATH=os.pathsep.join(extra)), capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip("snakemake-executor-plugin-slurm is not installed")
+    return extra
 
 
 def declared_localrules() -> set[str]:
@@ -58,11 +68,16 @@ def test_slurm_profile():
     assert "gpu" not in prof["set-resources"]["engine_validate"]
     rules = (ROOT / "workflow" / "rules" / "engine.smk").read_text()
     assert '{"gpu": 1} if ENGINE_CUDA else {}' in rules
-    extra = [str(PLUGIN_CACHE)] if PLUGIN_CACHE.exists() else []
-    probe = subprocess.run([sys.executable, "-c", "import snakemake_executor_plugin_slurm"],
-                           env=dict(os.environ, PYTHONPATH=os.pathsep.join(extra)), capture_output=True)
-    if probe.returncode != 0:
-        pytest.skip("snakemake-executor-plugin-slurm is not installed")
-    out = _dry_run("--workflow-profile", "workflow/profiles/slurm", pythonpath=extra)
+    out = _dry_run("--workflow-profile", "workflow/profiles/slurm", pythonpath=_slurm_plugin_path())
     assert "workflow specific profile workflow/profiles/slurm" in out
     assert "rule simulate:" in out
+
+
+def test_slurm_jobs_get_one_cpu_per_process():
+    """The SLURM profile's default cpus_per_task (1) would override a rule's threads; module
+    experiments that run several processes ask for that many CPUs."""
+    out = _dry_run("--workflow-profile", "workflow/profiles/slurm", "--forceall",
+                   pythonpath=_slurm_plugin_path(), experiments="mcsf_synthetic,gsa_gba")
+    jobs = {m.group(2): (m.group(1), int(m.group(3))) for m in re.finditer(
+        r"rule (experiment_module\w*):.*?wildcards: exp=(\w+).*?cpus_per_task=(\d+)", out, re.S)}
+    assert jobs == {"mcsf_synthetic": ("experiment_module_parallel", 2), "gsa_gba": ("experiment_module", 1)}

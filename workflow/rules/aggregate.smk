@@ -57,6 +57,9 @@ rule experiment_module:
         scale=lambda wc: module_scale(wc.exp),
         processes=lambda wc, threads: processes_override(wc, threads),
     threads: lambda wc: module_processes(wc.exp)
+    resources:
+        # on SLURM, one CPU per process (the profile's default cpus_per_task is 1)
+        cpus_per_task=lambda wc, threads: threads,
     log:
         "results/logs/{exp}.log",
     priority: 1
