@@ -176,8 +176,7 @@ def _base(trace: str, seed: int, n: int, azure_start: int, data_dir) -> Workload
 
 def _cell(job: tuple) -> tuple[list[dict], dict]:
     """Every policy at one (trace, seed, M, load): the run rows and the load row."""
-    trace, seed, M, rho, p, data_dir, policies = job
-    lat = build_latency({"name": "splitwise_fit", **p["latency"]}, data_dir)
+    trace, seed, M, rho, p, data_dir, lat, policies = job
     base = _base(trace, seed, int(p["n"]), int(p.get("azure_start", 0)), data_dir)
     timed = base.arrival.copy() if trace != "alpaca_eval" else None
     rate = rate_for_slowdown(base, float(rho), int(M), lat, seed, timed)
@@ -192,10 +191,11 @@ def _cell(job: tuple) -> tuple[list[dict], dict]:
 def run(ctx: ExperimentContext) -> None:
     p = ctx.params
     data_dir = resolve_data_dir(ctx.data_dir)
+    lat = build_latency({"name": "splitwise_fit", **p["latency"]}, data_dir)   # fitted once, sent to every cell
     policies = list(BASELINES) + ["sagesched"] + list(ORACLES) + list(p.get("ablations", []))
     # (trace, seed, M, load) cells are independent: ``processes`` of them run at once, and the rows
     # come back in this order whatever ``processes`` is
-    jobs = [(trace, seed, M, rho, p, data_dir, policies)
+    jobs = [(trace, seed, M, rho, p, data_dir, lat, policies)
             for trace in p["traces"] for seed in p["seeds"] for M in p["memory"] for rho in p["loads"]]
     rows, sat_rows = [], []
     for i, (r, sat) in enumerate(ordered_map(_cell, jobs, int(p.get("processes", 1) or 1)), 1):
