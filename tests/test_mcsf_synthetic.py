@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from kvsched.experiments import run_experiment
@@ -17,7 +18,7 @@ def test_certificates_hold_the_instance_and_both_schedules(tmp_path, first_round
     out = run_experiment("mcsf_synthetic", "quick", ["trials=2", "models=[1]", "cpsat_n=0", "separation_n=0",
                                                      "processes=1", f"first_round={first_round}"], tmp_path)
     certs = json.loads((out / "certificates.json").read_text())["certificates"]
-    trials = __import__("pandas").read_parquet(out / "trials.parquet")
+    trials = pd.read_parquet(out / "trials.parquet")
     assert "certificate" not in trials.columns
     assert len(certs) == int(trials.certified_suboptimal.sum()) > 0
     for c in certs:
