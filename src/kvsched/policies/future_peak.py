@@ -60,14 +60,18 @@ class PeakProfile:
         Vectorised over all delays: used to skip rounds while the head of the queue waits."""
         if horizon <= 0:
             return 0
-        d = np.arange(horizon, dtype=np.int64)[:, None]           # (H,1)
+        k = len(self.rem)
+        # the coming round holds the whole batch, grown by d: it fails from this delay on
+        last = horizon if k == 0 else min(horizon, (self.cap - base - int(self._suffix[0])) // k + 1)
+        if last <= 0:
+            return int(horizon)
+        d = np.arange(last, dtype=np.int64)[:, None]              # (H,1)
         taus = (self.rem - 1)[None, :]                            # (1,k)
         use = self.usage_at(self.rem - 1)[None, :]
         inside = (taus >= d) & (taus <= d + rem - 1)
         bad = np.any(inside & (use + base + (taus - d) > self.cap), axis=1)
         end = d[:, 0] + rem - 1
         bad |= self.usage_at(end) + base + rem - 1 > self.cap
-        bad |= int(self._suffix[0]) + len(self.rem) * d[:, 0] + base > self.cap   # the coming round
         ok = np.flatnonzero(~bad)
         return int(ok[0]) if len(ok) else int(horizon)
 
