@@ -15,25 +15,46 @@ if "ipykernel" not in sys.modules:   # headless (rules, tests); a notebook keeps
     matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
 
 ALGO_ORDER = ["fcfs", "sf", "mcsf", "vllm_fcfs", "alpha_protection", "alpha_clearing"]
+MARKERS = "osX^DvP*<>"
+DASHES = ["-", "--", ":", "-.", (0, (5, 1, 1, 1)), (0, (3, 1, 1, 1, 1, 1))]
 
 
 def latency_vs_memory(df: pd.DataFrame):
-    """Mean end-to-end latency against KV-cache size, one panel per trace. Lines are dashed
-    differently so identical policies (e.g. ``sf`` and ``mcsf`` under defaults) stay visible."""
-    sns.set_theme(style="whitegrid", context="paper")
-    order = [a for a in ALGO_ORDER if a in set(df["algorithm"])] + \
+    """Mean end-to-end latency (seconds, or rounds) against KV-cache size M (tokens), one
+    panel per trace, log-log. Each line is the mean over seeds; with several seeds a band
+    spans their minimum to maximum. Lines differ in dash and marker as well as colour, so
+    identical policies (e.g. ``sf`` and ``mcsf`` under defaults) stay visible."""
+    algos = [a for a in ALGO_ORDER if a in set(df["algorithm"])] + \
         sorted(set(df["algorithm"]) - set(ALGO_ORDER))
+    traces = sorted(set(df["trace"]))
     unit = df["time_unit"].iloc[0] if "time_unit" in df else "s"
-    g = sns.relplot(data=df, x="memory", y="latency_mean", hue="algorithm", hue_order=order,
-                    style="algorithm", style_order=order, col="trace", kind="line", markers=True,
-                    dashes=True, facet_kws={"sharey": False}, height=3.2, aspect=1.2)
-    g.set(xscale="log", yscale="log")
-    g.set_axis_labels("KV-cache capacity M (tokens)", f"mean latency ({unit})")
-    g.set_titles("{col_name}")
-    return g.figure
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    stats = (df.groupby(["trace", "algorithm", "memory"])["latency_mean"]
+             .agg(["mean", "min", "max", "count"]).reset_index())
+    fig, axes = plt.subplots(1, len(traces), figsize=(4.2 * len(traces) + 1.4, 3.4), squeeze=False,
+                             layout="constrained")
+    for ax, trace in zip(axes[0], traces):
+        for k, algo in enumerate(algos):
+            d = stats[(stats["trace"] == trace) & (stats["algorithm"] == algo)].sort_values("memory")
+            if d.empty:
+                continue
+            color = colors[k % len(colors)]
+            ax.plot(d["memory"], d["mean"], color=color, linestyle=DASHES[k % len(DASHES)],
+                    marker=MARKERS[k % len(MARKERS)], markersize=5, label=algo)
+            if (d["count"] > 1).any():
+                ax.fill_between(d["memory"], d["min"], d["max"], color=color, alpha=0.15, linewidth=0)
+        ax.set(xscale="log", yscale="log", title=trace, xlabel="KV-cache capacity M (tokens)")
+        ax.grid(True, which="major", alpha=0.4)
+    axes[0][0].set_ylabel(f"mean latency ({unit})")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    for ax in axes[0][1:]:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            if lab not in labels:
+                handles.append(h); labels.append(lab)
+    fig.legend(handles, labels, title="algorithm", loc="outside right center", frameon=False)
+    return fig
 
 
 FIGURES = {"latency_vs_memory": latency_vs_memory}

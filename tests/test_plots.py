@@ -1,0 +1,42 @@
+"""The sweep figure: one panel per trace, one line per algorithm at the mean over seeds."""
+
+import numpy as np
+import pandas as pd
+
+from kvsched.analysis.plots import latency_vs_memory, save
+
+
+def table(seeds=(0, 1, 5)) -> pd.DataFrame:
+    rows = [{"trace": t, "algorithm": a, "memory": m, "seed": s, "time_unit": "rounds",
+             "latency_mean": 1000.0 / m * (1 + 0.2 * k) + 3 * s}
+            for t in ("trace_b", "trace_a") for k, a in enumerate(("mcsf", "fcfs", "zz_custom"))
+            for m in (256, 64, 128) for s in seeds]
+    return pd.DataFrame(rows)
+
+
+def test_lines_are_seed_means_in_algorithm_order(tmp_path):
+    df = table()
+    fig = latency_vs_memory(df)
+    axes = fig.axes
+    assert [ax.get_title() for ax in axes] == ["trace_a", "trace_b"]
+    for ax in axes:
+        lines = ax.get_lines()
+        # known policies in the fixed order, others after them alphabetically
+        assert [ln.get_label() for ln in lines] == ["fcfs", "mcsf", "zz_custom"]
+        assert len({str(ln.get_linestyle()) + ln.get_marker() for ln in lines}) == 3
+        for ln in lines:
+            want = (df[(df["trace"] == ax.get_title()) & (df["algorithm"] == ln.get_label())]
+                    .groupby("memory")["latency_mean"].mean())
+            np.testing.assert_array_equal(ln.get_xdata(), want.index.to_numpy())
+            np.testing.assert_allclose(ln.get_ydata(), want.to_numpy())
+        assert len(ax.collections) == 3           # a min-max band per line: three seeds
+        assert ax.get_xscale() == ax.get_yscale() == "log"
+    assert axes[0].get_ylabel() == "mean latency (rounds)"
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["fcfs", "mcsf", "zz_custom"]
+    save(fig, [tmp_path / "f.png", tmp_path / "f.pdf"])
+    assert (tmp_path / "f.png").stat().st_size > 1000 and (tmp_path / "f.pdf").stat().st_size > 1000
+
+
+def test_one_seed_has_no_band():
+    fig = latency_vs_memory(table(seeds=(0,)))
+    assert all(len(ax.collections) == 0 for ax in fig.axes)
