@@ -48,7 +48,9 @@ def execute(notebook: str | Path, out: str | Path, params: dict[str, Any] | None
     nb = jupytext.read(notebook)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     inject_parameters(nb, dict(params or {}))
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+    # the outputs are collected when the last cell ends: kill the kernel then (a graceful
+    # shutdown waits about a second for it to exit)
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", shutdown_kernel="immediate",
                             resources={"metadata": {"path": str(cwd or os.getcwd())}})
     client.execute()
     atomic_write(out, lambda p: nbformat.write(nb, str(p)))
