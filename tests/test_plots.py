@@ -40,3 +40,11 @@ def test_lines_are_seed_means_in_algorithm_order(tmp_path):
 def test_one_seed_has_no_band():
     fig = latency_vs_memory(table(seeds=(0,)))
     assert all(len(ax.collections) == 0 for ax in fig.axes)
+
+
+def test_legend_follows_the_algorithm_order_across_panels():
+    df = table(seeds=(0,))
+    df = df[~((df["trace"] == "trace_a") & (df["algorithm"] == "fcfs"))]   # fcfs only in trace_b
+    fig = latency_vs_memory(df)
+    assert [ln.get_label() for ln in fig.axes[0].get_lines()] == ["mcsf", "zz_custom"]
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["fcfs", "mcsf", "zz_custom"]

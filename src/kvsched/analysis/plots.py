@@ -48,12 +48,13 @@ def latency_vs_memory(df: pd.DataFrame):
         ax.set(xscale="log", yscale="log", title=trace, xlabel="KV-cache capacity M (tokens)")
         ax.grid(True, which="major", alpha=0.4)
     axes[0][0].set_ylabel(f"mean latency ({unit})")
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    for ax in axes[0][1:]:
+    handles = {}                     # one legend entry per algorithm, in plotting order
+    for ax in axes[0]:
         for h, lab in zip(*ax.get_legend_handles_labels()):
-            if lab not in labels:
-                handles.append(h); labels.append(lab)
-    fig.legend(handles, labels, title="algorithm", loc="outside right center", frameon=False)
+            handles.setdefault(lab, h)
+    labels = [a for a in algos if a in handles]
+    fig.legend([handles[a] for a in labels], labels, title="algorithm", loc="outside right center",
+               frameon=False)
     return fig
 
 

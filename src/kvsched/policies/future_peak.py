@@ -61,7 +61,7 @@ class PeakProfile:
         if horizon <= 0:
             return 0
         k = len(self.rem)
-        # the coming round holds the whole batch, grown by d: it fails from this delay on
+        # the coming round holds the whole batch, grown by d each: every delay from last on fails
         last = horizon if k == 0 else min(horizon, (self.cap - base - int(self._suffix[0])) // k + 1)
         if last <= 0:
             return int(horizon)
