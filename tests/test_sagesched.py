@@ -10,7 +10,7 @@ from kvsched.errors import ConfigError
 from kvsched.latency.base import unit_rounds
 from kvsched.policies import build_policy
 from kvsched.policies.cost import CostModel
-from kvsched.policies.sagesched import conditional_quantile, gittins_index
+from kvsched.policies.sagesched import conditional_quantile, conditional_quantile_one, gittins_index
 from kvsched.predictors import MEDIAN_INDEX, N_QUANTILES, QUANTILE_LEVELS, Predictions, build_predictor
 from kvsched.predictors.base import Predictor
 from kvsched.predictors.content import SageKnn
@@ -224,6 +224,18 @@ def test_gittins_two_point_distribution_hand_computed():
     assert gittins_index(atoms, [0], [10], [10.0], OUT, overrun=0.5)[0] == pytest.approx(1 / 5)
     assert conditional_quantile(atoms, np.array([1.0]), 0.5)[0] == 10
     assert conditional_quantile(atoms, np.array([0.0]), 0.2)[0] == 1
+
+
+@settings(max_examples=300, deadline=None)
+@given(rows=st.integers(1, 12).flatmap(lambda q: st.lists(
+           st.lists(st.integers(1, 40), min_size=q, max_size=q).map(sorted), min_size=1, max_size=5)),
+       lower=st.integers(0, 50), level=st.floats(0, 1), overrun=st.floats(0, 2))
+def test_conditional_quantile_one_row_equals_the_rows_version(rows, lower, level, overrun):
+    atoms = np.array(rows, dtype=np.int64)
+    lowers = np.full(len(rows), lower, dtype=np.int64)
+    want = conditional_quantile(atoms, lowers, level, overrun)
+    for r in range(len(rows)):
+        assert conditional_quantile_one(atoms[r], lower, level, overrun) == want[r]
 
 
 class FixedQuantiles(Predictor):

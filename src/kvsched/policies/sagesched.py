@@ -47,6 +47,7 @@ not a proven bound.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Sequence, Union
 
@@ -102,10 +103,20 @@ def conditional_quantile(atoms: np.ndarray, lower: np.ndarray, level: float, ove
     first = (V <= lower[:, None]).sum(axis=1)                    # atoms at or below the bound
     n_alive = Q - first
     pos = np.minimum(Q - 1, first + np.floor(level * n_alive).astype(np.int64))
-    out = np.take_along_axis(V, pos[:, None], axis=1)[:, 0]
+    out = V[np.arange(len(V)), pos]
     dead = n_alive == 0
     out[dead] = lower[dead] + np.maximum(1.0, np.ceil(overrun * lower[dead]))
     return out
+
+
+def conditional_quantile_one(atoms: np.ndarray, lower: int, level: float, overrun: float = 0.5) -> float:
+    """:func:`conditional_quantile` of one sorted row, the same value without the array
+    overhead (a policy asks for one candidate at a time)."""
+    Q = len(atoms)
+    first = int(np.searchsorted(atoms, lower, side="right"))   # atoms at or below the bound
+    if first == Q:
+        return float(lower) + max(1.0, math.ceil(overrun * float(lower)))
+    return float(atoms[min(Q - 1, first + math.floor(level * (Q - first)))])
 
 
 def next_atom_gap(atoms: np.ndarray, progress: np.ndarray) -> np.ndarray:
@@ -276,8 +287,8 @@ class SageSched(Policy):
 
     def _candidate(self, view: SchedulerView, i: int) -> tuple[int, int]:
         s = int(view.prompt[i])
-        q = conditional_quantile(view.pred_q[i:i + 1], self._lb(view)[i:i + 1], self.params.peak_quantile,
-                                 self.params.overrun)[0]
+        q = conditional_quantile_one(view.pred_q[i], int(self._lb(view)[i]), self.params.peak_quantile,
+                                     self.params.overrun)
         return int(min(max(q, 1), max(self.capacity - s, 1))), s + 1
 
     def quiet_rounds(self, view: SchedulerView) -> int:
