@@ -46,10 +46,12 @@ def _cmd_data(args: argparse.Namespace) -> int:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
+    from .plugins import load_plugins
     from .policies import list_policies
     from .predictors import list_predictors
     from .traces import list_traces
 
+    load_plugins(args.plugin)
     print(json.dumps({"algorithm": list_policies(), "predictor": list_predictors(), "trace": list_traces()},
                      indent=2))
     return 0
@@ -98,7 +100,10 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--data-dir", default=None)
     d.add_argument("--force", action="store_true", help="re-download files whose checksum differs")
     d.set_defaults(func=_cmd_data)
-    sub.add_parser("list", help="list registered algorithms, predictors and traces").set_defaults(func=_cmd_list)
+    ls = sub.add_parser("list", help="list registered algorithms, predictors and traces")
+    ls.add_argument("--plugin", action="append", default=[],
+                    help="also import this plugin (a .py file or a module; repeatable), as plugins=[...] does")
+    ls.set_defaults(func=_cmd_list)
     e = sub.add_parser("experiment", help="run a module experiment preset (conf/experiment/<name>.yaml)")
     e.add_argument("name")
     e.add_argument("--scale", default=None, help="quick (default) or full")

@@ -15,6 +15,7 @@ from .io import write_json, write_parquet
 from .latency import build_latency
 from .metrics import request_table, run_summary
 from .policies import build_policy
+from .plugins import load_plugins
 from .predictors import build_predictor
 from .provenance import provenance
 from .sim.engine import simulate
@@ -50,6 +51,7 @@ def execute(cfg: DictConfig) -> tuple[dict, Any]:
     """Simulate ``cfg``; return (summary dict, per-request DataFrame). Writes nothing."""
     prov = provenance()                 # the code version that runs, not the one at the end
     c = OmegaConf.to_container(cfg, resolve=True)
+    prov["plugins"] = load_plugins(c.get("plugins"))   # file + sha256 of any user code that runs
     data_dir = resolve_data_dir(c["data"]["dir"])
     seed = int(c["seed"])
     t0 = time.perf_counter()

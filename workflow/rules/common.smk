@@ -35,6 +35,12 @@ def run_overrides(wc):
     return " ".join(f"'{o}'" for o in point.overrides(SPECS[wc.exp]["fixed"]) + EXTRA)
 
 
+def plugin_files(wc):
+    """Plugin files a run loads (``plugins=[...]``): its inputs, so editing one reruns it."""
+    from kvsched.plugins import plugin_files as _files
+    return _files(POINTS[wc.exp][wc.point].overrides(SPECS[wc.exp]["fixed"]) + EXTRA)
+
+
 def sweep_figures(exp):
     return [f"results/{exp}/{f}.{ext}" for f in SPECS[exp].get("figures", []) for ext in ("png", "pdf")]
 

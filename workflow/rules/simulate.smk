@@ -1,6 +1,8 @@
 # One simulation per sweep point. summary.json is written last and atomically, so a killed
 # job never leaves a result that looks complete.
 rule simulate:
+    input:
+        plugin_files,
     output:
         summary="results/runs/{exp}/{point}/summary.json",
         requests="results/runs/{exp}/{point}/requests.parquet",

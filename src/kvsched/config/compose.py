@@ -9,6 +9,7 @@ from typing import Sequence
 from omegaconf import DictConfig, OmegaConf
 
 from ..errors import ConfigError
+from ..plugins import load_plugins, option_keys, plugin_options, plugins_in
 from .schema import register_schema
 
 
@@ -33,6 +34,7 @@ def compose(overrides: Sequence[str] = (), config_name: str = "config") -> DictC
     from omegaconf.errors import OmegaConfBaseException
 
     register_schema()
+    load_plugins(plugins_in(overrides))   # their options must exist before Hydra looks them up
     d = conf_dir()
     if not (d / f"{config_name}.yaml").exists():
         raise ConfigError(f"config {config_name!r} not found in {d}")
@@ -52,7 +54,7 @@ def compose(overrides: Sequence[str] = (), config_name: str = "config") -> DictC
 
 
 def _chosen_option(group: str, overrides: Sequence[str], d: Path) -> str | None:
-    for o in overrides:
+    for o in reversed(list(overrides)):      # the last one wins, as in Hydra
         if o.startswith(f"{group}="):
             return o.split("=", 1)[1]
     defaults = OmegaConf.to_container(OmegaConf.load(d / "config.yaml")).get("defaults", [])
@@ -66,6 +68,13 @@ def _explain(e: Exception, overrides: Sequence[str], d: Path) -> str:
     """Turn a Hydra/OmegaConf error into one that names the key and lists valid ones."""
     import re
     msg = str(e).strip()
+    miss = re.search(r"Could not find '(\w+)/([^']+)'", msg)
+    if miss and miss.group(1) in ("trace", "algorithm", "predictor", "latency"):
+        group, name = miss.groups()
+        valid = sorted(set(group_options(group)) | set(plugin_options(group)))
+        noun = {"algorithm": "policy", "predictor": "predictor", "trace": "trace"}.get(group)
+        hint = f"; load a {noun} of your own with plugins=[path/to/file.py]" if noun else ""
+        return f"unknown {group} {name!r}; valid: {', '.join(valid)}{hint}"
     m = re.search(r"Key '[^']+' (?:is not in struct|not in '\w+')\s+full_key: ([\w.]+)", msg) or \
         re.search(r"Could not override '([\w.]+)'", msg) or \
         re.search(r"Could not append to config. An item is already at '([\w.]+)'", msg)
@@ -76,9 +85,11 @@ def _explain(e: Exception, overrides: Sequence[str], d: Path) -> str:
     if parent in ("trace", "algorithm", "predictor", "latency"):
         opt = _chosen_option(parent, overrides, d)
         f = d / parent / f"{opt}.yaml"
-        if opt and f.exists():
-            keys = ", ".join(k for k in OmegaConf.load(f).keys() if k != "name")
-            return f"unknown config key {full!r}: {parent} {opt!r} accepts {keys or '(no keys)'}"
+        names = option_keys(parent, opt) if opt else None
+        if names is None and opt and f.exists():
+            names = [k for k in OmegaConf.load(f).keys() if k != "name"]
+        if names is not None:
+            return f"unknown config key {full!r}: {parent} {opt!r} accepts {', '.join(names) or '(no keys)'}"
     from .schema import RunConfig
     node = OmegaConf.structured(RunConfig)
     sub = OmegaConf.select(node, parent) if parent else node

@@ -8,7 +8,7 @@ listed, by the registry that builds the object.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 from hydra.core.config_store import ConfigStore
 
@@ -41,6 +41,7 @@ class RunConfig:
     out: str = "results/runs/adhoc"
     data: DataConfig = field(default_factory=DataConfig)
     sim: SimConfig = field(default_factory=SimConfig)
+    plugins: List[str] = field(default_factory=list)   # user plugin files / modules (kvsched.plugins)
 
 
 def register_schema() -> None:

@@ -26,6 +26,7 @@ from ..io import write_json, write_parquet
 from ..metrics import request_table, run_summary
 from ..policies import build_policy
 from ..predictors import build_predictor
+from ..plugins import load_plugins
 from ..provenance import provenance
 from ..sim.engine import RunRecord
 from ..workload import Workload
@@ -129,6 +130,7 @@ def run(cfg, engine: Mapping[str, Any] | None = None) -> dict:
     prov = provenance()                 # the code version that runs, not the one at the end
     e = {**DEFAULT_ENGINE, **dict(engine or {})}
     c = OmegaConf.to_container(cfg, resolve=True)
+    prov["plugins"] = load_plugins(c.get("plugins"))
     data_dir = resolve_data_dir(c["data"]["dir"])
     seed = int(c["seed"])
     wl = load_trace(c["trace"], data_dir, seed)

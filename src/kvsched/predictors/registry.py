@@ -12,6 +12,9 @@ _REGISTRY: dict[str, type[Predictor]] = {}
 
 
 def register_predictor(cls: type[Predictor]) -> type[Predictor]:
+    """Class decorator: register under ``cls.name``."""
+    if cls.name in _REGISTRY and _REGISTRY[cls.name] is not cls:
+        raise ValueError(f"predictor name {cls.name!r} registered twice")
     _REGISTRY[cls.name] = cls
     return cls
 

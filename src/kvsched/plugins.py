@@ -1,0 +1,188 @@
+"""User plugins: policies, predictors and traces defined outside this package.
+
+A plugin is a Python file (``path/to/my_policy.py``) or an importable module
+(``mypkg.policies``) listed in the config key ``plugins``::
+
+    kvsched run plugins=[examples/aged_sf.py] algorithm=aged_sf
+
+Importing it runs its ``@register_policy`` / ``@register_predictor`` / ``@register_trace``
+decorators. Each registered name without a YAML file in ``conf/<group>/`` then becomes a
+config option of that group, with its ``Params`` defaults as the option's keys, so
+``algorithm=aged_sf algorithm.aging=2`` works like a built-in option, and a misspelt key is
+an error that lists the valid ones.
+
+A plugin policy is built and run like a built-in one: it gets the same read-only
+:class:`~kvsched.sim.view.SchedulerView`, so the information barrier holds for it too.
+Every result records the plugin's file and its sha256 (``provenance.plugins``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import importlib
+import importlib.util
+import sys
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from .errors import ConfigError
+
+GROUPS = ("algorithm", "predictor", "trace")
+
+# spec as given -> provenance record of the loaded plugin
+_LOADED: dict[str, dict] = {}
+# (group, option) -> default keys of the options registered from plugins
+_OPTIONS: dict[tuple[str, str], dict] = {}
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _is_file_spec(spec: str) -> bool:
+    return spec.endswith(".py") or "/" in spec or "\\" in spec
+
+
+def _import_file(path: Path):
+    name = "kvsched_plugin_" + hashlib.sha256(str(path).encode()).hexdigest()[:12]
+    if name in sys.modules:
+        return sys.modules[name]
+    mod_spec = importlib.util.spec_from_file_location(name, path)
+    if mod_spec is None or mod_spec.loader is None:
+        raise ConfigError(f"plugin {str(path)!r} is not an importable Python file")
+    module = importlib.util.module_from_spec(mod_spec)
+    sys.modules[name] = module
+    try:
+        mod_spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise
+    return module
+
+
+def load_plugins(specs: Iterable[str] | None) -> list[dict]:
+    """Import each plugin once per process; return their provenance records.
+
+    Raises ConfigError naming the plugin if it is missing or fails to import (the
+    original exception is chained)."""
+    records = []
+    for spec in list(specs or []):
+        spec = str(spec)
+        if spec in _LOADED:
+            records.append(_LOADED[spec])
+            continue
+        try:
+            if _is_file_spec(spec):
+                path = Path(spec).expanduser().resolve()
+                if not path.is_file():
+                    raise ConfigError(f"plugin {spec!r}: no such file ({path})")
+                module = _import_file(path)
+            else:
+                module = importlib.import_module(spec)
+        except ConfigError:
+            raise
+        except ModuleNotFoundError as e:
+            missing = e.name or ""
+            if not _is_file_spec(spec) and (spec == missing or spec.startswith(missing + ".")):
+                raise ConfigError(f"plugin {spec!r}: no such module (a file path must end in .py)") from None
+            raise ConfigError(f"plugin {spec!r} failed to import: {e}") from e
+        except Exception as e:
+            raise ConfigError(f"plugin {spec!r} failed to import: {type(e).__name__}: {e}") from e
+        file = getattr(module, "__file__", None)
+        rec = {"plugin": spec, "path": str(Path(file).resolve()) if file else None,
+               "sha256": _sha256(Path(file)) if file and Path(file).is_file() else None}
+        _LOADED[spec] = rec
+        records.append(rec)
+    if records:
+        register_options()
+    return records
+
+
+def loaded_plugins() -> list[dict]:
+    """Provenance records of every plugin imported in this process, in load order."""
+    return list(_LOADED.values())
+
+
+def plugins_in(overrides: Sequence[str]) -> list[str]:
+    """The plugin specs named by a ``plugins=...`` (or ``+plugins=...``) override, if any.
+
+    Needed before Hydra composes: a plugin's options must exist when ``algorithm=<name>``
+    is looked up."""
+    if not any(str(o).lstrip("+~").startswith("plugins") for o in overrides):
+        return []
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    try:
+        parsed = OverridesParser.create().parse_overrides([o for o in overrides
+                                                          if str(o).lstrip("+~").startswith("plugins")])
+    except HydraException as e:
+        raise ConfigError(f"cannot parse the plugins override: {e}") from None
+    out: list[str] = []
+    for o in parsed:
+        if o.key_or_group != "plugins" or o.is_delete():
+            continue
+        v = o.value()
+        out = [str(x) for x in v] if isinstance(v, (list, tuple)) else [str(v)] if v not in (None, "") else []
+    return out
+
+
+def _defaults(params_cls: Any) -> dict:
+    if not dataclasses.is_dataclass(params_cls):
+        return {}
+    out = {}
+    for f in dataclasses.fields(params_cls):
+        if f.default is not dataclasses.MISSING:
+            v = f.default
+        elif f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
+            v = f.default_factory()  # type: ignore[misc]
+        else:
+            raise ConfigError(f"parameter {f.name!r} of {params_cls.__qualname__} needs a default")
+        out[f.name] = list(v) if isinstance(v, tuple) else v
+    return out
+
+
+def _registered() -> dict[str, dict[str, dict]]:
+    """Every registered name per group, with its default keys."""
+    from .policies.registry import _REGISTRY as policies
+    from .predictors.registry import _REGISTRY as predictors
+    from .traces.registry import _REGISTRY as traces
+
+    return {
+        "algorithm": {n: {"name": n, **_defaults(c.Params)} for n, c in policies.items()},
+        "predictor": {n: {"name": n, **_defaults(c.Params)} for n, c in predictors.items()},
+        "trace": {n: dict(s.defaults) for n, s in traces.items()},
+    }
+
+
+def register_options() -> None:
+    """Make every registered name without ``conf/<group>/<name>.yaml`` a Hydra option."""
+    from hydra.core.config_store import ConfigStore
+
+    from .config.compose import group_options
+
+    cs = ConfigStore.instance()
+    for group, names in _registered().items():
+        have = set(group_options(group))
+        for name, node in names.items():
+            if name in have or (group, name) in _OPTIONS:
+                continue
+            cs.store(group=group, name=name, node=node)
+            _OPTIONS[(group, name)] = node
+
+
+def option_keys(group: str, name: str) -> list[str] | None:
+    """The keys of a plugin-registered option (None if ``name`` is not one)."""
+    node = _OPTIONS.get((group, name))
+    return None if node is None else [k for k in node if k != "name"]
+
+
+def plugin_options(group: str) -> list[str]:
+    """Options of ``group`` registered from plugins so far."""
+    return sorted(n for g, n in _OPTIONS if g == group)
+
+
+def plugin_files(overrides: Sequence[str]) -> list[str]:
+    """The plugin *files* named in ``overrides`` (modules are left out), as given."""
+    return [p for p in plugins_in(overrides) if _is_file_spec(p)]
