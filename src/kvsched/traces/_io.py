@@ -25,11 +25,13 @@ def _fail(path: Path, line: int, what: str) -> TraceFormatError:
     return TraceFormatError(f"{path}, line {line}: {what}")
 
 
-def read_csv_columns(path: Path, int_cols: Sequence[str], time_col: str | None = None) -> pd.DataFrame:
-    """Read ``int_cols`` (non-negative integers) and optionally ``time_col`` (timestamps).
+def read_csv_columns(path: Path, int_cols: Sequence[str], time_col: str | None = None,
+                     text_col: str | None = None) -> pd.DataFrame:
+    """Read ``int_cols`` (non-negative integers), optionally ``time_col`` and ``text_col``.
 
-    Returns a DataFrame with the int columns as int64 and, if ``time_col`` is given, a
-    float64 column ``"arrival"``: seconds since the earliest timestamp in the file.
+    Returns a DataFrame with the int columns as int64; if ``time_col`` is given, a float64
+    column ``"arrival"``: seconds since the earliest time in the file (the column holds
+    ISO 8601 timestamps, or plain numbers of seconds); if ``text_col`` is given, ``"text"``.
     """
     path = Path(path)
     try:
@@ -41,7 +43,7 @@ def read_csv_columns(path: Path, int_cols: Sequence[str], time_col: str | None =
         if m:
             raise _fail(path, int(m[2]), f"expected {m[1]} fields, saw {m[3]}") from None
         raise TraceFormatError(f"{path}: cannot parse CSV: {e}") from None
-    wanted = list(int_cols) + ([time_col] if time_col else [])
+    wanted = list(int_cols) + ([time_col] if time_col else []) + ([text_col] if text_col else [])
     for col in wanted:
         if col not in df.columns:
             raise TraceFormatError(
@@ -69,11 +71,22 @@ def read_csv_columns(path: Path, int_cols: Sequence[str], time_col: str | None =
         out[col] = num.astype(np.int64)
     if time_col:
         raw = df[time_col].str.strip()
-        t = pd.to_datetime(raw, format="ISO8601", errors="coerce")
-        if t.isna().any():
-            i = int(np.argmax(t.isna().to_numpy()))
-            raise _fail(path, i + 2, f"column {time_col!r}: bad timestamp {raw.iloc[i]!r}")
-        out["arrival"] = (t - t.min()).dt.total_seconds().to_numpy(dtype=np.float64)
+        secs = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64)
+        if not np.isnan(secs[0]):                  # the first row says which: numbers of seconds
+            bad = ~np.isfinite(secs) | (secs < 0)
+            if bad.any():
+                i = int(np.argmax(bad))
+                raise _fail(path, i + 2, f"column {time_col!r}: time must be a number of seconds >= 0 "
+                                         f"({raw.iloc[i]!r})")
+            out["arrival"] = secs - secs.min()
+        else:
+            t = pd.to_datetime(raw, format="ISO8601", errors="coerce")
+            if t.isna().any():
+                i = int(np.argmax(t.isna().to_numpy()))
+                raise _fail(path, i + 2, f"column {time_col!r}: bad timestamp {raw.iloc[i]!r}")
+            out["arrival"] = (t - t.min()).dt.total_seconds().to_numpy(dtype=np.float64)
+    if text_col:
+        out["text"] = df[text_col].to_numpy(dtype=object)
     return pd.DataFrame(out)
 
 
@@ -129,3 +142,58 @@ def read_jsonl_columns(path: Path, fields: dict[str, str]) -> dict[str, list]:
     if not cols or not next(iter(cols.values())):
         raise TraceFormatError(f"{path}: no records")
     return cols
+
+
+def read_parquet_columns(path: Path, int_cols: Sequence[str], time_col: str | None = None,
+                         text_col: str | None = None) -> pd.DataFrame:
+    """As :func:`read_csv_columns` for a parquet file. The time column holds numbers of seconds
+    or timestamps; errors name the 1-based row."""
+    path = Path(path)
+    import pyarrow.parquet as pq
+
+    try:
+        names = pq.read_schema(path).names
+    except Exception as e:  # noqa: BLE001 - pyarrow raises several types for a bad file
+        raise TraceFormatError(f"{path}: cannot read parquet: {e}") from None
+    wanted = list(int_cols) + ([time_col] if time_col else []) + ([text_col] if text_col else [])
+    for col in wanted:
+        if col not in names:
+            raise TraceFormatError(f"{path}: missing required column {col!r} (columns: {', '.join(names)})")
+    df = pd.read_parquet(path, columns=wanted)
+    if not len(df):
+        raise TraceFormatError(f"{path}: no data rows")
+
+    def fail(i: int, what: str) -> TraceFormatError:
+        return TraceFormatError(f"{path}, row {i + 1}: {what}")
+
+    out = {}
+    for col in int_cols:
+        v = df[col]
+        if not (pd.api.types.is_numeric_dtype(v) and not pd.api.types.is_bool_dtype(v)):
+            raise TraceFormatError(f"{path}: column {col!r} must hold integers, has type {v.dtype}")
+        num = v.to_numpy(dtype=np.float64, na_value=np.nan)
+        bad = ~np.isfinite(num) | (num < 0) | (num != np.floor(num))
+        if bad.any():
+            i = int(np.argmax(bad))
+            x = num[i]
+            why = "missing value" if np.isnan(x) else "negative value" if x < 0 else "not an integer"
+            raise fail(i, f"column {col!r}: {why} ({v.iloc[i]!r})")
+        out[col] = num.astype(np.int64)
+    if time_col:
+        v = df[time_col]
+        if pd.api.types.is_datetime64_any_dtype(v):
+            if v.isna().any():
+                raise fail(int(np.argmax(v.isna().to_numpy())), f"column {time_col!r}: missing timestamp")
+            out["arrival"] = (v - v.min()).dt.total_seconds().to_numpy(dtype=np.float64)
+        elif pd.api.types.is_numeric_dtype(v) and not pd.api.types.is_bool_dtype(v):
+            secs = v.to_numpy(dtype=np.float64, na_value=np.nan)
+            bad = ~np.isfinite(secs) | (secs < 0)
+            if bad.any():
+                i = int(np.argmax(bad))
+                raise fail(i, f"column {time_col!r}: time must be finite and >= 0 ({v.iloc[i]!r})")
+            out["arrival"] = secs - secs.min()
+        else:
+            raise TraceFormatError(f"{path}: column {time_col!r} must hold seconds or timestamps, has type {v.dtype}")
+    if text_col:
+        out["text"] = df[text_col].to_numpy(dtype=object)
+    return pd.DataFrame(out)

@@ -1,0 +1,102 @@
+"""``trace=file``: a user's own trace in CSV, JSON lines or parquet."""
+
+import gzip
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from kvsched.datastore import sha256_file
+from kvsched.errors import ConfigError, TraceFormatError
+from kvsched.traces import load_trace
+
+ROWS = pd.DataFrame({"t": [0.0, 0.5, 0.5, 2.25], "in": [10, 3, 7, 1], "out": [4, 0, 9, 2],
+                     "prompt_text": ["a b", "c", "d e f", "g"]})
+KEYS = {"prompt_col": "in", "output_col": "out", "arrival_col": "t"}
+
+
+def _load(path, **kw):
+    return load_trace({"name": "file", "path": str(path), **KEYS, **kw}, seed=0)
+
+
+def _write(tmp_path, fmt, rows=ROWS):
+    if fmt == "csv":
+        f = tmp_path / "trace.csv"
+        rows.to_csv(f, index=False)
+    elif fmt == "jsonl.gz":
+        f = tmp_path / "trace.jsonl.gz"
+        with gzip.open(f, "wt") as fh:
+            for r in rows.to_dict("records"):
+                fh.write(json.dumps(r) + "\n")
+    else:
+        f = tmp_path / "trace.parquet"
+        rows.to_parquet(f, index=False)
+    return f
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl.gz", "parquet"])
+def test_every_format_gives_the_same_workload(tmp_path, fmt):
+    f = _write(tmp_path, fmt)
+    w = _load(f, text_col="prompt_text")
+    # the output-0 row is dropped (and counted); arrivals are seconds from the first request
+    np.testing.assert_array_equal(w.arrival, [0.0, 0.5, 2.25])
+    np.testing.assert_array_equal(w.prompt, [10, 7, 1])
+    np.testing.assert_array_equal(w.output, [4, 9, 2])
+    assert w.text == ["a b", "d e f", "g"] and w.time_unit == "s"
+    assert w.meta["dropped_zero_output"] == 1 and w.meta["sha256"] == sha256_file(f)
+
+
+def test_timestamps_in_csv_and_parquet(tmp_path):
+    stamps = pd.to_datetime(["2024-01-01 10:00:00", "2024-01-01 10:00:01.5", "2024-01-01 10:00:04"], format="ISO8601")
+    df = pd.DataFrame({"t": stamps, "in": [1, 2, 3], "out": [5, 6, 7]})
+    df.to_parquet(tmp_path / "a.parquet", index=False)
+    df.assign(t=df["t"].astype(str)).to_csv(tmp_path / "a.csv", index=False)
+    for f in ("a.parquet", "a.csv"):
+        np.testing.assert_allclose(_load(tmp_path / f).arrival, [0.0, 1.5, 4.0])
+
+
+def test_azure_file_read_as_user_file_equals_azure_conv(data_dir):
+    """The Azure conv CSV, loaded through trace=file with its column names, is azure_conv."""
+    f = data_dir / "azure_llm_2023" / "AzureLLMInferenceTrace_conv.csv"
+    mine = load_trace({"name": "file", "path": str(f), "prompt_col": "ContextTokens",
+                       "output_col": "GeneratedTokens", "arrival_col": "TIMESTAMP", "n": 2000}, data_dir)
+    ref = load_trace({"name": "azure_conv", "n": 2000}, data_dir)
+    for a in ("arrival", "prompt", "output"):
+        np.testing.assert_array_equal(getattr(mine, a), getattr(ref, a))
+
+
+def test_no_arrival_column_needs_generated_arrivals(tmp_path):
+    f = tmp_path / "lengths.csv"
+    ROWS[["in", "out"]].to_csv(f, index=False)
+    with pytest.raises(ConfigError, match="no timestamps; use arrival 'poisson'"):
+        _load(f, arrival_col=None)
+    w = _load(f, arrival_col=None, arrival="poisson", rate=2.0)
+    assert len(w) == 3 and np.all(np.diff(w.arrival) > 0)
+
+
+@pytest.mark.parametrize("fmt,edit,expect", [
+    ("csv", lambda d: d.assign(**{"in": ["10", "-3", "7", "1"]}), r"trace\.csv, line 3: column 'in': negative value"),
+    ("csv", lambda d: d.drop(columns="out"), r"missing required column 'out' \(header has: t, in, prompt_text\)"),
+    ("csv", lambda d: d.assign(t=["0", "1", "x", "2"]), r"line 4: column 't': time must be a number of seconds >= 0 \('x'\)"),
+    ("csv", lambda d: d.assign(t=["2024-01-01", "1", "x", "2"]), r"line 3: column 't': bad timestamp '1'"),
+    ("parquet", lambda d: d.assign(**{"in": [10.0, 3.0, 7.5, 1.0]}), r"trace\.parquet, row 3: column 'in': not an integer"),
+    ("parquet", lambda d: d.assign(t=["a", "b", "c", "d"]), r"column 't' must hold seconds or timestamps"),
+    ("jsonl.gz", lambda d: d.assign(out=[4, 0, "9", 2]), r"line 3: field 'out' must be a number"),
+])
+def test_malformed_files_name_the_place(tmp_path, fmt, edit, expect):
+    f = _write(tmp_path, fmt, edit(ROWS))
+    with pytest.raises(TraceFormatError, match=expect):
+        _load(f)
+
+
+def test_bad_paths_and_keys(tmp_path):
+    with pytest.raises(ConfigError, match="set trace.path"):
+        load_trace({"name": "file"})
+    with pytest.raises(ConfigError, match="is not a file"):
+        _load(tmp_path / "none.csv")
+    (tmp_path / "t.xlsx").write_text("x")
+    with pytest.raises(TraceFormatError, match=r"unknown format; the name must end in \.csv"):
+        _load(tmp_path / "t.xlsx")
+    with pytest.raises(ConfigError, match="prompt_col must be a column name"):
+        _load(_write(tmp_path, "csv"), prompt_col=3)
