@@ -25,6 +25,5 @@ rule all:
         # every run too: a deleted run directory is recomputed (and only it)
         [s for e in SWEEPS for s in summaries_of(e)],
         [f for e in SWEEPS for f in sweep_figures(e)],
-        [f"results/{e}/notebooks/{f}.ipynb" for e in SWEEPS for f in SPECS[e].get("figures", [])
-         if f in NOTEBOOKS],
+        [f"results/{e}/notebooks/{f}.ipynb" for e in SWEEPS for f in SPECS[e].get("figures", [])],
         [f"results/{e}/notebooks/experiment_figures.ipynb" for e in MODULES],

@@ -20,8 +20,9 @@ def synthetic_table() -> pd.DataFrame:
         for k, algo in enumerate(("fcfs", "sf", "mcsf")):
             for m in (64, 128, 256):
                 for seed in (0, 1):
+                    mean = 1000.0 / m * (1 + 0.2 * k) + seed
                     rows.append({"trace": trace, "algorithm": algo, "memory": m, "seed": seed,
-                                 "latency_mean": 1000.0 / m * (1 + 0.2 * k) + seed, "time_unit": "rounds"})
+                                 "latency_mean": mean, "latency_p99": 3 * mean, "time_unit": "rounds"})
     return pd.DataFrame(rows)
 
 
@@ -37,7 +38,8 @@ def test_notebooks_are_outputless_jupytext_pairs():
         assert len(tagged) == 1, f"{f.name}: needs exactly one cell tagged 'parameters'"
 
 
-def test_latency_vs_memory_notebook_executes(tmp_path, monkeypatch):
+@pytest.mark.parametrize("figure", ["latency_vs_memory", "latency_by_algorithm"])
+def test_sweep_figure_notebook_executes(tmp_path, monkeypatch, figure):
     from kvsched.analysis.notebooks import execute
     table = tmp_path / "runs.parquet"
     synthetic_table().to_parquet(table)
@@ -45,8 +47,9 @@ def test_latency_vs_memory_notebook_executes(tmp_path, monkeypatch):
     png, pdf = tmp_path / "fig.png", tmp_path / "fig.pdf"
     # the kernel is a separate process: it must import this checkout's kvsched
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")])))
-    nb = execute(NOTEBOOKS / "latency_vs_memory.py", out_nb,
-                 {"experiment": "synthetic", "table": str(table), "out": [str(png), str(pdf)]}, cwd=tmp_path)
+    nb = execute(NOTEBOOKS / "sweep_figure.py", out_nb,
+                 {"experiment": "synthetic", "figure": figure, "table": str(table), "out": [str(png), str(pdf)]},
+                 cwd=tmp_path)
     assert out_nb.exists()
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     assert not [o for o in outputs if o.get("output_type") == "error"]

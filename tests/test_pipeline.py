@@ -52,3 +52,17 @@ def test_bad_override_fails_before_any_job():
     spec = dict(spec, axes={**spec["axes"], "algorithm": ["fcfs", "mcsff"]})
     with pytest.raises(ConfigError, match="algorithm=mcsff"):
         validate_points(spec)
+
+
+@pytest.mark.parametrize("scale", ["quick", "full"])
+def test_all_algorithms_preset_lists_every_builtin_algorithm(scale):
+    """The league table covers every registered algorithm (a new one must be added to it), and
+    every point composes."""
+    from kvsched.analysis.sweep import validate_points
+    from kvsched.policies import get_policy_class, list_policies
+
+    spec = load_sweep("all_algorithms", scale)
+    builtin = [n for n in list_policies() if get_policy_class(n).__module__.startswith("kvsched.policies.")]
+    assert sorted(spec["axes"]["algorithm"]) == sorted(builtin)   # plugins loaded by other tests excluded
+    if scale == "quick":
+        validate_points(spec)

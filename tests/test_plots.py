@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 
-from kvsched.analysis.plots import latency_vs_memory, save
+from kvsched.analysis.plots import latency_by_algorithm, latency_vs_memory, save
 
 
 def table(seeds=(0, 1, 5)) -> pd.DataFrame:
@@ -48,3 +48,19 @@ def test_legend_follows_the_algorithm_order_across_panels():
     fig = latency_vs_memory(df)
     assert [ln.get_label() for ln in fig.axes[0].get_lines()] == ["mcsf", "zz_custom"]
     assert [t.get_text() for t in fig.legends[0].get_texts()] == ["fcfs", "mcsf", "zz_custom"]
+
+
+def test_latency_by_algorithm_bars_are_sorted_seed_means():
+    df = table().assign(latency_p99=lambda d: 4 * d["latency_mean"])
+    fig = latency_by_algorithm(df)
+    panels = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(panels) == 6 and panels[0].get_title() == "trace_a, M = 64 tokens"
+    for ax in panels:
+        trace, m = ax.get_title().split(", M = ")
+        want = (df[(df["trace"] == trace) & (df["memory"] == int(m.split()[0]))]
+                .groupby("algorithm")["latency_mean"].mean().sort_values())
+        top_down = sorted(ax.get_yticklabels(), key=lambda t: -t.get_position()[1])
+        assert [t.get_text() for t in top_down] == list(want.index)   # best at the top
+        np.testing.assert_allclose([b.get_width() for b in ax.patches], want.to_numpy())
+        np.testing.assert_allclose(ax.get_lines()[0].get_xdata(), 4 * want.to_numpy())   # p99 ticks
+    assert [ax.get_title() for ax in fig.axes[:3]] == [f"trace_a, M = {m} tokens" for m in (64, 128, 256)]

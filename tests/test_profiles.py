@@ -13,7 +13,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 PLUGIN_CACHE = ROOT / ".cache" / "slurm-plugin"    # where tests/slurm/run_slurm_test.sh puts it
-LOCAL_RULES = ("aggregate", "figure", "sweep_claims", "notebook_latency_vs_memory", "report")
+LOCAL_RULES = ("aggregate", "figure", "sweep_claims", "notebook_sweep_figure", "report")
 
 
 def _dry_run(*args: str, pythonpath: list[str] = (), experiments: str = "slurm_smoke") -> str:

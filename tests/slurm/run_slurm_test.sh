@@ -208,7 +208,7 @@ N_JOBS=$(( (N_RUNS + 7) / 8 ))
 LOGS="$W/.snakemake/slurm_logs"
 n_sim_logs=$(find "$LOGS" -path '*simulate*' -name '*.log' 2>/dev/null | wc -l)
 [ "$n_sim_logs" -ge "$N_JOBS" ] || die "expected >= $N_JOBS SLURM logs for grouped simulate jobs, found $n_sim_logs"
-for r in aggregate figure sweep_claims notebook_latency_vs_memory report; do
+for r in aggregate figure sweep_claims notebook_sweep_figure report; do
   [ ! -d "$LOGS/rule_$r" ] || die "local rule $r was submitted to SLURM"
 done
 grep -q "$HOST" <(find "$LOGS" -path '*simulate*' -name '*.log' -exec cat {} +) || die "SLURM job logs do not name host $HOST"

@@ -45,10 +45,6 @@ def sweep_figures(exp):
     return [f"results/{exp}/{f}.{ext}" for f in SPECS[exp].get("figures", []) for ext in ("png", "pdf")]
 
 
-# figures that also have a notebook in workflow/notebooks/<figure>.py
-NOTEBOOKS = {p.stem for p in (Path(workflow.basedir) / "workflow" / "notebooks").glob("*.py")} - {"experiment_figures"}
-
-
 def module_scale(exp):
     """The scale a module experiment runs at: the config's ``scale``, else its preset's."""
     return SCALE or SPECS[exp].get("scale", "quick")

@@ -1,6 +1,7 @@
 """Figures drawn from aggregated tables (the same functions serve rules and notebooks).
 
-Usage: ``python -m kvsched.analysis.plots latency_vs_memory TABLE.parquet OUT.png [OUT.pdf]``
+Usage: ``python -m kvsched.analysis.plots FIGURE TABLE.parquet OUT.png [OUT.pdf]``, with FIGURE one of
+:data:`FIGURES` (``latency_vs_memory``, ``latency_by_algorithm``).
 """
 
 from __future__ import annotations
@@ -58,7 +59,37 @@ def latency_vs_memory(df: pd.DataFrame):
     return fig
 
 
-FIGURES = {"latency_vs_memory": latency_vs_memory}
+def latency_by_algorithm(df: pd.DataFrame):
+    """Every algorithm side by side: one panel per trace (rows) and KV-cache size M (columns),
+    one bar per algorithm at its mean latency (mean over seeds; seconds, or rounds), best at the
+    top (ties in name order), with its p99 latency as a tick."""
+    unit = df["time_unit"].iloc[0] if "time_unit" in df else "s"
+    traces = sorted(set(df["trace"]))
+    mems = sorted({int(m) for m in df["memory"]})
+    n_alg = df["algorithm"].nunique()
+    fig, axes = plt.subplots(len(traces), len(mems), figsize=(4.3 * len(mems), (0.28 * n_alg + 1.2) * len(traces) + 0.4),
+                             squeeze=False, layout="constrained")
+    for r, trace in enumerate(traces):
+        for c, m in enumerate(mems):
+            ax = axes[r][c]
+            d = (df[(df["trace"] == trace) & (df["memory"] == m)].groupby("algorithm")[["latency_mean", "latency_p99"]]
+                 .mean().sort_values("latency_mean", kind="stable"))
+            if d.empty:
+                ax.set_visible(False)
+                continue
+            y = list(range(len(d)))[::-1]             # the first (best) row at the top
+            ax.barh(y, d["latency_mean"], color="C0", alpha=0.75, label="mean")
+            ax.plot(d["latency_p99"], y, linestyle="none", marker="|", markersize=10, color="C3", label="p99")
+            ax.set_yticks(y, list(d.index))
+            ax.set(title=f"{trace}, M = {m:,} tokens", xlabel=f"latency ({unit})")
+            ax.grid(True, axis="x", alpha=0.4)
+    first = next(ax for ax in axes.flat if ax.get_visible())
+    handles, labels = first.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=2, frameon=False)
+    return fig
+
+
+FIGURES = {"latency_vs_memory": latency_vs_memory, "latency_by_algorithm": latency_by_algorithm}
 
 
 def save(fig, outs: list[str | Path]) -> None:

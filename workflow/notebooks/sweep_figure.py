@@ -12,27 +12,29 @@
 # ---
 
 # %% [markdown]
-# # Mean latency against KV-cache size
+# # A sweep experiment's figure
 #
 # Loads the aggregated table of one sweep experiment (`results/<experiment>/runs.parquet`,
-# written by `snakemake`) and draws it with `kvsched.analysis.plots.latency_vs_memory`, the
-# function the `figure` rule calls. Restyle the returned figure here; a
-# change meant for the paper figure belongs in that function, so rule and notebook agree.
+# written by `snakemake`) and draws one of its figures with the function the `figure` rule
+# calls (`kvsched.analysis.plots.FIGURES[figure]`, e.g. `latency_vs_memory`,
+# `latency_by_algorithm`). Restyle the returned figure here; a change meant for the paper
+# figure belongs in that function, so rule and notebook agree.
 #
 # Kept as a jupytext pair without outputs: open this `.py` in Jupyter ("Open as Notebook").
-# Headless: `snakemake results/<experiment>/notebooks/latency_vs_memory.ipynb`.
+# Headless: `snakemake results/<experiment>/notebooks/<figure>.ipynb`.
 
 # %% tags=["parameters"]
-experiment = "skeleton"   # conf/experiment/<experiment>.yaml
-table = None              # path to runs.parquet; None = results/<experiment>/runs.parquet
-out = None                # optional list of files (.png/.pdf) to save the figure to
+experiment = "skeleton"         # conf/experiment/<experiment>.yaml
+figure = "latency_vs_memory"    # a name in kvsched.analysis.plots.FIGURES
+table = None                    # path to runs.parquet; None = results/<experiment>/runs.parquet
+out = None                      # optional list of files (.png/.pdf) to save the figure to
 
 # %%
 from pathlib import Path
 
 import pandas as pd
 
-from kvsched.analysis.plots import latency_vs_memory, save
+from kvsched.analysis.plots import FIGURES, save
 
 
 def repo_root(start: Path) -> Path:
@@ -46,10 +48,10 @@ def repo_root(start: Path) -> Path:
 path = Path(table) if table else repo_root(Path.cwd().resolve()) / "results" / experiment / "runs.parquet"
 df = pd.read_parquet(path)
 print(f"{len(df)} runs from {path}")
-df[["trace", "algorithm", "memory", "seed", "latency_mean"]].head()
+df[["trace", "algorithm", "memory", "seed", "latency_mean", "latency_p99"]].head()
 
 # %%
-fig = latency_vs_memory(df)   # shown inline at the end of the cell
+fig = FIGURES[figure](df)   # shown inline at the end of the cell
 
 # %%
 if out:
