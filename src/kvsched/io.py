@@ -6,9 +6,10 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-import pandas as pd
+if TYPE_CHECKING:   # only a type here; importing pandas costs ~0.5 s in processes that need no table
+    import pandas as pd
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
@@ -39,7 +40,7 @@ def write_json(path: str | Path, obj: Any) -> Path:
     return atomic_write(path, w)
 
 
-def write_parquet(path: str | Path, df: pd.DataFrame) -> Path:
+def write_parquet(path: str | Path, df: "pd.DataFrame") -> Path:
     return atomic_write(path, lambda p: df.to_parquet(p, index=False, engine="pyarrow"))
 
 

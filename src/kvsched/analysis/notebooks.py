@@ -2,8 +2,8 @@
 
 Usage::
 
-    python -m kvsched.analysis.notebooks workflow/notebooks/latency_vs_memory.py OUT.ipynb \
-        -p experiment=skeleton -p table=results/skeleton/runs.parquet
+    python -m kvsched.analysis.notebooks workflow/notebooks/sweep_figure.py OUT.ipynb \
+        -p experiment=skeleton -p figure=latency_vs_memory -p table=results/skeleton/runs.parquet
 
 The ``.py`` (jupytext percent format) is read, a cell with the ``-p`` values is inserted
 after the cell tagged ``parameters`` (papermill's convention), the notebook is run in a
