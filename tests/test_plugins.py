@@ -143,6 +143,12 @@ def test_plugins_override_parsing():
 def test_cli_list_with_plugin(capsys):
     assert main(["list", "--plugin", EXAMPLE]) == 0
     assert "aged_sf" in json.loads(capsys.readouterr().out)["algorithm"]
+    assert main(["list", "--long", "--plugin", EXAMPLE]) == 0
+    out = capsys.readouterr().out.splitlines()
+    i = next(k for k, line in enumerate(out) if line.split()[:1] == ["aged_sf"])
+    assert "Shortest predicted first with aging" in out[i] and out[i + 1].split() == ["aging=1.0"]
+    j = next(k for k, line in enumerate(out) if line.split()[:1] == ["azure_conv"])
+    assert out[j + 1].split() == ["n=null,", "arrival=trace,", "rate=null,", "start=0"]
 
 
 def test_plugin_sweep_preset_composes():

@@ -45,6 +45,11 @@ def _cmd_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def _yaml_scalar(v) -> str:
+    """A default as it is written in an override (null, true/false, the value otherwise)."""
+    return "null" if v is None else str(v).lower() if isinstance(v, bool) else str(v)
+
+
 def _cmd_list(args: argparse.Namespace) -> int:
     from .plugins import load_plugins
     from .policies import list_policies
@@ -52,8 +57,21 @@ def _cmd_list(args: argparse.Namespace) -> int:
     from .traces import list_traces
 
     load_plugins(args.plugin)
-    print(json.dumps({"algorithm": list_policies(), "predictor": list_predictors(), "trace": list_traces()},
-                     indent=2))
+    names = {"algorithm": list_policies(), "predictor": list_predictors(), "trace": list_traces()}
+    if not args.long:
+        print(json.dumps(names, indent=2))
+        return 0
+    from .plugins import registered, summaries
+
+    defaults, docs = registered(), summaries()
+    for group, members in names.items():
+        print(f"{group}:")
+        for n in members:
+            print(f"  {n:<20} {docs[group].get(n, '')}")
+            keys = ", ".join(f"{k}={_yaml_scalar(v)}" for k, v in defaults[group][n].items() if k != "name")
+            if keys:
+                print(f"  {'':<20} {keys}")
+        print()
     return 0
 
 
@@ -103,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     ls = sub.add_parser("list", help="list registered algorithms, predictors and traces")
     ls.add_argument("--plugin", action="append", default=[],
                     help="also import this plugin (a .py file or a module; repeatable), as plugins=[...] does")
+    ls.add_argument("-l", "--long", action="store_true",
+                    help="one line of description per entry and its parameters with their defaults")
     ls.set_defaults(func=_cmd_list)
     e = sub.add_parser("experiment", help="run a module experiment preset (conf/experiment/<name>.yaml)")
     e.add_argument("name")

@@ -143,8 +143,8 @@ def _defaults(params_cls: Any) -> dict:
     return out
 
 
-def _registered() -> dict[str, dict[str, dict]]:
-    """Every registered name per group, with its default keys."""
+def registered() -> dict[str, dict[str, dict]]:
+    """Every registered name per group (built-in and plugin), with its default keys."""
     from .policies.registry import _REGISTRY as policies
     from .predictors.registry import _REGISTRY as predictors
     from .traces.registry import _REGISTRY as traces
@@ -163,7 +163,7 @@ def register_options() -> None:
     from .config.compose import group_options
 
     cs = ConfigStore.instance()
-    for group, names in _registered().items():
+    for group, names in registered().items():
         have = set(group_options(group))
         for name, node in names.items():
             if name in have or (group, name) in _OPTIONS:
@@ -186,3 +186,18 @@ def plugin_options(group: str) -> list[str]:
 def plugin_files(overrides: Sequence[str]) -> list[str]:
     """The plugin *files* named in ``overrides`` (modules are left out), as given."""
     return [p for p in plugins_in(overrides) if _is_file_spec(p)]
+
+
+def summaries() -> dict[str, dict[str, str]]:
+    """The first sentence or line of each registered name's docstring, per group."""
+    from .policies.registry import _REGISTRY as policies
+    from .predictors.registry import _REGISTRY as predictors
+    from .traces.registry import _REGISTRY as traces
+
+    def first(doc: str | None) -> str:
+        para = (doc or "").strip().split("\n\n")[0]
+        return " ".join(para.split())
+
+    return {"algorithm": {n: first(c.__doc__) for n, c in policies.items()},
+            "predictor": {n: first(c.__doc__) for n, c in predictors.items()},
+            "trace": {n: s.summary for n, s in traces.items()}}

@@ -35,6 +35,8 @@ class VllmParams:
 
 @register_policy
 class VllmFCFS(Policy):
+    """vLLM-style FCFS on current memory; on overflow it preempts the newest request and admits
+    nothing that round."""
     name = "vllm_fcfs"
     Params = VllmParams
 

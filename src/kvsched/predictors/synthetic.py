@@ -43,6 +43,7 @@ class NoisyParams:
 
 @register_predictor
 class Noisy(Predictor):
+    """The true length with multiplicative noise of level eps (synthetic: reads the true length)."""
     name = "noisy"
     Params = NoisyParams
 
