@@ -4,6 +4,8 @@ Shortest-first starves long requests under steady load. This policy ranks waitin
 by ``predicted output (tokens) - aging * time waited (the run's time unit)``, so a request
 that has waited long enough overtakes shorter newcomers. Admission uses MC-SF's exact
 future-peak check on the predictions, and stops at the first candidate that does not fit.
+It shows the three hooks a fast policy uses: ``queue_key`` (a fixed priority), ``admit`` and
+``quiet_rounds`` (rounds the engine may skip).
 
 Run it without touching the package::
 
@@ -20,7 +22,8 @@ import numpy as np
 
 from kvsched.errors import ConfigError
 from kvsched.policies import Policy, register_policy
-from kvsched.policies.future_peak import PeakProfile, remaining_rounds
+from kvsched.policies.base import INF_ROUNDS
+from kvsched.policies.future_peak import PeakProfile, first_fit_any, remaining_rounds
 
 
 @dataclass(frozen=True)
@@ -39,20 +42,39 @@ class AgedShortestFirst(Policy):
     name = "aged_sf"
     Params = Params
 
-    def admit(self, view):
-        # Everything read here is public: arrivals, prompts, predictions, progress.
+    # Everything read here is public: arrivals, prompts, predictions, progress.
+    def queue_key(self, view, ids):
+        # pred - aging * (now - arrival) ranks requests as pred + aging * arrival: the "now" term
+        # is the same for all, so the order never changes and the engine keeps view.waiting
+        # sorted by this key (ties: arrival order)
+        return view.pred[ids] + self.params.aging * view.arrival[ids]
+
+    def _running_profile(self, view) -> PeakProfile:
         run = np.asarray(view.running)
         s, j = view.prompt[run], view.progress[run]
-        profile = PeakProfile(view.capacity, remaining_rounds(view.pred[run], j, s, view.capacity), s + j + 1)
+        return PeakProfile(view.capacity, remaining_rounds(view.pred[run], j, s, view.capacity), s + j + 1)
+
+    def _rounds(self, view, ids):
+        return remaining_rounds(view.pred[ids], np.zeros(len(ids), np.int64), view.prompt[ids], view.capacity)
+
+    def admit(self, view):
+        profile = self._running_profile(view)
         waiting = np.asarray(view.waiting)
-        key = view.pred[waiting] - self.params.aging * (view.clock - view.arrival[waiting])
         admitted = []
-        for i in waiting[np.argsort(key, kind="stable")]:   # ties: arrival order
-            rem = int(remaining_rounds(view.pred[i:i + 1], np.zeros(1, np.int64), view.prompt[i:i + 1],
-                                       view.capacity)[0])
+        for i, rem in zip(waiting.tolist(), self._rounds(view, waiting).tolist()):
             base = int(view.prompt[i]) + 1
             if not profile.fits(rem, base):
-                break
+                break                      # the queue waits behind its head
             profile.add(rem, base)
-            admitted.append(int(i))
+            admitted.append(i)
         return admitted
+
+    def quiet_rounds(self, view):
+        """Rounds the engine may skip when nothing arrives or completes: until the head of the
+        queue passes the check, nothing is admitted. Without this, the engine would call
+        ``admit`` every round while requests wait (correct, but much slower)."""
+        if len(view.waiting) == 0:
+            return INF_ROUNDS
+        head = np.asarray(view.waiting[:1])
+        return max(1, first_fit_any(self._running_profile(view), self._rounds(view, head),
+                                    view.prompt[head] + 1, horizon=4096))

@@ -53,6 +53,20 @@ def test_example_with_no_aging_is_mcsf_and_aging_changes_it():
     assert not aged["latency"].equals(mcsf["latency"])
 
 
+def test_example_skips_rounds_exactly():
+    """The example's quiet_rounds lets the engine skip rounds; its records equal stepping
+    round by round (bit for bit in unit rounds, to 1e-9 s with the latency model)."""
+    aged = [f"plugins=[{EXAMPLE}]", "algorithm=aged_sf", "algorithm.aging=2"]
+    _, skip = _run(aged)
+    _, step = _run(aged + ["sim.step_mode=true"])
+    pd.testing.assert_frame_equal(skip, step)
+    timed = aged + ["trace=lmsys_like", "trace.n=300", "trace.rate=2.0", "memory.capacity=6000",
+                    "latency=llama2_70b_a100_tp2", "sim.progress=false"]
+    skip, step = (execute(compose(timed + extra))[1] for extra in ([], ["sim.step_mode=true"]))
+    pd.testing.assert_frame_equal(skip, step, check_exact=False, rtol=0, atol=1e-9)
+    assert skip["completion"].notna().all() and skip["start"].ne(skip["arrival"]).any()   # requests did wait
+
+
 @pytest.mark.parametrize("override,expect", [
     (["algorithm.agin=1"], r"unknown config key 'algorithm\.agin': algorithm 'aged_sf' accepts aging"),
     (["algorithm.aging=-1"], "aging must be >= 0"),

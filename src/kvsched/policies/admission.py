@@ -23,7 +23,7 @@ import numpy as np
 from ..errors import ConfigError
 from ..sim.view import SchedulerView
 from .base import EVICTION_RULES, INF_ROUNDS, Policy, check_choice
-from .future_peak import PeakProfile, remaining_rounds
+from .future_peak import PeakProfile, first_fit_any, remaining_rounds
 from .registry import register_policy
 
 CHECKS = ("future_peak", "current")
@@ -105,28 +105,11 @@ class GreedyAdmission(Policy):
             return INF_ROUNDS  # memory only grows until a completion: no candidate can fit sooner
         # rounds until a blocked candidate could first pass the check (running set unchanged;
         # running requests that outlive their predictions meanwhile are accounted for): the
-        # head for ``scan: stop``; for ``skip`` any waiting request, and a request with no
-        # more rounds and no more memory than another fits whenever that one does, so only
-        # the minimal (rounds, memory) pairs are looked at.
-        prof = self._profile(view)
-        best = QUIET_HORIZON
-        for rem, base in self._blocked(view):
-            best = prof.first_fit_delay(rem, base, horizon=best)
-            if best <= 1:
-                break
-        return max(1, best)
-
-    def _blocked(self, view: SchedulerView) -> list[tuple[int, int]]:
-        """(rounds, coming-round memory) of the candidates quiet_rounds must watch."""
+        # head for ``scan: stop``; for ``skip`` any waiting request
         w = np.asarray(view.waiting[:1] if self._scan == "stop" else view.waiting)
         s = view.prompt[w]
         rem = remaining_rounds(self._est(view, w), np.zeros(len(w), np.int64), s, self.capacity)
-        base = s + 1
-        order = np.lexsort((base, rem))
-        rem, base = rem[order], base[order]
-        prev = np.concatenate(([np.iinfo(np.int64).max], np.minimum.accumulate(base)[:-1]))
-        keep = base < prev            # Pareto-minimal: less memory than every shorter candidate
-        return list(zip(rem[keep].tolist(), base[keep].tolist()))
+        return max(1, first_fit_any(self._profile(view), rem, s + 1, QUIET_HORIZON))
 
 
 @register_policy

@@ -76,6 +76,28 @@ class PeakProfile:
         return int(ok[0]) if len(ok) else int(horizon)
 
 
+def first_fit_any(profile: PeakProfile, rem: np.ndarray, base: np.ndarray, horizon: int) -> int:
+    """Fewest rounds from now until any candidate (``rem`` predicted rounds, ``base`` tokens in
+    its first round) would pass the check, the running set being unchanged; ``horizon`` if none
+    does sooner, 0 if one fits now.
+
+    Until a request arrives or completes, a policy that admits only candidates passing the
+    check admits nothing before this round, so its ``quiet_rounds`` may skip to it. A
+    candidate with no more rounds and no more memory than another fits whenever that one
+    does, so only the Pareto-minimal (rounds, memory) pairs are tried."""
+    rem, base = np.asarray(rem, dtype=np.int64), np.asarray(base, dtype=np.int64)
+    order = np.lexsort((base, rem))
+    rem, base = rem[order], base[order]
+    prev = np.concatenate(([np.iinfo(np.int64).max], np.minimum.accumulate(base)[:-1]))
+    keep = base < prev            # less memory than every shorter candidate
+    best = int(horizon)
+    for r, b in zip(rem[keep].tolist(), base[keep].tolist()):
+        best = profile.first_fit_delay(r, b, horizon=best)
+        if best <= 1:
+            break
+    return best
+
+
 def remaining_rounds(pred: np.ndarray, progress: np.ndarray, prompt: np.ndarray, capacity: int) -> np.ndarray:
     """Predicted rounds left: ``pred - progress``, at least 1 (a running request that
     outlived its prediction needs at least one more round), and at most what memory can
