@@ -155,6 +155,10 @@ def main(argv: list[str] | None = None) -> int:
     except KvschedError as e:
         print(f"kvsched: error: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:            # e.g. `kvsched list --long | head`: the reader left
+        import os
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())   # no second error at exit
+        return 0
 
 
 if __name__ == "__main__":
