@@ -152,6 +152,13 @@ def test_length_classes_and_pipeline_shape():
     assert [budget(1, 2, k) for k in range(5)] == [1, 2, 4, 8, 16]
     assert [budget(3, 1.5, k) for k in range(4)] == [3, 5, 7, 11]   # ceil(3, 4.5, 6.75, 10.125)
     assert length_class(np.array([1, 2, 3, 4, 5, 8, 9]), 1, 2).tolist() == [0, 1, 2, 2, 3, 3, 4]
+    assert length_class(np.array([], dtype=np.int64), 1, 2).tolist() == []
+    # the smallest k with o <= L_k, against a direct search, on awkward bases and lengths
+    rng = np.random.default_rng(7)
+    for l0, beta in [(1, 2), (3, 1.5), (0.7, 1.1), (5, 3.3)]:
+        o = rng.integers(1, 5000, size=300)
+        want = [next(k for k in range(400) if x <= budget(l0, beta, k)) for x in o]
+        assert length_class(o, l0, beta).tolist() == want
     # c = floor((M - L/2) / (s + L/2)): M=10, L=4, s=1 -> 2; g = 2, one start per slot
     assert pipeline_shape(10, 4, 1.0, True) == (2, 2, 1)
     # M=100, L=2, s=0 -> c = 99 > L: a start slot every round with ceil(99/2) = 50 starts

@@ -59,9 +59,13 @@ def length_class(o: np.ndarray, l0: float, beta: float) -> np.ndarray:
     o = np.asarray(o, dtype=np.float64)
     k = np.maximum(0, np.ceil(np.log(np.maximum(o, 1) / l0) / math.log(beta) - 1e-9)).astype(np.int64)
     k = np.maximum(k - 1, 0)   # start one below, then step up exactly with integer budgets
+    if not len(k):
+        return k
+    table: list[int] = []      # budget(l0, beta, j) for j = 0, 1, ...: few classes, many requests
     while True:
-        b = np.array([budget(l0, beta, int(x)) for x in k])
-        up = o > b
+        while len(table) <= int(k.max()):
+            table.append(budget(l0, beta, len(table)))
+        up = o > np.asarray(table, dtype=np.int64)[k]
         if not np.any(up):
             return k
         k = k + up
