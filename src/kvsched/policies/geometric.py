@@ -237,11 +237,22 @@ class GBA(StaggeredPhases):
     name = "gba"
     Params = GbaParams
 
+    def __init__(self, params=None, *, capacity: int, seed: int = 0):
+        super().__init__(params, capacity=capacity, seed=seed)
+        self._class_of: np.ndarray | None = None   # per request: its length class, -1 until needed
+
     def queue_key(self, view, ids):
         return view.pred[ids]
 
     def _classes(self, view, ids):
-        return length_class(view.pred[ids], self.params.l0, self.params.beta)
+        # a prediction is written once, on arrival, so each request's class is computed once
+        if self._class_of is None or len(self._class_of) != len(view.pred):
+            self._class_of = np.full(len(view.pred), -1, dtype=np.int64)
+        ids = np.asarray(ids)
+        new = ids[self._class_of[ids] < 0]
+        if len(new):
+            self._class_of[new] = length_class(view.pred[new], self.params.l0, self.params.beta)
+        return self._class_of[ids]
 
     def _order(self, view, ids):
         if self.params.order == "pred":
