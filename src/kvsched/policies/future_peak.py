@@ -79,7 +79,8 @@ class PeakProfile:
 def first_fit_any(profile: PeakProfile, rem: np.ndarray, base: np.ndarray, horizon: int) -> int:
     """Fewest rounds from now until any candidate (``rem`` predicted rounds, ``base`` tokens in
     its first round) would pass the check, the running set being unchanged; ``horizon`` if none
-    does sooner, 0 if one fits now.
+    does sooner. The search stops at the first value <= 1, so 0 and 1 both mean "now or in
+    the next round" (``quiet_rounds`` is at least 1 anyway).
 
     Until a request arrives or completes, a policy that admits only candidates passing the
     check admits nothing before this round, so its ``quiet_rounds`` may skip to it. A
