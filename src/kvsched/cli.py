@@ -61,14 +61,15 @@ def _cmd_list(args: argparse.Namespace) -> int:
     if not args.long:
         print(json.dumps(names, indent=2))
         return 0
-    from .plugins import registered, summaries
+    from .plugins import catalog
 
-    defaults, docs = registered(), summaries()
+    entries = catalog()
     for group, members in names.items():
         print(f"{group}:")
         for n in members:
-            print(f"  {n:<20} {docs[group].get(n, '')}")
-            keys = ", ".join(f"{k}={_yaml_scalar(v)}" for k, v in defaults[group][n].items() if k != "name")
+            doc, node = entries[group][n]
+            print(f"  {n:<20} {doc}")
+            keys = ", ".join(f"{k}={_yaml_scalar(v)}" for k, v in node.items() if k != "name")
             if keys:
                 print(f"  {'':<20} {keys}")
         print()

@@ -28,16 +28,10 @@ from typing import Any, Iterable, Sequence
 
 from .errors import ConfigError
 
-GROUPS = ("algorithm", "predictor", "trace")
-
 # spec as given -> provenance record of the loaded plugin
 _LOADED: dict[str, dict] = {}
 # (group, option) -> default keys of the options registered from plugins
 _OPTIONS: dict[tuple[str, str], dict] = {}
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _is_file_spec(spec: str) -> bool:
@@ -66,6 +60,8 @@ def load_plugins(specs: Iterable[str] | None) -> list[dict]:
 
     Raises ConfigError naming the plugin if it is missing or fails to import (the
     original exception is chained)."""
+    from .datastore import sha256_file
+
     records = []
     for spec in list(specs or []):
         spec = str(spec)
@@ -91,7 +87,7 @@ def load_plugins(specs: Iterable[str] | None) -> list[dict]:
             raise ConfigError(f"plugin {spec!r} failed to import: {type(e).__name__}: {e}") from e
         file = getattr(module, "__file__", None)
         rec = {"plugin": spec, "path": str(Path(file).resolve()) if file else None,
-               "sha256": _sha256(Path(file)) if file and Path(file).is_file() else None}
+               "sha256": sha256_file(file) if file and Path(file).is_file() else None}
         _LOADED[spec] = rec
         records.append(rec)
     if records:
@@ -99,24 +95,19 @@ def load_plugins(specs: Iterable[str] | None) -> list[dict]:
     return records
 
 
-def loaded_plugins() -> list[dict]:
-    """Provenance records of every plugin imported in this process, in load order."""
-    return list(_LOADED.values())
-
-
 def plugins_in(overrides: Sequence[str]) -> list[str]:
     """The plugin specs named by a ``plugins=...`` (or ``+plugins=...``) override, if any.
 
     Needed before Hydra composes: a plugin's options must exist when ``algorithm=<name>``
     is looked up."""
-    if not any(str(o).lstrip("+~").startswith("plugins") for o in overrides):
+    mine = [o for o in overrides if str(o).lstrip("+~").startswith("plugins")]
+    if not mine:
         return []
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.errors import HydraException
 
     try:
-        parsed = OverridesParser.create().parse_overrides([o for o in overrides
-                                                          if str(o).lstrip("+~").startswith("plugins")])
+        parsed = OverridesParser.create().parse_overrides(mine)
     except HydraException as e:
         raise ConfigError(f"cannot parse the plugins override: {e}") from None
     out: list[str] = []
@@ -143,16 +134,22 @@ def _defaults(params_cls: Any) -> dict:
     return out
 
 
-def registered() -> dict[str, dict[str, dict]]:
-    """Every registered name per group (built-in and plugin), with its default keys."""
+def _first_paragraph(doc: str | None) -> str:
+    return " ".join((doc or "").strip().split("\n\n")[0].split())
+
+
+def catalog() -> dict[str, dict[str, tuple[str, dict]]]:
+    """Every registered name per group (built-in and plugin): the first paragraph of its
+    docstring, and its config node (``name`` and every key with its default)."""
     from .policies.registry import _REGISTRY as policies
     from .predictors.registry import _REGISTRY as predictors
     from .traces.registry import _REGISTRY as traces
 
     return {
-        "algorithm": {n: {"name": n, **_defaults(c.Params)} for n, c in policies.items()},
-        "predictor": {n: {"name": n, **_defaults(c.Params)} for n, c in predictors.items()},
-        "trace": {n: dict(s.defaults) for n, s in traces.items()},
+        "algorithm": {n: (_first_paragraph(c.__doc__), {"name": n, **_defaults(c.Params)}) for n, c in policies.items()},
+        "predictor": {n: (_first_paragraph(c.__doc__), {"name": n, **_defaults(c.Params)})
+                      for n, c in predictors.items()},
+        "trace": {n: (s.summary, dict(s.defaults)) for n, s in traces.items()},
     }
 
 
@@ -163,9 +160,9 @@ def register_options() -> None:
     from .config.compose import group_options
 
     cs = ConfigStore.instance()
-    for group, names in registered().items():
+    for group, names in catalog().items():
         have = set(group_options(group))
-        for name, node in names.items():
+        for name, (_, node) in names.items():
             if name in have or (group, name) in _OPTIONS:
                 continue
             cs.store(group=group, name=name, node=node)
@@ -187,17 +184,3 @@ def plugin_files(overrides: Sequence[str]) -> list[str]:
     """The plugin *files* named in ``overrides`` (modules are left out), as given."""
     return [p for p in plugins_in(overrides) if _is_file_spec(p)]
 
-
-def summaries() -> dict[str, dict[str, str]]:
-    """The first sentence or line of each registered name's docstring, per group."""
-    from .policies.registry import _REGISTRY as policies
-    from .predictors.registry import _REGISTRY as predictors
-    from .traces.registry import _REGISTRY as traces
-
-    def first(doc: str | None) -> str:
-        para = (doc or "").strip().split("\n\n")[0]
-        return " ".join(para.split())
-
-    return {"algorithm": {n: first(c.__doc__) for n, c in policies.items()},
-            "predictor": {n: first(c.__doc__) for n, c in predictors.items()},
-            "trace": {n: s.summary for n, s in traces.items()}}

@@ -30,15 +30,19 @@ def run_summaries(wc):
     return summaries_of(wc.exp)
 
 
+def point_overrides(wc):
+    """Every override of one sweep point: the preset's fixed ones, the point's, then EXTRA."""
+    return POINTS[wc.exp][wc.point].overrides(SPECS[wc.exp]["fixed"]) + EXTRA
+
+
 def run_overrides(wc):
-    point = POINTS[wc.exp][wc.point]
-    return " ".join(f"'{o}'" for o in point.overrides(SPECS[wc.exp]["fixed"]) + EXTRA)
+    return " ".join(f"'{o}'" for o in point_overrides(wc))
 
 
 def plugin_files(wc):
     """Plugin files a run loads (``plugins=[...]``): its inputs, so editing one reruns it."""
     from kvsched.plugins import plugin_files as _files
-    return _files(POINTS[wc.exp][wc.point].overrides(SPECS[wc.exp]["fixed"]) + EXTRA)
+    return _files(point_overrides(wc))
 
 
 def sweep_figures(exp):

@@ -12,6 +12,8 @@ from ..errors import ConfigError
 from ..plugins import load_plugins, option_keys, plugin_options, plugins_in
 from .schema import register_schema
 
+GROUPS = ("trace", "algorithm", "predictor", "latency")   # the config groups (conf/<group>/)
+
 
 def conf_dir() -> Path:
     """The config tree: $KVSCHED_CONF_DIR, else ``conf/`` of the source checkout."""
@@ -69,7 +71,7 @@ def _explain(e: Exception, overrides: Sequence[str], d: Path) -> str:
     import re
     msg = str(e).strip()
     miss = re.search(r"Could not find '(\w+)/([^']+)'", msg)
-    if miss and miss.group(1) in ("trace", "algorithm", "predictor", "latency"):
+    if miss and miss.group(1) in GROUPS:
         group, name = miss.groups()
         valid = sorted(set(group_options(group)) | set(plugin_options(group)))
         noun = {"algorithm": "policy", "predictor": "predictor", "trace": "trace"}.get(group)
@@ -82,7 +84,7 @@ def _explain(e: Exception, overrides: Sequence[str], d: Path) -> str:
         return msg
     full = m.group(1)
     parent = full.rsplit(".", 1)[0] if "." in full else ""
-    if parent in ("trace", "algorithm", "predictor", "latency"):
+    if parent in GROUPS:
         opt = _chosen_option(parent, overrides, d)
         f = d / parent / f"{opt}.yaml"
         names = option_keys(parent, opt) if opt else None
