@@ -25,6 +25,33 @@ def _fail(path: Path, line: int, what: str) -> TraceFormatError:
     return TraceFormatError(f"{path}, line {line}: {what}")
 
 
+def _wanted(int_cols: Sequence[str], time_col: str | None, text_col: str | None) -> list[str]:
+    return list(int_cols) + ([time_col] if time_col else []) + ([text_col] if text_col else [])
+
+
+def _nonnegative_ints(num: np.ndarray, missing: np.ndarray, shown, col: str, fail) -> np.ndarray:
+    """``num`` (float64) as int64; ``fail(i, what)`` for its first entry that is missing (mask
+    ``missing``), not a number, negative or fractional (``shown[i]``: the raw value)."""
+    bad = ~np.isfinite(num) | (num < 0) | (num != np.floor(num))
+    if bad.any():
+        i = int(np.argmax(bad))
+        x = num[i]
+        why = ("missing value" if missing[i] else "not a number" if not np.isfinite(x)
+               else "negative value" if x < 0 else "not an integer")
+        raise fail(i, f"column {col!r}: {why} ({shown[i]!r})")
+    return num.astype(np.int64)
+
+
+def _seconds(secs: np.ndarray, shown, col: str, fail) -> np.ndarray:
+    """Times in seconds (float64) shifted to start at 0; ``fail(i, what)`` for the first that is
+    not a finite number >= 0."""
+    bad = ~np.isfinite(secs) | (secs < 0)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise fail(i, f"column {col!r}: time must be a number of seconds >= 0 ({shown[i]!r})")
+    return secs - secs.min()
+
+
 def read_csv_columns(path: Path, int_cols: Sequence[str], time_col: str | None = None,
                      text_col: str | None = None) -> pd.DataFrame:
     """Read ``int_cols`` (non-negative integers), optionally ``time_col`` and ``text_col``.
@@ -43,7 +70,7 @@ def read_csv_columns(path: Path, int_cols: Sequence[str], time_col: str | None =
         if m:
             raise _fail(path, int(m[2]), f"expected {m[1]} fields, saw {m[3]}") from None
         raise TraceFormatError(f"{path}: cannot parse CSV: {e}") from None
-    wanted = list(int_cols) + ([time_col] if time_col else []) + ([text_col] if text_col else [])
+    wanted = _wanted(int_cols, time_col, text_col)
     for col in wanted:
         if col not in df.columns:
             raise TraceFormatError(
@@ -57,28 +84,19 @@ def read_csv_columns(path: Path, int_cols: Sequence[str], time_col: str | None =
     if not len(df):
         raise TraceFormatError(f"{path}: no data rows")
 
+    def fail(i: int, what: str) -> TraceFormatError:
+        return _fail(path, i + 2, what)           # line 1 is the header
+
     out = {}
     for col in int_cols:
         raw = df[col].str.strip()
         num = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64)
-        bad = ~np.isfinite(num) | (num < 0) | (num != np.floor(num))
-        if bad.any():
-            i = int(np.argmax(bad))
-            v, x = raw.iloc[i], num[i]
-            why = ("missing value" if v == "" else "not a number" if not np.isfinite(x)
-                   else "negative value" if x < 0 else "not an integer")
-            raise _fail(path, i + 2, f"column {col!r}: {why} ({v!r})")
-        out[col] = num.astype(np.int64)
+        out[col] = _nonnegative_ints(num, (raw == "").to_numpy(), raw.to_numpy(), col, fail)
     if time_col:
         raw = df[time_col].str.strip()
         secs = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64)
         if not np.isnan(secs[0]):                  # the first row says which: numbers of seconds
-            bad = ~np.isfinite(secs) | (secs < 0)
-            if bad.any():
-                i = int(np.argmax(bad))
-                raise _fail(path, i + 2, f"column {time_col!r}: time must be a number of seconds >= 0 "
-                                         f"({raw.iloc[i]!r})")
-            out["arrival"] = secs - secs.min()
+            out["arrival"] = _seconds(secs, raw.to_numpy(), time_col, fail)
         else:
             t = pd.to_datetime(raw, format="ISO8601", errors="coerce")
             if t.isna().any():
@@ -155,7 +173,7 @@ def read_parquet_columns(path: Path, int_cols: Sequence[str], time_col: str | No
         names = pq.read_schema(path).names
     except Exception as e:  # noqa: BLE001 - pyarrow raises several types for a bad file
         raise TraceFormatError(f"{path}: cannot read parquet: {e}") from None
-    wanted = list(int_cols) + ([time_col] if time_col else []) + ([text_col] if text_col else [])
+    wanted = _wanted(int_cols, time_col, text_col)
     for col in wanted:
         if col not in names:
             raise TraceFormatError(f"{path}: missing required column {col!r} (columns: {', '.join(names)})")
@@ -172,13 +190,7 @@ def read_parquet_columns(path: Path, int_cols: Sequence[str], time_col: str | No
         if not (pd.api.types.is_numeric_dtype(v) and not pd.api.types.is_bool_dtype(v)):
             raise TraceFormatError(f"{path}: column {col!r} must hold integers, has type {v.dtype}")
         num = v.to_numpy(dtype=np.float64, na_value=np.nan)
-        bad = ~np.isfinite(num) | (num < 0) | (num != np.floor(num))
-        if bad.any():
-            i = int(np.argmax(bad))
-            x = num[i]
-            why = "missing value" if np.isnan(x) else "negative value" if x < 0 else "not an integer"
-            raise fail(i, f"column {col!r}: {why} ({v.iloc[i]!r})")
-        out[col] = num.astype(np.int64)
+        out[col] = _nonnegative_ints(num, np.isnan(num), v.to_numpy(), col, fail)
     if time_col:
         v = df[time_col]
         if pd.api.types.is_datetime64_any_dtype(v):
@@ -186,12 +198,7 @@ def read_parquet_columns(path: Path, int_cols: Sequence[str], time_col: str | No
                 raise fail(int(np.argmax(v.isna().to_numpy())), f"column {time_col!r}: missing timestamp")
             out["arrival"] = (v - v.min()).dt.total_seconds().to_numpy(dtype=np.float64)
         elif pd.api.types.is_numeric_dtype(v) and not pd.api.types.is_bool_dtype(v):
-            secs = v.to_numpy(dtype=np.float64, na_value=np.nan)
-            bad = ~np.isfinite(secs) | (secs < 0)
-            if bad.any():
-                i = int(np.argmax(bad))
-                raise fail(i, f"column {time_col!r}: time must be finite and >= 0 ({v.iloc[i]!r})")
-            out["arrival"] = secs - secs.min()
+            out["arrival"] = _seconds(v.to_numpy(dtype=np.float64, na_value=np.nan), v.to_numpy(), time_col, fail)
         else:
             raise TraceFormatError(f"{path}: column {time_col!r} must hold seconds or timestamps, has type {v.dtype}")
     if text_col:
