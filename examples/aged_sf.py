@@ -22,6 +22,7 @@ import numpy as np
 
 from kvsched.errors import ConfigError
 from kvsched.policies import Policy, register_policy
+from kvsched.policies.admission import QUIET_HORIZON
 from kvsched.policies.base import INF_ROUNDS
 from kvsched.policies.future_peak import PeakProfile, first_fit_any, remaining_rounds
 
@@ -77,4 +78,4 @@ class AgedShortestFirst(Policy):
             return INF_ROUNDS
         head = np.asarray(view.waiting[:1])
         return max(1, first_fit_any(self._running_profile(view), self._rounds(view, head),
-                                    view.prompt[head] + 1, horizon=4096))
+                                    view.prompt[head] + 1, horizon=QUIET_HORIZON))
