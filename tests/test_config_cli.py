@@ -170,3 +170,13 @@ def test_results_are_readable_by_others(tmp_path):
     finally:
         os.umask(old)
     assert stat.S_IMODE(p.stat().st_mode) == 0o644
+
+
+def test_aggregate_names_each_run_by_its_label(tmp_path):
+    """label= (a sweep variant's name) is recorded and becomes the table's label; without it
+    the label is the algorithm."""
+    from kvsched.analysis.aggregate import aggregate
+    assert main(["run", *SMALL, "algorithm=mcsf", "label=mcsf_noisy", "predictor=noisy", f"out={tmp_path / 'a'}"]) == 0
+    assert main(["run", *SMALL, "algorithm=mcsf", f"out={tmp_path / 'b'}"]) == 0
+    df = aggregate([tmp_path / "a" / "summary.json", tmp_path / "b" / "summary.json"])
+    assert sorted(zip(df["label"], df["predictor"])) == [("mcsf", "oracle"), ("mcsf_noisy", "noisy")]

@@ -54,6 +54,57 @@ def test_bad_override_fails_before_any_job():
         validate_points(spec)
 
 
+def test_variant_axis_bundles_overrides_under_one_label():
+    spec = {"name": "v", "fixed": ["trace=azure_conv"], "seeds": [0, 1],
+            "axes": {"memory.capacity": [64, 128],
+                     "policy": {"mcsf_knn": ["algorithm=mcsf", "predictor=sage_knn"], "hsf": "algorithm=hsf"}}}
+    pts = expand(spec)
+    assert len(pts) == 2 * 2 * 2
+    p = pts[0]
+    assert p.path == "memory.capacity=64/policy=mcsf_knn/seed=0"
+    assert p.overrides(spec["fixed"]) == ["trace=azure_conv", "memory.capacity=64", "algorithm=mcsf",
+                                          "predictor=sage_knn", "label=mcsf_knn", "seed=0"]
+    assert pts[2].overrides([])[1:3] == ["algorithm=hsf", "label=hsf"]       # one override as a string
+    plain = expand({"name": "p", "fixed": [], "seeds": [3], "axes": {"algorithm": ["fcfs"]}})
+    assert plain[0].overrides(["x=1"]) == ["x=1", "algorithm=fcfs", "seed=3"]
+
+
+@pytest.mark.parametrize("axes, fixed, match", [
+    ({"a": {"x": ["algorithm=fcfs"]}, "b": {"y": ["algorithm=sf"]}}, [], "at most one variant axis"),
+    ({"a": {"x/y": ["algorithm=fcfs"]}}, [], "variant label 'x/y'"),
+    ({"a": {"x": ["algorithm"]}}, [], "list of key=value overrides"),
+    ({"a": {"x": {"algorithm": "fcfs"}}}, [], "list of key=value overrides"),
+    ({"a": {"x": ["algorithm=fcfs"]}}, ["label=mine"], "remove it from fixed"),
+    ({"algorithm": []}, [], "non-empty list"),
+])
+def test_bad_axes_are_named(axes, fixed, match):
+    with pytest.raises(ConfigError, match=match):
+        expand({"name": "bad", "fixed": fixed, "seeds": [0], "axes": axes})
+
+
+def test_scale_axes_replace_only_the_axes_they_name():
+    quick, full = load_sweep("all_algorithms"), load_sweep("all_algorithms", "full")
+    assert full["axes"]["memory.capacity"] == [8192, 16492, 32768]
+    assert quick["axes"]["memory.capacity"] == [8192, 32768]
+    assert full["axes"]["algorithm"] == quick["axes"]["algorithm"] and full["axes"]["trace"] == quick["axes"]["trace"]
+
+
+@pytest.mark.parametrize("scale", ["quick", "full"])
+def test_all_algorithms_predicted_covers_every_builtin_algorithm(scale):
+    """Each built-in algorithm appears once, under its own name, and only H-SF has the oracle."""
+    from kvsched.analysis.sweep import validate_points
+    from kvsched.policies import get_policy_class, list_policies
+
+    spec = load_sweep("all_algorithms_predicted", scale)
+    variants = spec["axes"]["policy"]
+    builtin = [n for n in list_policies() if get_policy_class(n).__module__.startswith("kvsched.policies.")]
+    algo = {label: next(o.split("=", 1)[1] for o in ovs if o.startswith("algorithm=")) for label, ovs in variants.items()}
+    assert algo == {n: n for n in builtin}
+    assert [label for label, ovs in variants.items() if "predictor=oracle" in ovs] == ["hsf"]
+    if scale == "quick":
+        validate_points(spec)
+
+
 @pytest.mark.parametrize("scale", ["quick", "full"])
 def test_all_algorithms_preset_lists_every_builtin_algorithm(scale):
     """The league table covers every registered algorithm (a new one must be added to it), and

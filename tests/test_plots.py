@@ -64,3 +64,24 @@ def test_latency_by_algorithm_bars_are_sorted_seed_means():
         np.testing.assert_allclose([b.get_width() for b in ax.patches], want.to_numpy())
         np.testing.assert_allclose(ax.get_lines()[0].get_xdata(), 4 * want.to_numpy())   # p99 ticks
     assert [ax.get_title() for ax in fig.axes[:3]] == [f"trace_a, M = {m} tokens" for m in (64, 128, 256)]
+
+
+def test_labels_name_variants_and_mixed_predictors():
+    """A sweep variant's label names its bar; a table mixing predictors appends the predictor."""
+    df = table(seeds=(0,)).assign(latency_p99=1.0, predictor="oracle")
+    df["label"] = df["algorithm"].where(df["algorithm"] != "zz_custom", "mine")
+    ticks = {t.get_text() for t in latency_by_algorithm(df).axes[0].get_yticklabels()}
+    assert ticks == {"fcfs", "mcsf", "mine"}
+    df.loc[df["algorithm"] == "mcsf", "predictor"] = "sage_knn"
+    ticks = {t.get_text() for t in latency_by_algorithm(df).axes[0].get_yticklabels()}
+    assert ticks == {"fcfs · oracle", "mcsf · sage_knn", "mine · oracle"}
+    fig = latency_vs_memory(df)
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["fcfs · oracle", "mcsf · sage_knn", "mine · oracle"]
+
+
+def test_many_lines_stay_distinct():
+    rows = [{"trace": "t", "algorithm": f"a{k:02d}", "memory": m, "seed": 0, "latency_mean": 1.0 + k}
+            for k in range(15) for m in (64, 128)]
+    lines = latency_vs_memory(pd.DataFrame(rows)).axes[0].get_lines()
+    assert len({(str(ln.get_color()), str(ln.get_linestyle()), ln.get_marker()) for ln in lines}) == 15
+    assert len({str(ln.get_color()) for ln in lines}) == 15

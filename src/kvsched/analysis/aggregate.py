@@ -20,6 +20,7 @@ def flatten(summary: dict) -> dict:
     row = {
         "trace": c["trace"]["name"],
         "algorithm": c["algorithm"]["name"],
+        "label": c.get("label") or c["algorithm"]["name"],   # a sweep variant's label, else the algorithm
         "predictor": c["predictor"]["name"],
         "latency_model": c["latency"]["name"],
         "memory": summary["resolved"]["memory_capacity"],
@@ -42,7 +43,7 @@ def flatten(summary: dict) -> dict:
 
 def aggregate(paths: list[str | Path]) -> pd.DataFrame:
     rows = [flatten(json.loads(Path(p).read_text())) for p in paths]
-    return pd.DataFrame(rows).sort_values(["trace", "memory", "algorithm", "seed"]).reset_index(drop=True)
+    return pd.DataFrame(rows).sort_values(["trace", "memory", "label", "seed"]).reset_index(drop=True)
 
 
 def main(argv: list[str] | None = None) -> int:

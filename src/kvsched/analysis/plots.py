@@ -22,23 +22,41 @@ MARKERS = "osX^DvP*<>"
 DASHES = ["-", "--", ":", "-.", (0, (5, 1, 1, 1)), (0, (3, 1, 1, 1, 1, 1))]
 
 
+def _names(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with a ``label`` column naming each run's line or bar: the sweep variant's label,
+    else the algorithm (tables aggregated before labels existed have none). When the table
+    mixes predictors, the predictor is appended (``amax · interval``)."""
+    df = df.copy()
+    if "label" not in df:
+        df["label"] = df["algorithm"]
+    if "predictor" in df and df["predictor"].nunique() > 1:
+        df["label"] = df["label"] + " · " + df["predictor"]
+    return df
+
+
 def latency_vs_memory(df: pd.DataFrame):
     """Mean end-to-end latency (seconds, or rounds) against KV-cache size M (tokens), one
-    panel per trace, log-log. Each line is the mean over seeds; with several seeds a band
-    spans their minimum to maximum. Lines differ in dash and marker as well as colour, so
-    identical policies (e.g. ``sf`` and ``mcsf`` under defaults) stay visible."""
-    algos = [a for a in ALGO_ORDER if a in set(df["algorithm"])] + \
-        sorted(set(df["algorithm"]) - set(ALGO_ORDER))
+    panel per trace, log-log, one line per algorithm (or sweep variant). Each line is the mean
+    over seeds; with several seeds a band spans their minimum to maximum. Lines differ in dash
+    and marker as well as colour, so identical policies (e.g. ``sf`` and ``mcsf`` under
+    defaults) stay visible."""
+    df = _names(df)
+    def rank(label):   # known policies in ALGO_ORDER first (predictor suffix aside), then by name
+        base = label.split(" · ")[0]
+        return (ALGO_ORDER.index(base) if base in ALGO_ORDER else len(ALGO_ORDER), label)
+    algos = sorted(set(df["label"]), key=rank)
     traces = sorted(set(df["trace"]))
     unit = df["time_unit"].iloc[0] if "time_unit" in df else "s"
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    stats = (df.groupby(["trace", "algorithm", "memory"])["latency_mean"]
+    if len(algos) > len(colors):     # more lines than the cycle has colours: no two lines alike
+        colors = list(plt.get_cmap("tab20").colors)
+    stats = (df.groupby(["trace", "label", "memory"])["latency_mean"]
              .agg(["mean", "min", "max", "count"]).reset_index())
     fig, axes = plt.subplots(1, len(traces), figsize=(4.2 * len(traces) + 1.4, 3.4), squeeze=False,
                              layout="constrained")
     for ax, trace in zip(axes[0], traces):
         for k, algo in enumerate(algos):
-            d = stats[(stats["trace"] == trace) & (stats["algorithm"] == algo)].sort_values("memory")
+            d = stats[(stats["trace"] == trace) & (stats["label"] == algo)].sort_values("memory")
             if d.empty:
                 continue
             color = colors[k % len(colors)]
@@ -61,18 +79,19 @@ def latency_vs_memory(df: pd.DataFrame):
 
 def latency_by_algorithm(df: pd.DataFrame):
     """Every algorithm side by side: one panel per trace (rows) and KV-cache size M (columns),
-    one bar per algorithm at its mean latency (mean over seeds; seconds, or rounds), best at the
-    top (ties in name order), with its p99 latency as a tick."""
+    one bar per algorithm (or sweep variant) at its mean latency (mean over seeds; seconds, or
+    rounds), best at the top (ties in name order), with its p99 latency as a tick."""
+    df = _names(df)
     unit = df["time_unit"].iloc[0] if "time_unit" in df else "s"
     traces = sorted(set(df["trace"]))
     mems = sorted({int(m) for m in df["memory"]})
-    n_alg = df["algorithm"].nunique()
+    n_alg = df["label"].nunique()
     fig, axes = plt.subplots(len(traces), len(mems), figsize=(4.3 * len(mems), (0.28 * n_alg + 1.2) * len(traces) + 0.4),
                              squeeze=False, layout="constrained")
     for r, trace in enumerate(traces):
         for c, m in enumerate(mems):
             ax = axes[r][c]
-            d = (df[(df["trace"] == trace) & (df["memory"] == m)].groupby("algorithm")[["latency_mean", "latency_p99"]]
+            d = (df[(df["trace"] == trace) & (df["memory"] == m)].groupby("label")[["latency_mean", "latency_p99"]]
                  .mean().sort_values("latency_mean", kind="stable"))
             if d.empty:
                 ax.set_visible(False)

@@ -1,13 +1,23 @@
 """Sweep specifications (``conf/experiment/*.yaml``) expanded into runs.
 
-A sweep names fixed overrides, axes (override key -> list of values) and seeds. Each
-point becomes one run directory ``results/runs/<experiment>/<key>=<value>/.../seed=<s>``
-(readable, one level per axis, in the order the axes are listed).
+A sweep names fixed overrides, axes and seeds. An axis is an override key with a list of
+values (``algorithm: [fcfs, mcsf]``), or a *variant axis*: any name with a mapping from labels
+to lists of overrides, for settings that go together::
+
+    variant:
+      mcsf_knn: [algorithm=mcsf, predictor=sage_knn]
+      hsf: [algorithm=hsf, predictor=oracle]
+
+A variant's runs also get ``label=<label>``, which names them in tables and figures; a sweep has
+at most one variant axis. Each point becomes one run directory
+``results/runs/<experiment>/<axis>=<value or label>/.../seed=<s>`` (readable, one level per
+axis, in the order the axes are listed).
 """
 
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,14 +33,18 @@ SWEEP_KEYS = {"name", "description", "fixed", "axes", "seeds", "scale", "kind", 
 @dataclass(frozen=True)
 class RunPoint:
     experiment: str
-    params: tuple[tuple[str, str], ...]   # (override key, value) in axis order, then ("seed", s)
+    params: tuple[tuple[str, str], ...]   # (axis, value or variant label) in axis order, then ("seed", s)
+    settings: tuple[str, ...]             # its overrides: a variant's list (and label=), or "axis=value"; seed=s
 
     @property
     def path(self) -> str:
         return "/".join(f"{k}={v}" for k, v in self.params)
 
     def overrides(self, fixed: list[str]) -> list[str]:
-        return list(fixed) + [f"{k}={v}" for k, v in self.params]
+        return list(fixed) + list(self.settings)
+
+
+LABEL = re.compile(r"[A-Za-z0-9_.+\-]+")   # a variant label is one path segment
 
 
 SCALABLE = {"fixed", "axes", "seeds"}
@@ -38,8 +52,9 @@ SCALABLE = {"fixed", "axes", "seeds"}
 
 def load_sweep(name: str, scale: str | None = None) -> dict:
     """The preset ``conf/experiment/<name>.yaml``. For a sweep, ``params.<scale>`` (if present)
-    replaces ``fixed``/``axes``/``seeds`` at that scale (``quick`` by default, ``full`` for
-    paper scale); module experiments read their ``params.<scale>`` themselves."""
+    replaces ``fixed`` and ``seeds`` at that scale (``quick`` by default, ``full`` for paper
+    scale), and the axes it names (the other axes stay); module experiments read their
+    ``params.<scale>`` themselves."""
     f = conf_dir() / "experiment" / f"{name}.yaml"
     if not f.exists():
         opts = sorted(p.stem for p in (conf_dir() / "experiment").glob("*.yaml"))
@@ -56,7 +71,8 @@ def load_sweep(name: str, scale: str | None = None) -> dict:
         bad = set(level) - SCALABLE
         if bad:
             raise ConfigError(f"{f}: params.{scale} may set {', '.join(sorted(SCALABLE))}, not {', '.join(sorted(bad))}")
-        spec.update(level)
+        spec.update({k: v for k, v in level.items() if k != "axes"})
+        spec["axes"] = {**spec.get("axes", {}), **level.get("axes", {})}
         spec["scale"] = scale
     spec.setdefault("fixed", [])
     spec.setdefault("axes", {})
@@ -80,13 +96,39 @@ def validate_points(spec: dict, extra: list[str] = ()) -> None:
             seen.update(new)
 
 
+def axis_values(spec: dict, axis: str) -> list[tuple[str, tuple[str, ...]]]:
+    """``(value or label, overrides)`` for each value of one axis of ``spec`` (module docstring)."""
+    values, where = spec["axes"][axis], f"experiment {spec['name']!r}, axis {axis!r}"
+    if isinstance(values, dict):
+        if any(o.split("=", 1)[0].lstrip("+~") == "label" for o in spec["fixed"]):
+            raise ConfigError(f"{where}: a variant axis sets label=; remove it from fixed")
+        out = []
+        for label, overrides in values.items():
+            overrides = [overrides] if isinstance(overrides, str) else overrides
+            if not LABEL.fullmatch(str(label)):
+                raise ConfigError(f"{where}: variant label {label!r} may use only letters, digits and _.+-")
+            if not isinstance(overrides, list) or not all(isinstance(o, str) and "=" in o for o in overrides):
+                raise ConfigError(f"{where}: variant {label!r} must be a list of key=value overrides, "
+                                  f"got {overrides!r}")
+            out.append((str(label), tuple(overrides) + (f"label={label}",)))
+        return out
+    if not isinstance(values, list) or not values:
+        raise ConfigError(f"{where}: expected a non-empty list of values or a mapping of variants, got {values!r}")
+    return [(str(v), (f"{axis}={v}",)) for v in values]
+
+
 def expand(spec: dict) -> list[RunPoint]:
-    axes = spec["axes"]
-    keys = list(axes)
+    """Every point of the sweep: the product of its axes, then its seeds."""
+    keys = list(spec["axes"])
+    variants = [k for k in keys if isinstance(spec["axes"][k], dict)]
+    if len(variants) > 1:
+        raise ConfigError(f"experiment {spec['name']!r}: at most one variant axis, got {', '.join(variants)}")
     points = []
-    for combo in itertools.product(*(axes[k] for k in keys)):
+    for combo in itertools.product(*(axis_values(spec, k) for k in keys)):
         for seed in spec["seeds"]:
-            points.append(RunPoint(spec["name"], tuple(zip(keys, map(str, combo))) + (("seed", str(seed)),)))
+            params = tuple((k, v) for k, (v, _) in zip(keys, combo)) + (("seed", str(seed)),)
+            settings = tuple(o for _, ovs in combo for o in ovs) + (f"seed={seed}",)
+            points.append(RunPoint(spec["name"], params, settings))
     return points
 
 

@@ -38,6 +38,7 @@ class RunConfig:
     latency: Dict[str, Any] = field(default_factory=dict)
     memory: MemoryConfig = field(default_factory=MemoryConfig)
     seed: int = 0
+    label: Optional[str] = None    # a name for the run in tables and figures (sweep variants set it)
     out: str = "results/runs/adhoc"
     data: DataConfig = field(default_factory=DataConfig)
     sim: SimConfig = field(default_factory=SimConfig)
