@@ -1,5 +1,6 @@
 """The Snakemake workflow: the full DAG resolves (dry run), and sweep expansion is sane."""
 
+import re
 import shutil
 import subprocess
 import sys
@@ -35,6 +36,13 @@ def test_full_dag_dry_run(tmp_path):
                        capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "simulate" in r.stdout and "aggregate" in r.stdout
+    assert re.search(r"^report\s+1\s*$", r.stdout, re.M), r.stdout     # the replication report
+    # another list of experiments builds those alone and leaves paper/report.md as it is
+    r = subprocess.run([exe, "-n", "--cores", "1", "-d", str(tmp_path), "-s", str(ROOT / "Snakefile"),
+                        "--configfile", str(ROOT / "workflow" / "config.yaml"), "--config", "experiments=[skeleton]"],
+                       capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert re.search(r"^sweep_claims\s+1\s*$", r.stdout, re.M) and not re.search(r"^report\s", r.stdout, re.M), r.stdout
 
 
 def test_sweep_scales_select_fixed_and_seeds():
