@@ -71,8 +71,11 @@ def test_variant_axis_bundles_overrides_under_one_label():
     p = pts[0]
     assert p.path == "memory.capacity=64/policy=mcsf_knn/seed=0"
     assert p.overrides(spec["fixed"]) == ["trace=azure_conv", "memory.capacity=64", "algorithm=mcsf",
-                                          "predictor=sage_knn", "label=mcsf_knn", "seed=0"]
-    assert pts[2].overrides([])[1:3] == ["algorithm=hsf", "label=hsf"]       # one override as a string
+                                          "predictor=sage_knn", 'label="mcsf_knn"', "seed=0"]
+    assert pts[2].overrides([])[1:3] == ["algorithm=hsf", 'label="hsf"']       # one override as a string
+    from kvsched.config import compose
+    numeric = expand({"name": "n", "fixed": [], "seeds": [0], "axes": {"v": {"1.50": ["algorithm=fcfs"]}}})
+    assert compose(numeric[0].overrides([])).label == "1.50"                   # a label stays a string
     plain = expand({"name": "p", "fixed": [], "seeds": [3], "axes": {"algorithm": ["fcfs"]}})
     assert plain[0].overrides(["x=1"]) == ["x=1", "algorithm=fcfs", "seed=3"]
 

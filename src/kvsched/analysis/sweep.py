@@ -110,7 +110,7 @@ def axis_values(spec: dict, axis: str) -> list[tuple[str, tuple[str, ...]]]:
             if not isinstance(overrides, list) or not all(isinstance(o, str) and "=" in o for o in overrides):
                 raise ConfigError(f"{where}: variant {label!r} must be a list of key=value overrides, "
                                   f"got {overrides!r}")
-            out.append((str(label), tuple(overrides) + (f"label={label}",)))
+            out.append((str(label), tuple(overrides) + (f'label="{label}"',)))   # quoted: "1.0" stays a string
         return out
     if not isinstance(values, list) or not values:
         raise ConfigError(f"{where}: expected a non-empty list of values or a mapping of variants, got {values!r}")
