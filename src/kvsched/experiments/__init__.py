@@ -98,7 +98,8 @@ def load_module_spec(name: str) -> dict:
     from ..analysis.sweep import load_sweep
     spec = load_sweep(name)
     if spec.get("kind", "sweep") != "module":
-        raise ConfigError(f"experiment {name!r} is a sweep; run it with snakemake")
+        raise ConfigError(f"experiment {name!r} is a sweep; run it with snakemake: "
+                          f"snakemake --cores 2 --config 'experiments=[{name}]'")
     return spec
 
 
