@@ -72,9 +72,13 @@ def test_labels_name_variants_and_mixed_predictors():
     df["label"] = df["algorithm"].where(df["algorithm"] != "zz_custom", "mine")
     ticks = {t.get_text() for t in latency_by_algorithm(df).axes[0].get_yticklabels()}
     assert ticks == {"fcfs", "mcsf", "mine"}
+    assert not any(b.get_hatch() for b in latency_by_algorithm(df).axes[0].patches)   # one predictor
     df.loc[df["algorithm"] == "mcsf", "predictor"] = "sage_knn"
-    ticks = {t.get_text() for t in latency_by_algorithm(df).axes[0].get_yticklabels()}
-    assert ticks == {"fcfs · oracle", "mcsf · sage_knn", "mine · oracle"}
+    ax = latency_by_algorithm(df).axes[0]
+    ticks = [t.get_text() for t in sorted(ax.get_yticklabels(), key=lambda t: -t.get_position()[1])]
+    assert set(ticks) == {"fcfs · oracle", "mcsf · sage_knn", "mine · oracle"}
+    # oracle runs are references: hatched, the others plain
+    assert [bool(b.get_hatch()) for b in ax.patches] == [t.endswith("oracle") for t in ticks]
     fig = latency_vs_memory(df)
     assert [t.get_text() for t in fig.legends[0].get_texts()] == ["fcfs · oracle", "mcsf · sage_knn", "mine · oracle"]
 

@@ -80,8 +80,12 @@ def latency_vs_memory(df: pd.DataFrame):
 def latency_by_algorithm(df: pd.DataFrame):
     """Every algorithm side by side: one panel per trace (rows) and KV-cache size M (columns),
     one bar per algorithm (or sweep variant) at its mean latency (mean over seeds; seconds, or
-    rounds), best at the top (ties in name order), with its p99 latency as a tick."""
+    rounds), best at the top (ties in name order), with its p99 latency as a tick. In a table
+    that mixes predictors, the runs with oracle predictions (references, not schedulers one
+    could deploy) are grey and hatched."""
+    mixed = "predictor" in df and df["predictor"].nunique() > 1
     df = _names(df)
+    reference = set(df.loc[df["predictor"] == "oracle", "label"]) if mixed else set()
     unit = df["time_unit"].iloc[0] if "time_unit" in df else "s"
     traces = sorted(set(df["trace"]))
     mems = sorted({int(m) for m in df["memory"]})
@@ -97,14 +101,23 @@ def latency_by_algorithm(df: pd.DataFrame):
                 ax.set_visible(False)
                 continue
             y = list(range(len(d)))[::-1]             # the first (best) row at the top
-            ax.barh(y, d["latency_mean"], color="C0", alpha=0.75, label="mean")
+            ref = [lab in reference for lab in d.index]
+            bars = ax.barh(y, d["latency_mean"], color=["0.65" if x else "C0" for x in ref], alpha=0.75,
+                           label="mean")
+            for bar, x in zip(bars, ref):
+                if x:
+                    bar.set_hatch("//")
             ax.plot(d["latency_p99"], y, linestyle="none", marker="|", markersize=10, color="C3", label="p99")
             ax.set_yticks(y, list(d.index))
             ax.set(title=f"{trace}, M = {m:,} tokens", xlabel=f"latency ({unit})")
             ax.grid(True, axis="x", alpha=0.4)
     first = next(ax for ax in axes.flat if ax.get_visible())
     handles, labels = first.get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncols=2, frameon=False)
+    if reference:
+        from matplotlib.patches import Patch
+        handles.append(Patch(facecolor="0.65", alpha=0.75, hatch="//"))
+        labels.append("mean, oracle predictions (reference)")
+    fig.legend(handles, labels, loc="outside lower center", ncols=len(labels), frameon=False)
     return fig
 
 
