@@ -22,6 +22,13 @@ MARKERS = "osX^DvP*<>"
 DASHES = ["-", "--", ":", "-.", (0, (5, 1, 1, 1)), (0, (3, 1, 1, 1, 1, 1))]
 
 
+SEP = " · "   # between a label and its predictor
+
+
+def _mixes_predictors(df: pd.DataFrame) -> bool:
+    return "predictor" in df and df["predictor"].nunique() > 1
+
+
 def _names(df: pd.DataFrame) -> pd.DataFrame:
     """``df`` with a ``label`` column naming each run's line or bar: the sweep variant's label,
     else the algorithm (tables aggregated before labels existed have none). When the table
@@ -29,8 +36,8 @@ def _names(df: pd.DataFrame) -> pd.DataFrame:
     df = df.copy()
     if "label" not in df:
         df["label"] = df["algorithm"]
-    if "predictor" in df and df["predictor"].nunique() > 1:
-        df["label"] = df["label"] + " · " + df["predictor"]
+    if _mixes_predictors(df):
+        df["label"] = df["label"] + SEP + df["predictor"]
     return df
 
 
@@ -41,8 +48,9 @@ def latency_vs_memory(df: pd.DataFrame):
     and marker as well as colour, so identical policies (e.g. ``sf`` and ``mcsf`` under
     defaults) stay visible."""
     df = _names(df)
+
     def rank(label):   # known policies in ALGO_ORDER first (predictor suffix aside), then by name
-        base = label.split(" · ")[0]
+        base = label.split(SEP)[0]
         return (ALGO_ORDER.index(base) if base in ALGO_ORDER else len(ALGO_ORDER), label)
     algos = sorted(set(df["label"]), key=rank)
     traces = sorted(set(df["trace"]))
@@ -83,9 +91,8 @@ def latency_by_algorithm(df: pd.DataFrame):
     rounds), best at the top (ties in name order), with its p99 latency as a tick. In a table
     that mixes predictors, the runs with oracle predictions (references, not schedulers one
     could deploy) are grey and hatched."""
-    mixed = "predictor" in df and df["predictor"].nunique() > 1
     df = _names(df)
-    reference = set(df.loc[df["predictor"] == "oracle", "label"]) if mixed else set()
+    reference = set(df.loc[df["predictor"] == "oracle", "label"]) if _mixes_predictors(df) else set()
     unit = df["time_unit"].iloc[0] if "time_unit" in df else "s"
     traces = sorted(set(df["trace"]))
     mems = sorted({int(m) for m in df["memory"]})
