@@ -319,6 +319,28 @@ def test_memory_exactly_once_and_event_skipping(inst, v, pr, timed):
     assert np.array_equal(a.evictions, b.evictions)
 
 
+@pytest.mark.parametrize("name", ["sagesched", "srpt"])
+@pytest.mark.parametrize("timed", [False, True])
+def test_future_peak_skips_across_atoms_with_the_schedule_of_stepping(name, timed):
+    """Long outputs against a short prior: running requests cross their atoms and outlive them
+    while the head waits. Skipping over those rounds gives stepping's schedule, with far fewer
+    decisions (the predicted profile only grows between events)."""
+    rng = np.random.default_rng(3)
+    n = 150
+    w = wl(rng.integers(1, 40, n), np.maximum(1, rng.lognormal(3.5, 1.0, n).astype(int)),
+           np.cumsum(rng.exponential(4.0, n)))
+    lat = None
+    if timed:
+        w = w.with_arrivals(w.arrival * 0.7, "s")
+        lat = linear(c0=0.3, c_p=0.01, c_d=0.05, c_kv=0.002)
+    pred = {"name": "sage_knn", "prior_median": 8.0}
+    a = sim(w, name, 600, predictor=pred, latency=lat, step=True)
+    b = sim(w, name, 600, predictor=pred, latency=lat)
+    assert np.allclose(a.completion, b.completion, equal_nan=True, rtol=1e-12, atol=1e-9)
+    assert np.array_equal(a.evictions, b.evictions)
+    assert b.decisions * 3 < a.decisions
+
+
 def test_experiment_smoke(tmp_path, data_dir):
     """The experiment end to end, once in this process and once over two worker processes: the
     run table is the same row for row (all but the wall-clock column)."""

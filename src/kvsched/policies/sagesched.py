@@ -119,15 +119,6 @@ def conditional_quantile_one(atoms: np.ndarray, lower: int, level: float, overru
     return float(atoms[min(Q - 1, first + math.floor(level * (Q - first)))])
 
 
-def next_atom_gap(atoms: np.ndarray, progress: np.ndarray) -> np.ndarray:
-    """Rounds until ``progress`` reaches the smallest atom above it (inf if none): while
-    no running request crosses an atom its conditional distribution is unchanged."""
-    V = np.asarray(atoms, dtype=np.float64)
-    j = np.asarray(progress, dtype=np.float64)[:, None]
-    gap = np.where(V > j, V - j, np.inf).min(axis=1)
-    return gap
-
-
 CHECKS = ("current", "future_peak")
 SCANS = ("stop", "skip")
 PREEMPTIONS = ("none", "index")
@@ -300,19 +291,14 @@ class SageSched(Policy):
             return INF_ROUNDS  # free memory only shrinks until a completion: blocked stays blocked
         if self.params.scan != "stop":
             return 1
-        # future_peak: the profile only shifts (each rem - 1 per round) until a running request
-        # crosses one of its atoms; within that horizon find when the blocked head could fit
-        run = np.asarray(view.running)
-        horizon = 4096
-        if len(run):
-            j = view.progress[run]
-            if np.any(view.pred_q[run, -1] <= np.maximum(self._lb(view)[run], j)):
-                return 1  # a request past all its atoms: its overrun atom moves with progress
-            horizon = int(min(horizon, np.min(next_atom_gap(view.pred_q[run], j))))
-        if horizon <= 1:
-            return 1
+        # future_peak: until an arrival, completion or eviction the head and its estimate stay
+        # fixed, and each running request's predicted last round (in absolute rounds) can only
+        # move later: its conditional quantile given ``o > progress`` rises as progress passes
+        # atoms, and past all of them the overrun atom grows with progress. So the predicted
+        # memory at every future round only grows, and a delay at which the head does not fit
+        # under today's profile fails later too: today's first fit is a safe skip.
         r, base = self._candidate(view, int(view.waiting[0]))
-        return max(1, self._profile(view).first_fit_delay(r, base, horizon=horizon))
+        return max(1, self._profile(view).first_fit_delay(r, base, horizon=4096))
 
 
 @dataclass(frozen=True)
