@@ -112,3 +112,60 @@ def test_future_requests_are_invisible():
     assert (pub.prompt == -1).all() and (pub.pred == -1).all() and (pub.arrival == -1).all()
 
 
+
+
+# --- policies that read no predictions get none -------------------------------------------
+
+BLIND = [{"name": "vllm_fcfs"}, {"name": "alpha_protection"}, {"name": "alpha_clearing"}, {"name": "gsa"},
+         {"name": "fcfs", "check": "current"}, {"name": "fcfs", "check": "current", "scan": "skip"}]
+
+
+class NoPredictor:
+    """A predictor that fails if asked anything."""
+    oracle = uses_truth = False
+
+    def predict(self, *a):
+        raise AssertionError("the predictor ran for a policy that reads no predictions")
+
+    observe = predict
+
+
+@pytest.mark.parametrize("cfg", BLIND, ids=lambda c: "-".join(map(str, c.values())))
+def test_policies_that_read_no_predictions_get_none_and_lose_nothing(cfg):
+    """The engine runs no predictor for them and their views hold no predictions; and the
+    declaration is honest: the same policy told to read predictions (noisy ones, published)
+    makes the same schedule."""
+    from kvsched.policies import build_policy
+    from kvsched.policies.registry import get_policy_class
+    rng = np.random.default_rng(7)
+    n = 60
+    w = wl(rng.integers(1, 20, n), rng.integers(1, 60, n), np.cumsum(rng.exponential(2.0, n)))
+    M = 300
+    seen = []
+
+    def build(reads):
+        cls = get_policy_class(cfg["name"])
+        sub = type("Probe", (cls,), {"reads_predictions": reads, "admit": lambda self, view: (
+            seen.append((reads, np.asarray(view.pred).copy(), np.asarray(view.pred_q).copy()))
+            or cls.admit(self, view))})
+        pol = build_policy(cfg, capacity=M, seed=1)
+        pol.__class__ = sub
+        return pol
+
+    blind = build_policy(cfg, capacity=M, seed=1)
+    assert blind.reads_predictions is False
+    for fast in (True, False):
+        simulate(w, build_policy(cfg, capacity=M, seed=1), NoPredictor(), M, unit_rounds(), fast=fast)
+    a = simulate(w, build(False), NoPredictor(), M, unit_rounds(), fast=False)
+    b = simulate(w, build(True), build_predictor({"name": "noisy", "eps": 0.8}, seed=3), M, unit_rounds(), fast=False)
+    assert all((p == -1).all() and (q == -1).all() for r, p, q in seen if not r)
+    assert any((p > 0).any() for r, p, q in seen if r)       # the probe did publish predictions
+    np.testing.assert_array_equal(a.completion, b.completion)
+    np.testing.assert_array_equal(a.evictions, b.evictions)
+
+
+def test_policies_that_read_predictions_say_so():
+    from kvsched.policies import build_policy
+    for cfg in ({"name": "fcfs"}, {"name": "sf", "check": "current"}, {"name": "mcsf"}, {"name": "gba"},
+                {"name": "sagesched"}, {"name": "amax"}):
+        assert build_policy(cfg, capacity=100).reads_predictions is True, cfg

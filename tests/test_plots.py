@@ -83,6 +83,20 @@ def test_labels_name_variants_and_mixed_predictors():
     assert [t.get_text() for t in fig.legends[0].get_texts()] == ["fcfs · oracle", "mcsf · sage_knn", "mine · oracle"]
 
 
+def test_policies_that_read_no_predictions_keep_their_name():
+    """A policy that reads no predictions ran no predictor: no suffix, no reference hatching,
+    and its predictor does not make the table count as mixed."""
+    df = table(seeds=(0,)).assign(latency_p99=1.0, predictor="sage_knn", reads_predictions=True)
+    df.loc[df["algorithm"] == "fcfs", ["predictor", "reads_predictions"]] = ["oracle", False]
+    ax = latency_by_algorithm(df).axes[0]
+    assert {t.get_text() for t in ax.get_yticklabels()} == {"fcfs", "mcsf", "zz_custom"}   # not mixed
+    df.loc[df["algorithm"] == "mcsf", "predictor"] = "oracle"
+    ax = latency_by_algorithm(df).axes[0]
+    ticks = [t.get_text() for t in sorted(ax.get_yticklabels(), key=lambda t: -t.get_position()[1])]
+    assert set(ticks) == {"fcfs", "mcsf · oracle", "zz_custom · sage_knn"}
+    assert [bool(b.get_hatch()) for b in ax.patches] == [t == "mcsf · oracle" for t in ticks]
+
+
 def test_many_lines_stay_distinct():
     rows = [{"trace": "t", "algorithm": f"a{k:02d}", "memory": m, "seed": 0, "latency_mean": 1.0 + k}
             for k in range(15) for m in (64, 128)]

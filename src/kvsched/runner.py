@@ -74,7 +74,8 @@ def execute(cfg: DictConfig) -> tuple[dict, Any]:
     summary = {
         "config": c,
         "resolved": {"memory_capacity": M, "data_dir": str(data_dir), "latency_model": latency.__dict__,
-                     "predictor_is_oracle": bool(predictor.oracle), "trace_meta": _jsonable(wl.meta)},
+                     "predictor_is_oracle": bool(predictor.oracle),
+                     "policy_reads_predictions": bool(policy.reads_predictions), "trace_meta": _jsonable(wl.meta)},
         "metrics": metrics,
         "timing": {"load_s": t_load, "simulate_s": t_sim},
         "provenance": prov,

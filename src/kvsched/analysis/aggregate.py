@@ -22,6 +22,9 @@ def flatten(summary: dict) -> dict:
         "algorithm": c["algorithm"]["name"],
         "label": c.get("label") or c["algorithm"]["name"],   # a sweep variant's label, else the algorithm
         "predictor": c["predictor"]["name"],
+        # False: the policy reads no predictions, so the predictor never ran (summaries
+        # written before this field existed read as True)
+        "reads_predictions": bool(summary["resolved"].get("policy_reads_predictions", True)),
         "latency_model": c["latency"]["name"],
         "memory": summary["resolved"]["memory_capacity"],
         "seed": c["seed"],

@@ -25,19 +25,27 @@ DASHES = ["-", "--", ":", "-.", (0, (5, 1, 1, 1)), (0, (3, 1, 1, 1, 1, 1))]
 SEP = " · "   # between a label and its predictor
 
 
+def _reads(df: pd.DataFrame) -> pd.Series:
+    """Whether each run's policy read its predictions (True for tables without the column)."""
+    return df["reads_predictions"].astype(bool) if "reads_predictions" in df else pd.Series(True, index=df.index)
+
+
 def _mixes_predictors(df: pd.DataFrame) -> bool:
-    return "predictor" in df and df["predictor"].nunique() > 1
+    """Whether the runs whose policies read predictions used more than one predictor."""
+    return "predictor" in df and df.loc[_reads(df), "predictor"].nunique() > 1
 
 
 def _names(df: pd.DataFrame) -> pd.DataFrame:
     """``df`` with a ``label`` column naming each run's line or bar: the sweep variant's label,
     else the algorithm (tables aggregated before labels existed have none). When the table
-    mixes predictors, the predictor is appended (``amax · interval``)."""
+    mixes predictors, the predictor is appended (``amax · interval``) to the runs whose
+    policies read predictions; the others (``vllm_fcfs``) ran no predictor and keep their name."""
     df = df.copy()
     if "label" not in df:
         df["label"] = df["algorithm"]
     if _mixes_predictors(df):
-        df["label"] = df["label"] + SEP + df["predictor"]
+        reads = _reads(df)
+        df.loc[reads, "label"] = df.loc[reads, "label"] + SEP + df.loc[reads, "predictor"]
     return df
 
 
@@ -92,7 +100,7 @@ def latency_by_algorithm(df: pd.DataFrame):
     that mixes predictors, the runs with oracle predictions (references, not schedulers one
     could deploy) are grey and hatched."""
     df = _names(df)
-    reference = set(df.loc[df["predictor"] == "oracle", "label"]) if _mixes_predictors(df) else set()
+    reference = set(df.loc[(df["predictor"] == "oracle") & _reads(df), "label"]) if _mixes_predictors(df) else set()
     unit = df["time_unit"].iloc[0] if "time_unit" in df else "s"
     traces = sorted(set(df["trace"]))
     mems = sorted({int(m) for m in df["memory"]})

@@ -71,6 +71,10 @@ class GreedyAdmission(Policy):
         return rem, s + 1
 
     @property
+    def reads_predictions(self) -> bool:   # FCFS on current memory needs no prediction
+        return self.by_prediction or self._check != "current"
+
+    @property
     def _check(self) -> str:
         return getattr(self.params, "check", "future_peak")
 

@@ -84,6 +84,10 @@ class Policy:
     #: base only): the engine then idles for :meth:`quiet_rounds` rounds instead of
     #: reporting a deadlock. Used to replay fixed schedules that contain idle gaps.
     may_idle: ClassVar[bool] = False
+    #: False if the policy never reads predictions (``pred``, ``pred_lo``, ``pred_hi``,
+    #: ``pred_q``). The engine then runs no predictor for it and those arrays stay -1: the
+    #: configured predictor cannot change its schedule, and its results are labelled without one.
+    reads_predictions: ClassVar[bool] = True
 
     def __init__(self, params=None, *, capacity: int, seed: int = 0):
         self.params = params if params is not None else self.Params()

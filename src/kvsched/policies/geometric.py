@@ -197,6 +197,7 @@ class GSA(StaggeredPhases):
 
     name = "gsa"
     voluntary_preemption = True
+    reads_predictions = False
 
     def _eligible(self, view, wait, k):
         started = self._state(view)[wait]

@@ -41,6 +41,7 @@ class AlphaProtection(Policy):
 
     name = "alpha_protection"
     Params = AlphaParams
+    reads_predictions = False
 
     def admit(self, view: SchedulerView) -> Sequence[int]:
         if view.evicted_now:

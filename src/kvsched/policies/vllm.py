@@ -39,6 +39,7 @@ class VllmFCFS(Policy):
     nothing that round."""
     name = "vllm_fcfs"
     Params = VllmParams
+    reads_predictions = False
 
     def admit(self, view: SchedulerView) -> Sequence[int]:
         if view.evicted_now:

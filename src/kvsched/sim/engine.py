@@ -119,6 +119,8 @@ class Simulator:
         self.decisions = 0
         self.evicted_now = False
         self.oracle = bool(predictor.oracle)
+        # a policy that reads no predictions gets none: the predictor is not run at all
+        self.predicts = bool(policy.reads_predictions)
         self._ro_w_src = self._ro_r_src = None
         self._ro_w = self._ro_r = None
 
@@ -202,7 +204,9 @@ class Simulator:
             pub.status[bad] = REJECTED
             self._finish(bad)
             ok = ids[fits]
-        if len(ok):
+        if len(ok) and not self.predicts:
+            self._enqueue(ok)
+        elif len(ok):
             truth = self._truth[ok] if self.predictor.uses_truth else None
             p = self.predictor.predict(ok, w.prompt[ok], [self._texts[i] for i in ok], truth)
             pub.pred[ok] = np.maximum(1, np.asarray(p.point, dtype=np.int64))
@@ -402,7 +406,8 @@ class Simulator:
                 done = self.running[done_mask]
                 self._remove_running(done, DONE)
                 self.completion[done] = self.clock
-                self.predictor.observe(done, w.prompt[done], [self._texts[i] for i in done], self._truth[done])
+                if self.predicts:
+                    self.predictor.observe(done, w.prompt[done], [self._texts[i] for i in done], self._truth[done])
                 self._finish(done)
         return RunRecord(
             workload=w, capacity=M, time_unit=("rounds" if unit else "s"),

@@ -231,9 +231,11 @@ def run_fast(sim) -> RunRecord:
             t = float(math.ceil(t))
         clock = max(clock, t)
 
-    # the predictor is skipped only where it is the stateless oracle (prediction = truth)
+    # the predictor is skipped where the policy reads no predictions (as in the engine), and
+    # where it is the stateless oracle (prediction = truth)
+    no_pred = not sim.predicts
     oracle_only = type(predictor) is Oracle and type(predictor).observe is Predictor.observe
-    observe = None if type(predictor).observe is Predictor.observe else predictor.observe
+    observe = None if no_pred or type(predictor).observe is Predictor.observe else predictor.observe
     round_time, span, rounds_within = lat.round_time, lat.span, lat.rounds_within
     kv_integral = sim._kv_time_integral
     heappush, heappop = heapq.heappush, heapq.heappop
@@ -253,7 +255,10 @@ def run_fast(sim) -> RunRecord:
                 else:
                     ok.append(i)
             finish(bad)
-            if ok and oracle_only:
+            if ok and no_pred:
+                for i in ok:
+                    heappush(wq, key_of(i))
+            elif ok and oracle_only:
                 for i in ok:
                     v = out_len[i]
                     pred[i] = v if v > 1 else 1
