@@ -202,7 +202,7 @@ class EngineLoop(Simulator):
             if len(done):
                 self._remove_running(done, DONE)
                 self.completion[done] = self.clock
-                self.predictor.observe(done, w.prompt[done], [self._texts[i] for i in done], self._truth[done])
+                self._observe(done)
                 self._finish(done)
                 for i in done:
                     self.events.append((self.rnd - 1, "complete", int(i)))

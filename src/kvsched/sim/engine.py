@@ -223,6 +223,11 @@ class Simulator:
                 pub.pred_q[ok] = pub.pred[ok][:, None]   # a point prediction is a point mass
             self._enqueue(ok)
 
+    def _observe(self, done: np.ndarray) -> None:
+        """Show the predictor the requests that just completed (a learning predictor's history)."""
+        if self.predicts:
+            self.predictor.observe(done, self.w.prompt[done], [self._texts[i] for i in done], self._truth[done])
+
     def _remove_running(self, ids: np.ndarray, new_status: int) -> None:
         """Take ``ids`` out of the batch and give them ``new_status``."""
         self.usage -= int(np.sum(self.pub.prompt[ids] + self.pub.progress[ids]))
@@ -406,8 +411,7 @@ class Simulator:
                 done = self.running[done_mask]
                 self._remove_running(done, DONE)
                 self.completion[done] = self.clock
-                if self.predicts:
-                    self.predictor.observe(done, w.prompt[done], [self._texts[i] for i in done], self._truth[done])
+                self._observe(done)
                 self._finish(done)
         return RunRecord(
             workload=w, capacity=M, time_unit=("rounds" if unit else "s"),
