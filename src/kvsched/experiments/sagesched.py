@@ -158,11 +158,14 @@ def predictor_quality(ctx: ExperimentContext, data_dir, p: dict) -> pd.DataFrame
         ql = replay_online(wa, build_predictor({"name": "ltr"}, seed=seed), lag=lag)
         add("alpaca_eval", "ltr (point)", ql, y, "pairwise ranker mapped to tokens")
         add("alpaca_eval", "oracle", y[:, None].repeat(q.shape[1], 1), y, "true length")
-        wz = load_trace(_trace_cfg("azure_conv", n, 0), data_dir, seed)
-        qz = replay_online(wz, build_predictor({"name": "sage_knn"}, seed=seed), lag=lag)
-        add("azure_conv", "sage_knn history-only", qz, wz.output, "no text in the trace")
-        add("azure_conv", "sage_knn median (point)",
-            np.repeat(qz[:, MEDIAN_INDEX:MEDIAN_INDEX + 1], qz.shape[1], 1), wz.output, "its median as a point mass")
+        # the Azure traces have no text; azure_code is scored too (not simulated here): the
+        # all_algorithms_predicted preset runs every policy on it with this predictor
+        for trace in ("azure_conv", "azure_code"):
+            wz = load_trace(_trace_cfg(trace, n, 0), data_dir, seed)
+            qz = replay_online(wz, build_predictor({"name": "sage_knn"}, seed=seed), lag=lag)
+            add(trace, "sage_knn history-only", qz, wz.output, "no text in the trace")
+            add(trace, "sage_knn median (point)",
+                np.repeat(qz[:, MEDIAN_INDEX:MEDIAN_INDEX + 1], qz.shape[1], 1), wz.output, "its median as a point mass")
     df = pd.DataFrame(rows)
     num = [c for c in df.columns if c not in ("trace", "predictor", "note")]
     return df.groupby(["trace", "predictor", "note"], sort=False)[num].mean().reset_index()
