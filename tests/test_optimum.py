@@ -393,6 +393,57 @@ def test_algorithm1_counterexample():
     assert exact_optimum(w, 13)[0] == 34
 
 
+class _Algorithm1BinarySearch:
+    """Reference: the largest passing prefix found by binary search over its length, each
+    probe rebuilding the profile (the poster's description, literally)."""
+
+    @staticmethod
+    def make(capacity, seed=0):
+        from kvsched.policies.algorithm1 import Algorithm1
+
+        class Ref(Algorithm1):
+            def admit(self, view):
+                if self.params.period == "completion" and self._last is not None and self._state(view) == self._last:
+                    return []
+                w = np.asarray(view.waiting)
+
+                def fits(k):
+                    prof = self._profile(view)
+                    for i in w[:k]:
+                        rem, base = self._candidate(view, int(i))
+                        if not prof.fits(rem, base):
+                            return False
+                        prof.add(rem, base)
+                    return True
+                lo, hi = 0, len(w)
+                while lo < hi:
+                    mid = (lo + hi + 1) // 2
+                    lo, hi = (mid, hi) if fits(mid) else (lo, mid - 1)
+                out = [int(i) for i in w[:lo]]
+                self._last = (frozenset(set(np.asarray(view.running).tolist()) | set(out)),
+                              frozenset(set(w.tolist()) - set(out)))
+                return out
+        return Ref(capacity=capacity, seed=seed)
+
+
+@pytest.mark.parametrize("pred", [{"name": "oracle"}, {"name": "noisy", "eps": 0.5}])
+def test_algorithm1_scan_admits_the_prefix_a_binary_search_finds(pred):
+    """Arrivals over time, mixed prompts, exact and noisy predictions (which overflow and evict)."""
+    from kvsched.sim.engine import simulate
+    from kvsched.latency.base import unit_rounds
+    from kvsched.policies import build_policy
+    from kvsched.predictors import build_predictor
+    rng = np.random.default_rng(11)
+    for _ in range(15):
+        n, M = int(rng.integers(5, 40)), int(rng.integers(30, 120))
+        w = wl(rng.integers(0, 10, n), rng.integers(1, 25, n), np.cumsum(rng.exponential(2.0, n)))
+        a = simulate(w, build_policy({"name": "algorithm1"}, capacity=M), build_predictor(pred, seed=1), M,
+                     unit_rounds())
+        b = simulate(w, _Algorithm1BinarySearch.make(M), build_predictor(pred, seed=1), M, unit_rounds(), fast=False)
+        np.testing.assert_array_equal(a.completion, b.completion)
+        np.testing.assert_array_equal(a.evictions, b.evictions)
+
+
 def test_bracket_is_reproducible_under_a_time_limit():
     """With one worker the CP-SAT budget is deterministic time: the same instance gives the same
     bracket on every run, however loaded the machine (the limit is far too short to prove OPT)."""
