@@ -291,6 +291,7 @@ VARIANTS = [{"name": "sagesched"}, {"name": "sagesched", "check": "current"},
             {"name": "sagesched", "check": "current", "preemption": "index", "margin": 0.0},
             {"name": "sagesched", "peak_quantile": 0.9, "eviction": "index"},
             {"name": "sagesched", "check": "current", "scan": "skip", "eviction": "newest"},
+            {"name": "sagesched", "scan": "skip"},
             {"name": "srpt"}, {"name": "srpt", "check": "current", "preemption": "index"}]
 PREDS = [{"name": "sage_knn", "prior_median": 5.0}, {"name": "noisy", "eps": 0.6}, {"name": "oracle"},
          {"name": "ltr", "prior_median": 4.0}]
@@ -319,9 +320,9 @@ def test_memory_exactly_once_and_event_skipping(inst, v, pr, timed):
     assert np.array_equal(a.evictions, b.evictions)
 
 
-@pytest.mark.parametrize("name", ["sagesched", "srpt"])
+@pytest.mark.parametrize("name,scan", [("sagesched", "stop"), ("srpt", "stop"), ("sagesched", "skip")])
 @pytest.mark.parametrize("timed", [False, True])
-def test_future_peak_skips_across_atoms_with_the_schedule_of_stepping(name, timed):
+def test_future_peak_skips_across_atoms_with_the_schedule_of_stepping(name, scan, timed):
     """Long outputs against a short prior: running requests cross their atoms and outlive them
     while the head waits. Skipping over those rounds gives stepping's schedule, with far fewer
     decisions (the predicted profile only grows between events)."""
@@ -334,8 +335,8 @@ def test_future_peak_skips_across_atoms_with_the_schedule_of_stepping(name, time
         w = w.with_arrivals(w.arrival * 0.7, "s")
         lat = linear(c0=0.3, c_p=0.01, c_d=0.05, c_kv=0.002)
     pred = {"name": "sage_knn", "prior_median": 8.0}
-    a = sim(w, name, 600, predictor=pred, latency=lat, step=True)
-    b = sim(w, name, 600, predictor=pred, latency=lat)
+    a = sim(w, name, 600, predictor=pred, latency=lat, step=True, scan=scan)
+    b = sim(w, name, 600, predictor=pred, latency=lat, scan=scan)
     assert np.allclose(a.completion, b.completion, equal_nan=True, rtol=1e-12, atol=1e-9)
     assert np.array_equal(a.evictions, b.evictions)
     assert b.decisions * 3 < a.decisions

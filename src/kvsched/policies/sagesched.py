@@ -58,7 +58,7 @@ from ..latency.base import LinearLatency, unit_rounds
 from ..sim.view import RUNNING, SchedulerView
 from .base import INF_ROUNDS, Policy, check_choice, cover_excess, order_victims
 from .cost import COST_KINDS, MEM_WEIGHTS, CostModel
-from .future_peak import PeakProfile
+from .future_peak import PeakProfile, first_fit_any
 from .registry import register_policy
 
 _EPS = 1e-12
@@ -289,16 +289,16 @@ class SageSched(Policy):
             return 1
         if self.params.check == "current":
             return INF_ROUNDS  # free memory only shrinks until a completion: blocked stays blocked
-        if self.params.scan != "stop":
-            return 1
         # future_peak: until an arrival, completion or eviction the head and its estimate stay
         # fixed, and each running request's predicted last round (in absolute rounds) can only
         # move later: its conditional quantile given ``o > progress`` rises as progress passes
         # atoms, and past all of them the overrun atom grows with progress. So the predicted
         # memory at every future round only grows, and a delay at which the head does not fit
-        # under today's profile fails later too: today's first fit is a safe skip.
-        r, base = self._candidate(view, int(view.waiting[0]))
-        return max(1, self._profile(view).first_fit_delay(r, base, horizon=4096))
+        # under today's profile fails later too: today's first fit is a safe skip (for ``skip``,
+        # the first round at which any waiting request fits).
+        w = view.waiting[:1] if self.params.scan == "stop" else view.waiting
+        cand = np.array([self._candidate(view, int(i)) for i in w], dtype=np.int64)
+        return max(1, first_fit_any(self._profile(view), cand[:, 0], cand[:, 1], 4096))
 
 
 @dataclass(frozen=True)
