@@ -56,6 +56,7 @@ import numpy as np
 from ..errors import ConfigError
 from ..latency.base import LinearLatency, unit_rounds
 from ..sim.view import RUNNING, SchedulerView
+from .admission import QUIET_HORIZON
 from .base import INF_ROUNDS, Policy, check_choice, cover_excess, order_victims
 from .cost import COST_KINDS, MEM_WEIGHTS, CostModel
 from .future_peak import PeakProfile, first_fit_any
@@ -298,7 +299,7 @@ class SageSched(Policy):
         # the first round at which any waiting request fits).
         w = view.waiting[:1] if self.params.scan == "stop" else view.waiting
         cand = np.array([self._candidate(view, int(i)) for i in w], dtype=np.int64)
-        return max(1, first_fit_any(self._profile(view), cand[:, 0], cand[:, 1], 4096))
+        return max(1, first_fit_any(self._profile(view), cand[:, 0], cand[:, 1], QUIET_HORIZON))
 
 
 @dataclass(frozen=True)

@@ -204,24 +204,28 @@ class Simulator:
             pub.status[bad] = REJECTED
             self._finish(bad)
             ok = ids[fits]
-        if len(ok) and not self.predicts:
+        if len(ok):
+            if self.predicts:
+                self._predict(ok)
             self._enqueue(ok)
-        elif len(ok):
-            truth = self._truth[ok] if self.predictor.uses_truth else None
-            p = self.predictor.predict(ok, w.prompt[ok], [self._texts[i] for i in ok], truth)
-            pub.pred[ok] = np.maximum(1, np.asarray(p.point, dtype=np.int64))
-            if p.lo is not None:
-                pub.pred_lo[ok] = p.lo
-                pub.pred_hi[ok] = p.hi
-            if p.quantiles is not None:
-                q = np.asarray(p.quantiles, dtype=np.int64).reshape(len(ok), -1)
-                if q.shape[1] != pub.pred_q.shape[1]:
-                    raise SimulationError(f"predictor {type(self.predictor).__name__} gave {q.shape[1]} "
-                                          f"quantiles; expected {pub.pred_q.shape[1]}")
-                pub.pred_q[ok] = np.maximum.accumulate(np.maximum(1, q), axis=1)
-            else:
-                pub.pred_q[ok] = pub.pred[ok][:, None]   # a point prediction is a point mass
-            self._enqueue(ok)
+
+    def _predict(self, ok: np.ndarray) -> None:
+        """Run the predictor on newly arrived requests ``ok`` and publish its predictions."""
+        pub, w = self.pub, self.w
+        truth = self._truth[ok] if self.predictor.uses_truth else None
+        p = self.predictor.predict(ok, w.prompt[ok], [self._texts[i] for i in ok], truth)
+        pub.pred[ok] = np.maximum(1, np.asarray(p.point, dtype=np.int64))
+        if p.lo is not None:
+            pub.pred_lo[ok] = p.lo
+            pub.pred_hi[ok] = p.hi
+        if p.quantiles is not None:
+            q = np.asarray(p.quantiles, dtype=np.int64).reshape(len(ok), -1)
+            if q.shape[1] != pub.pred_q.shape[1]:
+                raise SimulationError(f"predictor {type(self.predictor).__name__} gave {q.shape[1]} "
+                                      f"quantiles; expected {pub.pred_q.shape[1]}")
+            pub.pred_q[ok] = np.maximum.accumulate(np.maximum(1, q), axis=1)
+        else:
+            pub.pred_q[ok] = pub.pred[ok][:, None]   # a point prediction is a point mass
 
     def _observe(self, done: np.ndarray) -> None:
         """Show the predictor the requests that just completed (a learning predictor's history)."""

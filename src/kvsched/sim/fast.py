@@ -234,7 +234,7 @@ def run_fast(sim) -> RunRecord:
     # the predictor is skipped where the policy reads no predictions (as in the engine), and
     # where it is the stateless oracle (prediction = truth)
     no_pred = not sim.predicts
-    oracle_only = type(predictor) is Oracle and type(predictor).observe is Predictor.observe
+    oracle_only = not no_pred and type(predictor) is Oracle and type(predictor).observe is Predictor.observe
     observe = None if no_pred or type(predictor).observe is Predictor.observe else predictor.observe
     round_time, span, rounds_within = lat.round_time, lat.span, lat.rounds_within
     kv_integral = sim._kv_time_integral
@@ -255,23 +255,19 @@ def run_fast(sim) -> RunRecord:
                 else:
                     ok.append(i)
             finish(bad)
-            if ok and no_pred:
-                for i in ok:
-                    heappush(wq, key_of(i))
-            elif ok and oracle_only:
+            if ok and oracle_only:
                 for i in ok:
                     v = out_len[i]
                     pred[i] = v if v > 1 else 1
-                    heappush(wq, key_of(i))
-            elif ok:
+            elif ok and not no_pred:
                 oka = np.asarray(ok, dtype=np.int64)
                 p = predictor.predict(oka, w.prompt[oka], [texts[i] for i in ok],
                                       truth[oka] if predictor.uses_truth else None)
                 pv = np.maximum(1, np.asarray(p.point, dtype=np.int64)).tolist()
                 for i, v in zip(ok, pv):
                     pred[i] = v
-                for i in ok:
-                    heappush(wq, key_of(i))
+            for i in ok:
+                heappush(wq, key_of(i))
             nxt = hi
         if not running and not wq:
             if nxt >= n:
