@@ -137,6 +137,24 @@ def test_zero_output_rows_dropped_and_trace_replay(tmp_path):
         load_trace({"name": "azure_conv", "n": 4}, tmp_path)
 
 
+
+def test_trace_replay_at_a_rate_stretches_the_recorded_gaps(tmp_path):
+    _azure_dir(tmp_path, _row(1.0, 10, 5) + _row(1.5, 20, 3) + _row(4.0, 30, 7) + _row(5.0, 40, 1))
+    base = load_trace({"name": "azure_conv"}, tmp_path)          # gaps 0.5, 2.5, 1.0 s
+    assert "time_scale" not in base.meta
+    w = load_trace({"name": "azure_conv", "rate": 0.25}, tmp_path)
+    # 3 gaps over 4 s = 0.75 req/s recorded; 0.25 req/s stretches every gap by 3
+    np.testing.assert_allclose(w.arrival, [0.0, 1.5, 9.0, 12.0])
+    assert w.meta["time_scale"] == pytest.approx(3.0) and w.meta["rate"] == 0.25
+    assert (len(w) - 1) / w.arrival[-1] == pytest.approx(0.25)
+    assert w.prompt.tolist() == base.prompt.tolist()
+    faster = load_trace({"name": "azure_conv", "rate": 4 / 3.5, "start": 1}, tmp_path)
+    np.testing.assert_allclose(np.diff(faster.arrival), [1.25, 0.5])   # 2 gaps in 3.5 s, twice as fast
+    with pytest.raises(ConfigError, match="span 0 s"):
+        load_trace({"name": "azure_conv", "rate": 1.0, "n": 1}, tmp_path)
+    with pytest.raises(ConfigError, match="rate must be > 0"):
+        load_trace({"name": "azure_conv", "rate": 0.0}, tmp_path)
+
 def _alpaca_dir(tmp_path: Path) -> Path:
     p = tmp_path / MANIFEST["alpaca_eval"].relpath
     p.parent.mkdir(parents=True)

@@ -46,6 +46,7 @@ from ..predictors import MEDIAN_INDEX, build_predictor
 from ..predictors.quality import quantile_scores, replay_online
 from ..sim.engine import simulate
 from ..traces import load_trace
+from ..traces._common import rescale_to_rate
 from ..workload import Workload
 from . import ExperimentContext
 from ._pool import ordered_map
@@ -130,9 +131,7 @@ def with_load(w: Workload, rate: float, seed: int, timed: np.ndarray | None) -> 
     if timed is None:
         rng = np.random.default_rng(np.random.SeedSequence([seed, 7919]))
         return w.with_arrivals(np.cumsum(rng.exponential(1.0 / rate, size=len(w))))
-    t = timed - timed[0]
-    native = (len(t) - 1) / t[-1]
-    return w.with_arrivals(t * (native / rate))
+    return w.with_arrivals(rescale_to_rate(timed, rate))
 
 
 def predictor_quality(ctx: ExperimentContext, data_dir, p: dict) -> pd.DataFrame:

@@ -65,6 +65,17 @@ def poisson_arrivals(rng: np.random.Generator, n: int, rate: float) -> np.ndarra
     return np.cumsum(rng.exponential(1.0 / rate, size=n))
 
 
+def rescale_to_rate(t: np.ndarray, rate: float) -> np.ndarray:
+    """Recorded arrival times ``t`` (sorted), shifted to start at 0 and stretched so the mean
+    rate ``(n - 1) / span`` is ``rate`` requests per time unit; the burst pattern is kept."""
+    t = np.asarray(t, dtype=np.float64)
+    t = t - t[0]
+    if len(t) < 2 or not t[-1] > 0:
+        raise ConfigError(f"cannot replay {len(t)} request(s) at a rate: their timestamps span 0 s")
+    native = (len(t) - 1) / t[-1]
+    return t * (native / rate)
+
+
 def need_rate(p: dict[str, Any]) -> float:
     rate = get_float(p, "rate", positive=True, none_ok=True)
     if rate is None:
@@ -81,7 +92,9 @@ def table_workload(p: dict[str, Any], df: pd.DataFrame, seed: int, meta: dict[st
     Steps: drop output-0 rows (counted in ``meta["dropped_zero_output"]``); sort by arrival
     (stable) if timed; skip ``start`` rows; keep the first ``n`` (or, with ``sample``, draw
     ``n`` without replacement); set arrivals per ``arrival``. Replayed timestamps are
-    shifted so the first kept request arrives at 0 (the shift is ``meta["time_offset"]``).
+    shifted so the first kept request arrives at 0 (the shift is ``meta["time_offset"]``);
+    with a ``rate`` (requests/s) they are also stretched to that mean rate, keeping the
+    bursts (the factor is ``meta["time_scale"]``).
     """
     name = p["name"]
     rows = len(df)
@@ -92,7 +105,8 @@ def table_workload(p: dict[str, Any], df: pd.DataFrame, seed: int, meta: dict[st
     mode = get_choice(p, "arrival", ARRIVALS)
     if mode == "trace" and not timed:
         raise ConfigError(f"{name}: this trace has no timestamps; use arrival 'poisson' (with rate) or 'zero'")
-    rate = need_rate(p) if mode == "poisson" else None
+    rate = need_rate(p) if mode == "poisson" else (
+        get_float(p, "rate", positive=True, none_ok=True) if mode == "trace" else None)
     m = len(cols["output"])
     order = np.argsort(cols["arrival"], kind="stable") if timed else np.arange(m)
 
@@ -108,12 +122,19 @@ def table_workload(p: dict[str, Any], df: pd.DataFrame, seed: int, meta: dict[st
     pick = start + (rng_sample.choice(avail, size=n, replace=False) if sample else np.arange(n))
     idx = order[pick]
 
-    offset = 0.0
+    offset, time_scale = 0.0, None
     if mode == "trace":
         idx = idx[np.argsort(cols["arrival"][idx], kind="stable")]
         arrival = cols["arrival"][idx]
         offset = float(arrival[0])
-        arrival = arrival - offset
+        if rate is None:
+            arrival = arrival - offset
+        else:
+            try:
+                arrival = rescale_to_rate(arrival, rate)
+            except ConfigError as e:
+                raise ConfigError(f"{name}: rate={rate:g}: {e}") from None
+            time_scale = float(arrival[-1] / (cols["arrival"][idx][-1] - offset))
     elif mode == "poisson":
         arrival = poisson_arrivals(rng_arrival, n, rate)
     else:
@@ -121,6 +142,8 @@ def table_workload(p: dict[str, Any], df: pd.DataFrame, seed: int, meta: dict[st
 
     meta = {**meta, "rows": rows, "dropped_zero_output": dropped, "start": start, "n": n,
             "arrival": mode, "rate": rate, "sample": sample, "seed": seed, "time_offset": offset}
+    if time_scale is not None:
+        meta["time_scale"] = time_scale     # replayed gaps = recorded gaps x time_scale
     for c in list_cols:
         meta[c] = cols[c][idx].tolist()
     text = cols["text"][idx].tolist() if "text" in cols else None

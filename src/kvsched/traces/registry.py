@@ -74,7 +74,8 @@ def load_trace(cfg: Mapping[str, Any], data_dir: str | Path | None = None, seed:
     Common keys (each trace declares which it accepts): ``name``; ``n`` (keep the first
     ``n`` requests in arrival order, or generate ``n``); ``arrival`` (``"trace"`` replays
     timestamps, ``"poisson"`` draws Poisson arrivals at ``rate`` requests per time unit,
-    ``"zero"`` puts every arrival at 0); ``rate`` (used only by ``"poisson"``); ``start``
+    ``"zero"`` puts every arrival at 0); ``rate`` (``"poisson"``: its rate; ``"trace"``:
+    if set, the recorded times are stretched to this mean rate, bursts kept); ``start``
     (skip the first ``start`` rows). An unknown key raises ConfigError. ``data_dir`` goes
     through :func:`kvsched.datastore.resolve_data_dir`. Deterministic given ``seed``.
     """
