@@ -180,6 +180,8 @@ def test_aggregate_names_each_run_by_its_label(tmp_path):
     assert main(["run", *SMALL, "algorithm=mcsf", f"out={tmp_path / 'b'}"]) == 0
     df = aggregate([tmp_path / "a" / "summary.json", tmp_path / "b" / "summary.json"])
     assert sorted(zip(df["label"], df["predictor"])) == [("mcsf", "oracle"), ("mcsf_noisy", "noisy")]
+    # the trace's settings are columns too (a sweep over trace.rate plots against it)
+    assert df["trace.arrival_model"].tolist() == [1, 1] and "trace.n" in df
 
 
 def test_experiment_on_a_sweep_gives_the_command_to_run_it(capsys):

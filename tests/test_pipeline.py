@@ -100,13 +100,14 @@ def test_scale_axes_replace_only_the_axes_they_name():
     assert full["axes"]["algorithm"] == quick["axes"]["algorithm"] and full["axes"]["trace"] == quick["axes"]["trace"]
 
 
+@pytest.mark.parametrize("preset", ["all_algorithms_predicted", "all_algorithms_load"])
 @pytest.mark.parametrize("scale", ["quick", "full"])
-def test_all_algorithms_predicted_covers_every_builtin_algorithm(scale):
+def test_all_algorithms_predicted_covers_every_builtin_algorithm(preset, scale):
     """Each built-in algorithm appears once, under its own name, and only H-SF has the oracle."""
     from kvsched.analysis.sweep import validate_points
     from kvsched.policies import get_policy_class, list_policies
 
-    spec = load_sweep("all_algorithms_predicted", scale)
+    spec = load_sweep(preset, scale)
     variants = spec["axes"]["policy"]
     builtin = [n for n in list_policies() if get_policy_class(n).__module__.startswith("kvsched.policies.")]
     algo = {label: next(o.split("=", 1)[1] for o in ovs if o.startswith("algorithm=")) for label, ovs in variants.items()}

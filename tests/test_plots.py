@@ -3,7 +3,9 @@
 import numpy as np
 import pandas as pd
 
-from kvsched.analysis.plots import latency_by_algorithm, latency_vs_memory, save
+import pytest
+
+from kvsched.analysis.plots import latency_by_algorithm, latency_vs_memory, latency_vs_rate, save
 
 
 def table(seeds=(0, 1, 5)) -> pd.DataFrame:
@@ -103,3 +105,26 @@ def test_many_lines_stay_distinct():
     lines = latency_vs_memory(pd.DataFrame(rows)).axes[0].get_lines()
     assert len({(str(ln.get_color()), str(ln.get_linestyle()), ln.get_marker()) for ln in lines}) == 15
     assert len({str(ln.get_color()) for ln in lines}) == 15
+
+
+def test_latency_vs_rate_has_mean_and_p99_rows_per_trace():
+    rows = [{"trace": t, "algorithm": a, "memory": 100, "seed": s, "trace.rate": r,
+             "latency_mean": r * (1 + k) + s, "latency_p99": 10 * r * (1 + k) + s}
+            for t in ("t2", "t1") for k, a in enumerate(("mcsf", "fcfs")) for r in (2.0, 0.5, 1.0) for s in (0, 2)]
+    df = pd.DataFrame(rows)
+    fig = latency_vs_rate(df)
+    assert len(fig.axes) == 4 and [ax.get_title() for ax in fig.axes[:2]] == ["t1", "t2"]
+    assert fig.axes[0].get_ylabel() == "mean latency (s)" and fig.axes[2].get_ylabel() == "p99 latency (s)"
+    for ax, metric in zip(fig.axes, ("latency_mean", "latency_mean", "latency_p99", "latency_p99")):
+        trace = "t1" if ax in (fig.axes[0], fig.axes[2]) else "t2"
+        for ln in ax.get_lines():
+            want = df[(df.trace == trace) & (df.algorithm == ln.get_label())].groupby("trace.rate")[metric].mean()
+            np.testing.assert_array_equal(ln.get_xdata(), [0.5, 1.0, 2.0])
+            np.testing.assert_allclose(ln.get_ydata(), want.to_numpy())
+        assert len(ax.collections) == 2          # seed bands
+        assert [t.get_text() for t in ax.get_xticklabels()] == ["0.5", "1", "2"]   # the swept rates
+    two = pd.concat([df, df.assign(memory=200, latency_mean=df.latency_mean * 2)])
+    assert [ax.get_title() for ax in latency_vs_rate(two).axes[:4]] == [
+        "t1, M = 100", "t1, M = 200", "t2, M = 100", "t2, M = 200"]
+    with pytest.raises(ValueError, match="trace.rate"):
+        latency_vs_rate(df.drop(columns="trace.rate"))

@@ -31,6 +31,9 @@ def flatten(summary: dict) -> dict:
         "out": c["out"],
         "git_commit": summary["provenance"]["git"]["commit"],
     }
+    for k, v in c["trace"].items():   # e.g. trace.rate, trace.n: the load a sweep set
+        if k != "name" and not isinstance(v, (dict, list)):
+            row[f"trace.{k}"] = v if v is None or isinstance(v, (bool, int, float)) else str(v)
     for k, v in c["algorithm"].items():
         if k != "name":
             row[f"algorithm.{k}"] = v

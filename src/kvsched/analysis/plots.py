@@ -1,7 +1,7 @@
 """Figures drawn from aggregated tables (the same functions serve rules and notebooks).
 
 Usage: ``python -m kvsched.analysis.plots FIGURE TABLE.parquet OUT.png [OUT.pdf]``, with FIGURE one of
-:data:`FIGURES` (``latency_vs_memory``, ``latency_by_algorithm``).
+:data:`FIGURES` (``latency_vs_memory``, ``latency_by_algorithm``, ``latency_vs_rate``).
 """
 
 from __future__ import annotations
@@ -49,48 +49,80 @@ def _names(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def latency_vs_memory(df: pd.DataFrame):
-    """Mean end-to-end latency (seconds, or rounds) against KV-cache size M (tokens), one
-    panel per trace, log-log, one line per algorithm (or sweep variant). Each line is the mean
-    over seeds; with several seeds a band spans their minimum to maximum. Lines differ in dash
-    and marker as well as colour, so identical policies (e.g. ``sf`` and ``mcsf`` under
-    defaults) stay visible."""
+def _line_panels(df: pd.DataFrame, x: str, xlabel: str, panel: str, metrics: tuple[str, ...],
+                 xticks_at_data: bool = False):
+    """Line figure shared by the ``latency_vs_*`` figures: one column per value of ``panel``,
+    one row per metric in ``metrics`` (log y), one line per algorithm or sweep variant against
+    column ``x``. Each line is the mean over seeds; with several seeds a band spans their
+    minimum to maximum. Lines differ in dash and marker as well as colour, so identical
+    policies (e.g. ``sf`` and ``mcsf`` under defaults) stay visible. ``xticks_at_data``: label
+    the x axis at the swept values only (``0.25``, not ``2.5 x 10^-1``)."""
+    from matplotlib.ticker import NullFormatter
     df = _names(df)
 
     def rank(label):   # known policies in ALGO_ORDER first (predictor suffix aside), then by name
         base = label.split(SEP)[0]
         return (ALGO_ORDER.index(base) if base in ALGO_ORDER else len(ALGO_ORDER), label)
     algos = sorted(set(df["label"]), key=rank)
-    traces = sorted(set(df["trace"]))
+    panels = sorted(set(df[panel]))
     unit = df["time_unit"].iloc[0] if "time_unit" in df else "s"
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     if len(algos) > len(colors):     # more lines than the cycle has colours: no two lines alike
         colors = list(plt.get_cmap("tab20").colors)
-    stats = (df.groupby(["trace", "label", "memory"])["latency_mean"]
-             .agg(["mean", "min", "max", "count"]).reset_index())
-    fig, axes = plt.subplots(1, len(traces), figsize=(4.2 * len(traces) + 1.4, 3.4), squeeze=False,
-                             layout="constrained")
-    for ax, trace in zip(axes[0], traces):
-        for k, algo in enumerate(algos):
-            d = stats[(stats["trace"] == trace) & (stats["label"] == algo)].sort_values("memory")
-            if d.empty:
-                continue
-            color = colors[k % len(colors)]
-            ax.plot(d["memory"], d["mean"], color=color, linestyle=DASHES[k % len(DASHES)],
-                    marker=MARKERS[k % len(MARKERS)], markersize=5, label=algo)
-            if (d["count"] > 1).any():
-                ax.fill_between(d["memory"], d["min"], d["max"], color=color, alpha=0.15, linewidth=0)
-        ax.set(xscale="log", yscale="log", title=trace, xlabel="KV-cache capacity M (tokens)")
-        ax.grid(True, which="major", alpha=0.4)
-    axes[0][0].set_ylabel(f"mean latency ({unit})")
+    fig, axes = plt.subplots(len(metrics), len(panels), figsize=(4.2 * len(panels) + 1.4, 3.4 * len(metrics)),
+                             squeeze=False, layout="constrained")
+    for row, metric in enumerate(metrics):
+        stats = df.groupby([panel, "label", x])[metric].agg(["mean", "min", "max", "count"]).reset_index()
+        for ax, name in zip(axes[row], panels):
+            for k, algo in enumerate(algos):
+                d = stats[(stats[panel] == name) & (stats["label"] == algo)].sort_values(x)
+                if d.empty:
+                    continue
+                color = colors[k % len(colors)]
+                ax.plot(d[x], d["mean"], color=color, linestyle=DASHES[k % len(DASHES)],
+                        marker=MARKERS[k % len(MARKERS)], markersize=5, label=algo)
+                if (d["count"] > 1).any():
+                    ax.fill_between(d[x], d["min"], d["max"], color=color, alpha=0.15, linewidth=0)
+            ax.set(xscale="log", yscale="log", title=str(name) if row == 0 else "", xlabel=xlabel)
+            if xticks_at_data:
+                ticks = sorted(set(stats[x]))
+                ax.set_xticks(ticks, [f"{v:g}" for v in ticks])
+                ax.xaxis.set_minor_formatter(NullFormatter())
+            ax.grid(True, which="major", alpha=0.4)
+        what = {"latency_mean": "mean", "latency_p99": "p99"}.get(metric, metric)
+        axes[row][0].set_ylabel(f"{what} latency ({unit})")
     handles = {}                     # one legend entry per algorithm, in plotting order
-    for ax in axes[0]:
+    for ax in axes.flat:
         for h, lab in zip(*ax.get_legend_handles_labels()):
             handles.setdefault(lab, h)
     labels = [a for a in algos if a in handles]
     fig.legend([handles[a] for a in labels], labels, title="algorithm", loc="outside right center",
                frameon=False)
     return fig
+
+
+def latency_vs_memory(df: pd.DataFrame):
+    """Mean end-to-end latency (seconds, or rounds) against KV-cache size M (tokens), one
+    panel per trace, log-log, one line per algorithm or sweep variant (mean over seeds, with a
+    min-max band when there are several)."""
+    return _line_panels(df, "memory", "KV-cache capacity M (tokens)", "trace", ("latency_mean",))
+
+
+RATE = "trace.rate"   # the aggregated column: arrival rate (requests/s) a sweep set
+
+
+def latency_vs_rate(df: pd.DataFrame):
+    """Mean (top row) and p99 (bottom row) end-to-end latency against the arrival rate
+    (``trace.rate``, requests/s), one column per trace (per trace and M when the table has
+    several sizes), log-log, one line per algorithm or sweep variant: the load-latency curve
+    of serving papers, which shows where each policy stops keeping up."""
+    if RATE not in df or df[RATE].isna().all():
+        raise ValueError(f"latency_vs_rate needs a {RATE!r} column (a sweep over trace.rate)")
+    df = df.copy()
+    many = df["memory"].nunique() > 1
+    df["panel"] = [f"{t}, M = {int(m):,}" if many else t for t, m in zip(df["trace"], df["memory"])]
+    metrics = ("latency_mean", "latency_p99") if "latency_p99" in df else ("latency_mean",)
+    return _line_panels(df, RATE, "arrival rate (requests/s)", "panel", metrics, xticks_at_data=True)
 
 
 def latency_by_algorithm(df: pd.DataFrame):
@@ -136,7 +168,8 @@ def latency_by_algorithm(df: pd.DataFrame):
     return fig
 
 
-FIGURES = {"latency_vs_memory": latency_vs_memory, "latency_by_algorithm": latency_by_algorithm}
+FIGURES = {"latency_vs_memory": latency_vs_memory, "latency_by_algorithm": latency_by_algorithm,
+           "latency_vs_rate": latency_vs_rate}
 
 
 def save(fig, outs: list[str | Path]) -> None:
