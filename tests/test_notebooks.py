@@ -22,6 +22,7 @@ def synthetic_table() -> pd.DataFrame:
                 for seed in (0, 1):
                     mean = 1000.0 / m * (1 + 0.2 * k) + seed
                     rows.append({"trace": trace, "algorithm": algo, "memory": m, "seed": seed,
+                                 "trace.rate": 0.5 * m / 64,    # stands in for a rate axis
                                  "latency_mean": mean, "latency_p99": 3 * mean, "time_unit": "rounds"})
     return pd.DataFrame(rows)
 
@@ -38,7 +39,7 @@ def test_notebooks_are_outputless_jupytext_pairs():
         assert len(tagged) == 1, f"{f.name}: needs exactly one cell tagged 'parameters'"
 
 
-@pytest.mark.parametrize("figure", ["latency_vs_memory", "latency_by_algorithm"])
+@pytest.mark.parametrize("figure", ["latency_vs_memory", "latency_by_algorithm", "latency_vs_rate"])
 def test_sweep_figure_notebook_executes(tmp_path, monkeypatch, figure):
     from kvsched.analysis.notebooks import execute
     table = tmp_path / "runs.parquet"

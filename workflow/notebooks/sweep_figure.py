@@ -16,8 +16,8 @@
 #
 # Loads the aggregated table of one sweep experiment (`results/<experiment>/runs.parquet`,
 # written by `snakemake`) and draws one of its figures with the function the `figure` rule
-# calls (`kvsched.analysis.plots.FIGURES[figure]`, e.g. `latency_vs_memory`,
-# `latency_by_algorithm`). Restyle the returned figure here; a change meant for the paper
+# calls (`kvsched.analysis.plots.FIGURES[figure]`: `latency_vs_memory`,
+# `latency_by_algorithm`, `latency_vs_rate`). Restyle the returned figure here; a change meant for the paper
 # figure belongs in that function, so rule and notebook agree.
 #
 # Kept as a jupytext pair without outputs: open this `.py` in Jupyter ("Open as Notebook").
