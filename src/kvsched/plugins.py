@@ -183,4 +183,3 @@ def plugin_options(group: str) -> list[str]:
 def plugin_files(overrides: Sequence[str]) -> list[str]:
     """The plugin *files* named in ``overrides`` (modules are left out), as given."""
     return [p for p in plugins_in(overrides) if _is_file_spec(p)]
-

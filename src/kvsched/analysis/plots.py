@@ -16,6 +16,7 @@ if "ipykernel" not in sys.modules:   # headless (rules, tests); a notebook keeps
     matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.ticker import NullFormatter  # noqa: E402
 
 ALGO_ORDER = ["fcfs", "sf", "mcsf", "vllm_fcfs", "alpha_protection", "alpha_clearing"]
 MARKERS = "osX^DvP*<>"
@@ -57,7 +58,6 @@ def _line_panels(df: pd.DataFrame, x: str, xlabel: str, panel: str, metrics: tup
     minimum to maximum. Lines differ in dash and marker as well as colour, so identical
     policies (e.g. ``sf`` and ``mcsf`` under defaults) stay visible. ``xticks_at_data``: label
     the x axis at the swept values only (``0.25``, not ``2.5 x 10^-1``)."""
-    from matplotlib.ticker import NullFormatter
     df = _names(df)
 
     def rank(label):   # known policies in ALGO_ORDER first (predictor suffix aside), then by name

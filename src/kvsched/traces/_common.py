@@ -65,15 +65,20 @@ def poisson_arrivals(rng: np.random.Generator, n: int, rate: float) -> np.ndarra
     return np.cumsum(rng.exponential(1.0 / rate, size=n))
 
 
-def rescale_to_rate(t: np.ndarray, rate: float) -> np.ndarray:
-    """Recorded arrival times ``t`` (sorted), shifted to start at 0 and stretched so the mean
-    rate ``(n - 1) / span`` is ``rate`` requests per time unit; the burst pattern is kept."""
-    t = np.asarray(t, dtype=np.float64)
-    t = t - t[0]
-    if len(t) < 2 or not t[-1] > 0:
+def rate_time_scale(t: np.ndarray, rate: float) -> float:
+    """The factor that stretches recorded arrival times ``t`` (sorted) to a mean rate
+    ``(n - 1) / span`` of ``rate`` requests per time unit."""
+    span = float(t[-1] - t[0]) if len(t) else 0.0
+    if len(t) < 2 or not span > 0:
         raise ConfigError(f"cannot replay {len(t)} request(s) at a rate: their timestamps span 0 s")
-    native = (len(t) - 1) / t[-1]
-    return t * (native / rate)
+    return ((len(t) - 1) / span) / rate
+
+
+def rescale_to_rate(t: np.ndarray, rate: float) -> np.ndarray:
+    """Recorded arrival times ``t`` (sorted), shifted to start at 0 and stretched to a mean
+    rate of ``rate`` requests per time unit (:func:`rate_time_scale`); the bursts are kept."""
+    t = np.asarray(t, dtype=np.float64)
+    return (t - t[0]) * rate_time_scale(t, rate)
 
 
 def need_rate(p: dict[str, Any]) -> float:
@@ -127,14 +132,13 @@ def table_workload(p: dict[str, Any], df: pd.DataFrame, seed: int, meta: dict[st
         idx = idx[np.argsort(cols["arrival"][idx], kind="stable")]
         arrival = cols["arrival"][idx]
         offset = float(arrival[0])
-        if rate is None:
-            arrival = arrival - offset
-        else:
+        arrival = arrival - offset
+        if rate is not None:
             try:
-                arrival = rescale_to_rate(arrival, rate)
+                time_scale = rate_time_scale(arrival, rate)
             except ConfigError as e:
                 raise ConfigError(f"{name}: rate={rate:g}: {e}") from None
-            time_scale = float(arrival[-1] / (cols["arrival"][idx][-1] - offset))
+            arrival = arrival * time_scale
     elif mode == "poisson":
         arrival = poisson_arrivals(rng_arrival, n, rate)
     else:
