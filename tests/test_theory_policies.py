@@ -147,6 +147,29 @@ def test_gba_runs_length_classes_shortest_first(step):
     assert rec.evictions.sum() == 0
 
 
+@pytest.mark.parametrize("step", [False, True])
+def test_gba_late_arrivals_wait_for_the_next_phase_or_join(step):
+    # l0=1, beta=2, M=20, s=1: r0 (o=4, class 2) opens phase 2 at round 0 (L=4, c=6 > L, so
+    # two starts every round). r1 (o=3, class 2) arrives at round 1, after the phase began.
+    # late=wait: it waits for the next phase, which opens when r0 completes at 4 -> 7.
+    w = wl([1, 1], [4, 3], arrival=[0, 1])
+    assert sim(w, "gba", 20, step=step).completion.tolist() == [4, 7]
+    # late=join: it joins phase 2 at its arrival, 1 -> 4.
+    assert sim(w, "gba", 20, step=step, late="join").completion.tolist() == [4, 4]
+
+
+@pytest.mark.parametrize("step", [False, True])
+def test_gba_join_recomputes_the_pipeline_shape(step):
+    # M=30: r0 (s=20, o=4) opens phase 2 alone: L=4, c = floor((30-2)/(20+2)) = 1, g = 4.
+    # r1 (s=1, o=2, class 1) arrives at 1 and joins; over {r0, r1} s_mean = 10.5, so
+    # c = floor(28/12.5) = 2 and g = 2: r1 starts in the slot at 2 (rounds 2, 3 hold
+    # 23+2, 24+3 <= 30) -> 4. With the shape kept at c = 1 it would wait for r0 (-> 6),
+    # as it does with late=wait.
+    w = wl([20, 1], [4, 2], arrival=[0, 1])
+    assert sim(w, "gba", 30, step=step, late="join").completion.tolist() == [4, 4]
+    assert sim(w, "gba", 30, step=step).completion.tolist() == [4, 6]
+
+
 def test_length_classes_and_pipeline_shape():
     from kvsched.policies.geometric import budget, length_class, pipeline_shape
     assert [budget(1, 2, k) for k in range(5)] == [1, 2, 4, 8, 16]

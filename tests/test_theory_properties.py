@@ -20,7 +20,8 @@ THEORY = {
 VARIANTS = [("sorted_f", {"candidates": "windows"}), ("sorted_f", {"overlap": True}),
             ("sorted_f", {"overlap": True, "candidates": "windows"}), ("amin", {"ties": "newest"}),
             ("gsa", {"stagger": False}), ("gsa", {"beta": 1.5, "l0": 3.0, "order": "prompt"}),
-            ("gba", {"stagger": False}), ("gba", {"beta": 3.0, "l0": 2.0, "order": "fcfs"})]
+            ("gsa", {"late": "join"}), ("gba", {"stagger": False}),
+            ("gba", {"beta": 3.0, "l0": 2.0, "order": "fcfs"}), ("gba", {"late": "join"})]
 
 
 def _run_both(w, M, algo, pred, **params):

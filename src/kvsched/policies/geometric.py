@@ -10,15 +10,23 @@ counterpart (<= 10.67, <= 6.75 with large memory).
 Reconstruction (every choice below is ours and named by a parameter):
 
 * Budgets ``L_k = ceil(l0 * beta**k)`` decode steps, ``k = 0, 1, ...``.
-* **GSA** phase ``k`` runs every unfinished job that had arrived when the phase began, in
-  ``order`` (``fcfs`` or smallest ``prompt`` first). A job still running after ``L_k``
-  tokens is killed (its KV cache dropped, its progress lost: an eviction through the
-  ``preempt`` hook) and waits for phase ``k+1``. GSA never reads predictions.
+* **GSA** phase ``k`` runs every unfinished job (with ``late: wait``, that had arrived when
+  the phase began), in ``order`` (``fcfs`` or smallest ``prompt`` first). A job still
+  running after ``L_k`` tokens is killed (its KV cache dropped, its progress lost: an
+  eviction through the ``preempt`` hook) and waits for phase ``k+1``. GSA never reads predictions.
 * **GBA** puts each job in length class ``k`` = the smallest ``k`` with ``pred <= L_k``
-  and runs the non-empty classes shortest first (phase ``k`` = class ``k`` and any smaller
-  class that is waiting), in ``order`` (``pred``: shortest prediction first, ``fcfs`` or
-  ``prompt``) within a class; jobs run to
-  completion (no restarts).
+  and runs the non-empty classes shortest first (phase ``k`` = the waiting jobs of class
+  ``k`` or smaller that had arrived when the phase began), in ``order`` (``pred``: shortest
+  prediction first, ``fcfs`` or ``prompt``) within a class; jobs run to completion (no
+  restarts).
+* **Online arrivals** (the paper's setting has none; ``late``). ``wait`` (default): a phase
+  runs only the jobs that had arrived when it began, and later arrivals wait for a later
+  phase, the usual batching of an offline algorithm. ``join``: a later arrival joins the
+  running phase when it is eligible (GBA: its class is at most the phase's; GSA: always), and
+  the pipeline shape is recomputed over the phase's waiting and running jobs whenever one
+  joins. (Joining with the shape fixed at the phase's start, as an earlier version did, let
+  a stream of short arrivals keep one phase with 3 concurrent jobs open for the whole
+  ``azure_code`` trace.) With all jobs present at round 0 the two are the same.
 * A phase ends when none of its jobs is running or left to start; the next begins at once.
   GSA restarts from phase 0 when no waiting job has been killed before (a fresh busy period).
 * **Staggered pipeline.** With budget ``L`` (GBA: the longest prediction in the phase, at
@@ -88,8 +96,10 @@ class GeometricParams:
     stagger: bool = True
     order: str = "fcfs"
     eviction: str = "newest"
+    late: str = "wait"
 
     ORDERS = ("fcfs", "prompt")
+    LATE = ("wait", "join")
 
     def validate(self) -> None:
         if not self.beta > 1.0:
@@ -99,6 +109,7 @@ class GeometricParams:
         if self.order not in self.ORDERS:
             raise ConfigError(f"order={self.order!r}; choose one of {', '.join(self.ORDERS)}")
         check_choice("eviction", self.eviction, EVICTION_RULES)
+        check_choice("late", self.late, self.LATE)
 
 
 class StaggeredPhases(Policy):
@@ -113,10 +124,12 @@ class StaggeredPhases(Policy):
         self.L = 1
         self.c, self.g, self.b = 1, 1, 1
         self.anchor = 0
+        self.shape_clock = 0.0   # when the pipeline shape was last computed (seconds or rounds)
         self._started_in: np.ndarray | None = None   # per request: phase of its last start
 
     # --- subclass hooks ----------------------------------------------------------------
     def _eligible(self, view: SchedulerView, wait: np.ndarray, k: int) -> np.ndarray:
+        """Of the candidate waiting jobs ``wait``, those phase ``k`` may start."""
         raise NotImplementedError
 
     def _next_phase(self, view: SchedulerView, wait: np.ndarray) -> int:
@@ -139,19 +152,32 @@ class StaggeredPhases(Policy):
             return ids[np.argsort(view.prompt[ids], kind="stable")]
         return ids
 
+    def _phase_jobs(self, view: SchedulerView, wait: np.ndarray, k: int) -> np.ndarray:
+        """Phase ``k``'s eligible waiting jobs (``late: wait``: only those arrived by its start)."""
+        if self.params.late == "wait":
+            wait = wait[view.arrival[wait] <= self.phase_clock]
+        return self._eligible(view, wait, k)
+
+    def _reshape(self, view: SchedulerView, ids: np.ndarray) -> None:
+        """Pipeline shape (and GBA's budget ``L``) for the jobs ``ids``."""
+        self.L = self._phase_length(view, ids)
+        s_mean = float(np.mean(view.prompt[ids])) if len(ids) else 0.0
+        self.c, self.g, self.b = pipeline_shape(self.capacity, self.L, s_mean, self.params.stagger)
+        self.shape_clock = view.clock
+
     def _sync(self, view: SchedulerView) -> np.ndarray:
         """Advance the phase if the current one is over; return its eligible waiting jobs."""
         wait = np.asarray(view.waiting)
-        elig = self._eligible(view, wait, self.phase) if self.phase >= 0 else wait[:0]
+        elig = self._phase_jobs(view, wait, self.phase) if self.phase >= 0 else wait[:0]
         if len(view.running) == 0:
             if len(elig) == 0 and len(wait):
                 self.phase = self._next_phase(view, wait)
                 self.phase_clock = view.clock
-                elig = self._eligible(view, wait, self.phase)
-                self.L = self._phase_length(view, elig)
-                s_mean = float(np.mean(view.prompt[elig])) if len(elig) else 0.0
-                self.c, self.g, self.b = pipeline_shape(self.capacity, self.L, s_mean, self.params.stagger)
+                elig = self._phase_jobs(view, wait, self.phase)
+                self._reshape(view, elig)
             self.anchor = view.round   # (re-)anchor the slot grid when the batch is empty
+        if len(elig) and view.arrival[elig].max() > self.shape_clock:   # late: join
+            self._reshape(view, np.concatenate([elig, np.asarray(view.running)]))
         return elig
 
     def admit(self, view: SchedulerView) -> Sequence[int]:
@@ -186,7 +212,7 @@ class StaggeredPhases(Policy):
     def quiet_rounds(self, view: SchedulerView) -> int:
         wait = np.asarray(view.waiting)
         q = INF_ROUNDS
-        if len(wait) and self.phase >= 0 and len(self._eligible(view, wait, self.phase)):
+        if len(wait) and self.phase >= 0 and len(self._phase_jobs(view, wait, self.phase)):
             q = self._next_slot(view)
         return q
 
@@ -200,8 +226,7 @@ class GSA(StaggeredPhases):
     reads_predictions = False
 
     def _eligible(self, view, wait, k):
-        started = self._state(view)[wait]
-        return wait[(started < k) & (view.arrival[wait] <= self.phase_clock)]
+        return wait[self._state(view)[wait] < k]
 
     def _next_phase(self, view, wait):
         if self.phase < 0 or not np.any(view.evictions[wait] > 0):
