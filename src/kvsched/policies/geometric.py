@@ -13,7 +13,8 @@ Reconstruction (every choice below is ours and named by a parameter):
 * **GSA** phase ``k`` runs every unfinished job (with ``late: wait``, that had arrived when
   the phase began), in ``order`` (``fcfs`` or smallest ``prompt`` first). A job still
   running after ``L_k`` tokens is killed (its KV cache dropped, its progress lost: an
-  eviction through the ``preempt`` hook) and waits for phase ``k+1``. GSA never reads predictions.
+  eviction through the ``preempt`` hook) and waits for phase ``k+1``. GSA never reads
+  predictions.
 * **GBA** puts each job in length class ``k`` = the smallest ``k`` with ``pred <= L_k``
   and runs the non-empty classes shortest first (phase ``k`` = the waiting jobs of class
   ``k`` or smaller that had arrived when the phase began), in ``order`` (``pred``: shortest
@@ -24,9 +25,9 @@ Reconstruction (every choice below is ours and named by a parameter):
   phase, the usual batching of an offline algorithm. ``join``: a later arrival joins the
   running phase when it is eligible (GBA: its class is at most the phase's; GSA: always), and
   the pipeline shape is recomputed over the phase's waiting and running jobs whenever one
-  joins. (Joining with the shape fixed at the phase's start, as an earlier version did, let
-  a stream of short arrivals keep one phase with 3 concurrent jobs open for the whole
-  ``azure_code`` trace.) With all jobs present at round 0 the two are the same.
+  joins. (Joining with the shape fixed at the phase's start, as an earlier version did, kept
+  one phase shaped for 3 concurrent jobs open through the first 3,000 requests of
+  ``azure_code`` at 0.75 requests/s.) With all jobs present at round 0 the two are the same.
 * A phase ends when none of its jobs is running or left to start; the next begins at once.
   GSA restarts from phase 0 when no waiting job has been killed before (a fresh busy period).
 * **Staggered pipeline.** With budget ``L`` (GBA: the longest prediction in the phase, at
