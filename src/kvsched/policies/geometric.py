@@ -26,8 +26,8 @@ Reconstruction (every choice below is ours and named by a parameter):
   running phase when it is eligible (GBA: its class is at most the phase's; GSA: always), and
   the pipeline shape is recomputed over the phase's waiting and running jobs whenever one
   joins. (Joining with the shape fixed at the phase's start, as an earlier version did, kept
-  one phase shaped for 3 concurrent jobs open through the first 3,000 requests of
-  ``azure_code`` at 0.75 requests/s.) With all jobs present at round 0 the two are the same.
+  one phase shaped for 3 concurrent jobs open through the whole ``azure_code`` trace, at its
+  recorded times and at 0.5 requests/s, with M = 16,492.) With all jobs present at round 0 the two are the same.
 * A phase ends when none of its jobs is running or left to start; the next begins at once.
   GSA restarts from phase 0 when no waiting job has been killed before (a fresh busy period).
 * **Staggered pipeline.** With budget ``L`` (GBA: the longest prediction in the phase, at
