@@ -63,6 +63,9 @@ from .future_peak import PeakProfile, first_fit_any
 from .registry import register_policy
 
 _EPS = 1e-12
+# rounds quiet_rounds looks ahead for a voluntary preemption: the look costs (batch x horizon)
+# index evaluations; 16-32 was fastest on azure_conv at 0.75 requests/s (64: +20 %, 256: x4)
+PREEMPT_HORIZON = 32
 
 
 def gittins_index(atoms: np.ndarray, prompt: np.ndarray, lower: np.ndarray, paid: np.ndarray,
@@ -287,7 +290,7 @@ class SageSched(Policy):
         if len(view.waiting) == 0:
             return INF_ROUNDS
         if self.params.preemption != "none":
-            return 1
+            return self._preempt_quiet(view)
         if self.params.check == "current":
             return INF_ROUNDS  # free memory only shrinks until a completion: blocked stays blocked
         # future_peak: until an arrival, completion or eviction the head and its estimate stay
@@ -300,6 +303,39 @@ class SageSched(Policy):
         w = view.waiting[:1] if self.params.scan == "stop" else view.waiting
         cand = np.array([self._candidate(view, int(i)) for i in w], dtype=np.int64)
         return max(1, first_fit_any(self._profile(view), cand[:, 0], cand[:, 1], QUIET_HORIZON))
+
+    def _preempt_quiet(self, view: SchedulerView) -> int:
+        """Rounds until ``preempt`` could evict, looking ``PREEMPT_HORIZON`` rounds ahead.
+
+        Between events the running set, the queue and its indices stay fixed, each running
+        request gains one token a round and the free memory falls by the batch size. In
+        ``preempt``'s walk every request before the first one that does not fit does fit, so
+        that one is the first whose prefix sum of needs exceeds the free memory; ``preempt``
+        evicts only if the running requests whose index (at their progress then) is low
+        enough free what it lacks. Admission stays blocked (``check: current``)."""
+        run, wait = np.asarray(view.running), np.asarray(view.waiting)
+        B = len(run)
+        if B == 0:
+            return 1
+        h = np.arange(1, PREEMPT_HORIZON, dtype=np.int64)                   # rounds ahead
+        need = view.prompt[wait].astype(np.int64) + 1
+        cum = np.cumsum(need)
+        free = view.free - B * h
+        first = np.searchsorted(cum, free, side="right")      # the first that does not fit
+        blocked = first < len(wait)
+        first = np.minimum(first, len(wait) - 1)
+        lacks = need[first] - (free - np.where(first > 0, cum[np.maximum(first - 1, 0)], 0))
+        g_head = self._gwait[wait][first]
+        j = view.progress[run][:, None] + h[None, :]                        # (B, H - 1)
+        ids = np.repeat(run, len(h))
+        g = gittins_index(view.pred_q[ids], view.prompt[ids],
+                          np.maximum(self._lb(view)[ids], j.ravel()),
+                          self.cm.paid(view.prompt[ids], j.ravel()), self.cm,
+                          self.params.overrun).reshape(B, len(h))
+        held = view.prompt[run][:, None] + j + 1                            # tokens freed
+        frees = np.where(g * (1.0 + self.params.margin) < g_head[None, :], held, 0).sum(axis=0)
+        hit = np.flatnonzero(blocked & (frees >= lacks))
+        return int(h[hit[0]]) if len(hit) else PREEMPT_HORIZON
 
 
 @dataclass(frozen=True)
