@@ -3,7 +3,7 @@
 import pytest
 
 from helpers import wl
-from kvsched.bench import main, parse_predictor, time_run
+from kvsched.bench import main, parse_params, parse_predictor, time_run
 from kvsched.latency import unit_rounds
 
 
@@ -26,3 +26,20 @@ def test_time_run_records_the_predictor():
     row = time_run(w, "mcsf", 12, unit_rounds(), repeat=1, predictor={"name": "noisy", "eps": 0.5})
     assert row["predictor"] == {"name": "noisy", "eps": 0.5}
     assert row["requests"] == 3 and row["policy_decisions"] >= 1
+
+
+def test_params_reach_every_algorithm_and_the_row():
+    assert parse_params("check=current,preemption=index,margin=1", ["sagesched", "srpt"]) == \
+        {"check": "current", "preemption": "index", "margin": 1}
+    w = wl([1, 2, 1], [3, 5, 2])
+    row = time_run(w, "sagesched", 12, unit_rounds(), repeat=1, params={"check": "current", "preemption": "index"})
+    assert row["params"] == {"check": "current", "preemption": "index"}
+
+
+@pytest.mark.parametrize("params, message", [("preemption=index", "check"), ("chek=current", "chek"),
+                                             ("margin", "expected key=value")])
+def test_bad_params_are_named_before_any_run(params, message, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--algorithms", "sagesched", "--params", params])
+    assert e.value.code == 2
+    assert message in capsys.readouterr().err

@@ -1,7 +1,7 @@
 """Simulator throughput benchmarks.
 
 ``kvsched bench [--algorithms fcfs,mcsf,vllm_fcfs] [--trace azure_conv] [--repeat 1] [--json PATH] [--generic]
-[--predictor noisy:eps=0.5]``
+[--predictor noisy:eps=0.5] [--params key=value,...]``
 
 Runs full traces through the simulator (latency model: Llama-2-70B on 2xA100) and prints
 wall time, simulated requests per second and simulated rounds per second, with the
@@ -71,14 +71,13 @@ LATENCY = {"name": "splitwise_fit", "model": "llama2-70b", "hardware": "a100-80g
 ORACLE = {"name": "oracle"}
 
 
-def parse_predictor(spec: str) -> dict:
-    """``NAME[:key=value,...]`` -> a predictor config, e.g. ``noisy:eps=0.5,dist=lognormal``."""
-    name, _, rest = spec.partition(":")
-    cfg: dict = {"name": name.strip()}
-    for item in filter(None, (x.strip() for x in rest.split(","))):
+def parse_pairs(text: str, flag: str) -> dict:
+    """``key=value,...`` -> a dict; numbers become int or float."""
+    cfg: dict = {}
+    for item in filter(None, (x.strip() for x in text.split(","))):
         key, eq, value = item.partition("=")
         if not eq or not key.strip():
-            raise ValueError(f"--predictor {spec!r}: expected key=value, got {item!r}")
+            raise ValueError(f"{flag} {text!r}: expected key=value, got {item!r}")
         try:
             cfg[key.strip()] = int(value)
         except ValueError:
@@ -86,36 +85,52 @@ def parse_predictor(spec: str) -> dict:
                 cfg[key.strip()] = float(value)
             except ValueError:
                 cfg[key.strip()] = value.strip()
+    return cfg
+
+
+def parse_predictor(spec: str) -> dict:
+    """``NAME[:key=value,...]`` -> a predictor config, e.g. ``noisy:eps=0.5,dist=lognormal``."""
+    name, _, rest = spec.partition(":")
+    cfg: dict = {"name": name.strip(), **parse_pairs(rest, "--predictor")}
     build_predictor(dict(cfg), seed=0)          # fail now, naming the bad key, not mid-benchmark
     return cfg
 
 
+def parse_params(text: str, algorithms: list[str]) -> dict:
+    """``key=value,...``: parameters given to every one of ``algorithms`` (checked now)."""
+    params = parse_pairs(text, "--params")
+    for alg in algorithms:
+        build_policy({"name": alg, **params}, capacity=1 << 20, seed=0)
+    return params
+
+
 def time_run(wl, algorithm: str, capacity: int, lat, repeat: int, fast: bool = True,
-             predictor: dict = ORACLE) -> dict:
-    """Best-of-``repeat`` wall time of one simulation (default: oracle predictor)."""
+             predictor: dict = ORACLE, params: dict | None = None) -> dict:
+    """Best-of-``repeat`` wall time of one simulation (default: oracle predictor, the
+    algorithm's default parameters)."""
     best = None
     for _ in range(repeat):
-        pol = build_policy({"name": algorithm}, capacity=capacity, seed=1)
+        pol = build_policy({"name": algorithm, **(params or {})}, capacity=capacity, seed=1)
         pred = build_predictor(dict(predictor), seed=2)
         t1 = time.perf_counter()
         rec = simulate(wl, pol, pred, capacity, lat, fast=fast)
         dt = time.perf_counter() - t1
         best = dt if best is None else min(best, dt)
-    return {"algorithm": algorithm, "engine": "fast" if fast else "generic", "predictor": dict(predictor),
-            "memory": capacity,
+    return {"algorithm": algorithm, "params": dict(params or {}), "engine": "fast" if fast else "generic",
+            "predictor": dict(predictor), "memory": capacity,
             "requests": len(wl), "rounds": rec.rounds, "policy_decisions": rec.decisions, "repeat": repeat,
             "wall_s": round(best, 3), "requests_per_s": round(len(wl) / best, 1),
             "rounds_per_s": round(rec.rounds / best, 1)}
 
 
 def bench_one(trace: str, algorithm: str, capacity: int, repeat: int, data_dir, fast: bool = True,
-              predictor: dict = ORACLE) -> dict:
+              predictor: dict = ORACLE, params: dict | None = None) -> dict:
     t0 = time.perf_counter()
     wl = load_trace({"name": trace}, data_dir, 0)
     load_s = time.perf_counter() - t0
     lat = build_latency(dict(LATENCY), data_dir)
     return {"trace": trace, "load_s": round(load_s, 3),
-            **time_run(wl, algorithm, capacity, lat, repeat, fast, predictor)}
+            **time_run(wl, algorithm, capacity, lat, repeat, fast, predictor, params)}
 
 
 def _print_rows(rows: list[dict], first: str) -> None:
@@ -287,6 +302,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--generic", action="store_true", help="also time the generic engine (sim.fast: false)")
     ap.add_argument("--predictor", default="oracle",
                     help="NAME[:key=value,...], e.g. noisy:eps=0.5 (default oracle; not used by --suite)")
+    ap.add_argument("--params", default="",
+                    help="key=value,... given to every algorithm, e.g. check=current,preemption=index (not used by --suite)")
     ap.add_argument("--suite", action="store_true", help="run the benchmark suite (see above)")
     ap.add_argument("--sizes", default="10000,100000,1000000", help="suite: request counts for scaling")
     ap.add_argument("--scaling-algorithms", default="vllm_fcfs,mcsf", help="suite: policies for [2] and [3]")
@@ -302,6 +319,7 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     try:
         a.predictor = parse_predictor(a.predictor)
+        a.params = parse_params(a.params, a.algorithms.split(","))
     except (ValueError, ConfigError) as e:
         ap.error(str(e))
     d = resolve_data_dir(a.data_dir)
@@ -319,9 +337,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     rows = []
     for alg in a.algorithms.split(","):
-        rows.append(bench_one(a.trace, alg, a.memory, a.repeat, d, predictor=a.predictor))
+        rows.append(bench_one(a.trace, alg, a.memory, a.repeat, d, predictor=a.predictor, params=a.params))
         if a.generic:
-            rows.append(bench_one(a.trace, alg, a.memory, a.repeat, d, fast=False, predictor=a.predictor))
+            rows.append(bench_one(a.trace, alg, a.memory, a.repeat, d, fast=False, predictor=a.predictor,
+                                  params=a.params))
     _print_rows(rows, "trace")
     _save(a.json, {"machine": m, "results": rows}, prov)
     return 0
