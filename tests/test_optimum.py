@@ -403,7 +403,7 @@ class _Algorithm1BinarySearch:
 
         class Ref(Algorithm1):
             def admit(self, view):
-                if self.params.period == "completion" and self._last is not None and self._state(view) == self._last:
+                if self.params.period == "completion" and self._last is not None and self._unchanged(view):
                     return []
                 w = np.asarray(view.waiting)
 
@@ -420,8 +420,7 @@ class _Algorithm1BinarySearch:
                     mid = (lo + hi + 1) // 2
                     lo, hi = (mid, hi) if fits(mid) else (lo, mid - 1)
                 out = [int(i) for i in w[:lo]]
-                self._last = (frozenset(set(np.asarray(view.running).tolist()) | set(out)),
-                              frozenset(set(w.tolist()) - set(out)))
+                self._remember(view, w, out)
                 return out
         return Ref(capacity=capacity, seed=seed)
 

@@ -62,19 +62,29 @@ class Algorithm1(GreedyAdmission):
 
     def __init__(self, params=None, *, capacity: int, seed: int = 0):
         super().__init__(params, capacity=capacity, seed=seed)
-        self._last: tuple | None = None     # (running, waiting) right after the last decision
+        # right after the last decision: the running ids (sorted) and the queue (in its order)
+        self._last: tuple[np.ndarray, np.ndarray] | None = None
 
-    def _state(self, view: SchedulerView) -> tuple:
-        return (frozenset(np.asarray(view.running).tolist()), frozenset(np.asarray(view.waiting).tolist()))
+    def _unchanged(self, view: SchedulerView) -> bool:
+        """No completion, arrival or eviction since the last decision (same running set, same
+        queue: the queue's order is a function of its set)."""
+        run, wait = self._last
+        return (len(view.running) == len(run) and len(view.waiting) == len(wait)
+                and np.array_equal(view.waiting, wait) and np.array_equal(np.sort(view.running), run))
 
     def admit(self, view: SchedulerView) -> Sequence[int]:
-        if self.params.period == "completion" and self._last is not None and self._state(view) == self._last:
+        if self.params.period == "completion" and self._last is not None and self._unchanged(view):
             return []                       # no completion or arrival since the last decision
         w = np.asarray(view.waiting)        # already sorted by prediction, ties by id
         out = list(super().admit(view))     # the largest passing prefix (scan, stop at the first failure)
-        run = set(np.asarray(view.running).tolist()) | set(out)
-        self._last = (frozenset(run), frozenset(set(w.tolist()) - set(out)))
+        self._remember(view, w, out)
         return out
+
+    def _remember(self, view: SchedulerView, w: np.ndarray, out: Sequence[int]) -> None:
+        """The state right after admitting ``out`` from the queue ``w``."""
+        adm = np.asarray(out, dtype=np.int64)
+        self._last = (np.sort(np.concatenate([np.asarray(view.running, dtype=np.int64), adm])),
+                      w[~np.isin(w, adm)])
 
     def quiet_rounds(self, view: SchedulerView) -> int:
         if self.params.period == "completion" or len(view.waiting) == 0:
