@@ -320,20 +320,24 @@ def test_memory_exactly_once_and_event_skipping(inst, v, pr, timed):
     assert np.array_equal(a.evictions, b.evictions)
 
 
+def _busy_instance(seed: int, log_mean: float, gap: float, timed: bool, n: int = 150):
+    """``n`` requests with prompts 1-39, lognormal outputs (log-mean ``log_mean``) and Poisson
+    arrivals ``gap`` rounds apart on average; with ``timed``, in seconds under a linear latency."""
+    rng = np.random.default_rng(seed)
+    w = wl(rng.integers(1, 40, n), np.maximum(1, rng.lognormal(log_mean, 1.0, n).astype(int)),
+           np.cumsum(rng.exponential(gap, n)))
+    if not timed:
+        return w, None
+    return w.with_arrivals(w.arrival * 0.7, "s"), linear(c0=0.3, c_p=0.01, c_d=0.05, c_kv=0.002)
+
+
 @pytest.mark.parametrize("name,scan", [("sagesched", "stop"), ("srpt", "stop"), ("sagesched", "skip")])
 @pytest.mark.parametrize("timed", [False, True])
 def test_future_peak_skips_across_atoms_with_the_schedule_of_stepping(name, scan, timed):
     """Long outputs against a short prior: running requests cross their atoms and outlive them
     while the head waits. Skipping over those rounds gives stepping's schedule, with far fewer
     decisions (the predicted profile only grows between events)."""
-    rng = np.random.default_rng(3)
-    n = 150
-    w = wl(rng.integers(1, 40, n), np.maximum(1, rng.lognormal(3.5, 1.0, n).astype(int)),
-           np.cumsum(rng.exponential(4.0, n)))
-    lat = None
-    if timed:
-        w = w.with_arrivals(w.arrival * 0.7, "s")
-        lat = linear(c0=0.3, c_p=0.01, c_d=0.05, c_kv=0.002)
+    w, lat = _busy_instance(3, 3.5, 4.0, timed)
     pred = {"name": "sage_knn", "prior_median": 8.0}
     a = sim(w, name, 600, predictor=pred, latency=lat, step=True, scan=scan)
     b = sim(w, name, 600, predictor=pred, latency=lat, scan=scan)
@@ -351,14 +355,7 @@ def test_index_preemption_skips_rounds_with_the_schedule_of_stepping(name, param
     """A loaded server where blocked requests preempt lower-index running ones: skipping the
     rounds in which no preemption can happen gives stepping's schedule and evictions, with far
     fewer decisions."""
-    rng = np.random.default_rng(5)
-    n = 150
-    w = wl(rng.integers(1, 40, n), np.maximum(1, rng.lognormal(3.0, 1.0, n).astype(int)),
-           np.cumsum(rng.exponential(3.0, n)))
-    lat = None
-    if timed:
-        w = w.with_arrivals(w.arrival * 0.7, "s")
-        lat = linear(c0=0.3, c_p=0.01, c_d=0.05, c_kv=0.002)
+    w, lat = _busy_instance(5, 3.0, 3.0, timed)
     kw = dict(check="current", preemption="index", **params)
     a = sim(w, name, 400, predictor=pred, latency=lat, step=True, **kw)
     b = sim(w, name, 400, predictor=pred, latency=lat, **kw)
