@@ -43,3 +43,11 @@ def test_bad_params_are_named_before_any_run(params, message, capsys):
         main(["--algorithms", "sagesched", "--params", params])
     assert e.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_engine_column_names_the_engine_that_ran():
+    """A policy the fast path does not restate runs on the generic engine, and says so."""
+    w = wl([1, 2, 1], [3, 5, 2])
+    assert time_run(w, "mcsf", 12, unit_rounds(), repeat=1)["engine"] == "fast"
+    assert time_run(w, "mcsf", 12, unit_rounds(), repeat=1, fast=False)["engine"] == "generic"
+    assert time_run(w, "sagesched", 12, unit_rounds(), repeat=1)["engine"] == "generic"

@@ -46,6 +46,7 @@ from .policies import build_policy
 from .predictors import build_predictor
 from .provenance import provenance
 from .sim.engine import simulate
+from .sim.fast import fast_kind
 from .traces import load_trace
 
 PROVE_N = 20   # --optimum: prove OPT for the trials with at most this many requests (the target's n)
@@ -111,12 +112,13 @@ def time_run(wl, algorithm: str, capacity: int, lat, repeat: int, fast: bool = T
     best = None
     for _ in range(repeat):
         pol = build_policy({"name": algorithm, **(params or {})}, capacity=capacity, seed=1)
+        fast_used = fast and fast_kind(pol) is not None   # otherwise the generic engine runs it
         pred = build_predictor(dict(predictor), seed=2)
         t1 = time.perf_counter()
         rec = simulate(wl, pol, pred, capacity, lat, fast=fast)
         dt = time.perf_counter() - t1
         best = dt if best is None else min(best, dt)
-    return {"algorithm": algorithm, "params": dict(params or {}), "engine": "fast" if fast else "generic",
+    return {"algorithm": algorithm, "params": dict(params or {}), "engine": "fast" if fast_used else "generic",
             "predictor": dict(predictor), "memory": capacity,
             "requests": len(wl), "rounds": rec.rounds, "policy_decisions": rec.decisions, "repeat": repeat,
             "wall_s": round(best, 3), "requests_per_s": round(len(wl) / best, 1),
