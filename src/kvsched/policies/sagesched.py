@@ -184,9 +184,11 @@ class SageSched(Policy):
         ids = np.asarray(ids, dtype=np.int64)
         if len(ids) == 0:
             return np.zeros(0)
-        prog = view.progress[ids]
-        running = view.status[ids] == RUNNING
-        j = np.where(running, prog, 0)
+        j = np.where(view.status[ids] == RUNNING, view.progress[ids], 0)
+        return self._index_at(view, ids, j)
+
+    def _index_at(self, view: SchedulerView, ids: np.ndarray, j: np.ndarray) -> np.ndarray:
+        """Gittins index of requests ``ids`` in a run that has decoded ``j`` tokens (ids may repeat)."""
         lower = np.maximum(self._lb(view)[ids], j)
         paid = self.cm.paid(view.prompt[ids], j)
         return gittins_index(view.pred_q[ids], view.prompt[ids], lower, paid, self.cm, self.params.overrun)
@@ -327,11 +329,7 @@ class SageSched(Policy):
         lacks = need[first] - (free - np.where(first > 0, cum[np.maximum(first - 1, 0)], 0))
         g_head = self._gwait[wait][first]
         j = view.progress[run][:, None] + h[None, :]                        # (B, H - 1)
-        ids = np.repeat(run, len(h))
-        g = gittins_index(view.pred_q[ids], view.prompt[ids],
-                          np.maximum(self._lb(view)[ids], j.ravel()),
-                          self.cm.paid(view.prompt[ids], j.ravel()), self.cm,
-                          self.params.overrun).reshape(B, len(h))
+        g = self._index_at(view, np.repeat(run, len(h)), j.ravel()).reshape(B, len(h))
         held = view.prompt[run][:, None] + j + 1                            # tokens freed
         frees = np.where(g * (1.0 + self.params.margin) < g_head[None, :], held, 0).sum(axis=0)
         hit = np.flatnonzero(blocked & (frees >= lacks))
