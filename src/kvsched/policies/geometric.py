@@ -177,7 +177,8 @@ class StaggeredPhases(Policy):
                 elig = self._phase_jobs(view, wait, self.phase)
                 self._reshape(view, elig)
             self.anchor = view.round   # (re-)anchor the slot grid when the batch is empty
-        if len(elig) and view.arrival[elig].max() > self.shape_clock:   # late: join
+        # late: join; with wait, every eligible job arrived by the phase start, when the shape was set
+        if self.params.late == "join" and len(elig) and view.arrival[elig].max() > self.shape_clock:
             self._reshape(view, np.concatenate([elig, np.asarray(view.running)]))
         return elig
 
