@@ -422,8 +422,53 @@ def test_experiment_smoke(tmp_path, data_dir):
         claims = json.loads((out / "summary.json").read_text())
         assert any(c["id"].startswith("improvement_") for c in ctx.claims)
         assert claims["grid_points"] == 2 and isinstance(claims["reproduced"], bool)
-        assert (out / "sagesched.png").exists() and (out / "report.md").exists()
+        assert (out / "sagesched.png").exists() and "## Loads" in (out / "report.md").read_text()
+        loads = pd.read_parquet(out / "loads.parquet")
+        assert (loads.achieved_load > 0).all() and claims["load_calibration_misses"] >= 0
         tables.append(pd.read_parquet(out / "runs.parquet").drop(columns="sim_s"))
     per_cell = len(exp.BASELINES) + 1 + len(exp.ORACLES) + 1   # + sagesched, + the ablation
     assert list(tables[0].trace) == ["alpaca_eval"] * per_cell + ["azure_conv"] * per_cell
     pd.testing.assert_frame_equal(tables[0], tables[1])
+
+
+def test_load_calibration_falls_back_when_the_slowdown_jumps(monkeypatch):
+    """Bisection on a TTLT that jumps inside the bracket: the midpoint misses the target by far
+    more than the bracket's width, so the closest evaluated rate is used instead; on a smooth
+    curve the midpoint stays."""
+    from kvsched.experiments import sagesched as exp
+    calls = []
+
+    def slowdown(rate):
+        return 1.0 + rate if rate < 2.0 else 10.0 + rate      # 3 just below 2 req/s, 12 above
+
+    def jumpy(w, rate, M, lat, seed, timed):
+        calls.append(rate)
+        return slowdown(rate)
+
+    monkeypatch.setattr(exp, "solo_ttlt", lambda w, lat: np.ones(1))
+    monkeypatch.setattr(exp, "fcfs_mean_ttlt", jumpy)
+    rate = exp.rate_for_slowdown(None, 5.0, 100, None, 0, None)
+    assert rate in calls                                      # an evaluated rate, not the midpoint
+    assert abs(np.log(slowdown(rate) / 5.0)) == min(abs(np.log(slowdown(r) / 5.0)) for r in calls)
+    assert rate < 2.0                                         # 3 is closer to 5 than 12 is
+
+    monkeypatch.setattr(exp, "fcfs_mean_ttlt", lambda w, rate, M, lat, seed, timed: 1.0 + rate)
+    rate = exp.rate_for_slowdown(None, 5.0, 100, None, 0, None)
+    assert abs(rate - 4.0) < 0.05                             # smooth: the bisection's midpoint
+
+
+def test_load_calibration_notes_name_the_missed_points():
+    import pandas as pd
+
+    from kvsched.experiments.sagesched import load_calibration_notes
+    row = {"trace": "t", "seed": 0, "memory": 100}
+    good = pd.DataFrame([{**row, "load": 1.5, "rate_rps": 1.0, "achieved_load": 1.55},
+                         {**row, "load": 2.5, "rate_rps": 1.2, "achieved_load": 2.4}])
+    assert load_calibration_notes(good) == []
+    bad = pd.DataFrame([{**row, "load": 1.5, "rate_rps": 1.0, "achieved_load": 1.5},
+                        {**row, "load": 2.5, "rate_rps": 1.3, "achieved_load": 3.8},
+                        {**row, "load": 4.0, "rate_rps": 1.3, "achieved_load": 3.8}])
+    notes = load_calibration_notes(bad)
+    assert len(notes) == 2
+    assert "load 2.5 targeted, 3.80 reached" in notes[0]
+    assert "loads 2.5, 4 share one rate" in notes[1]

@@ -110,20 +110,34 @@ def fcfs_mean_ttlt(w: Workload, rate: float, M: int, lat, seed: int, timed) -> f
     return float(np.nanmean(rec.completion - wl.arrival))
 
 
-def rate_for_slowdown(w: Workload, target: float, M: int, lat, seed: int, timed, steps: int = 8) -> float:
+def rate_for_slowdown(w: Workload, target: float, M: int, lat, seed: int, timed, steps: int = 8,
+                      tolerance: float = 0.1) -> float:
     """Arrival rate (requests/s) at which vllm_fcfs's mean TTLT is ``target`` x the mean solo
-    TTLT: bisection on log(rate) (TTLT grows with the rate), ``steps`` halvings."""
+    TTLT: bisection on log(rate) (TTLT grows with the rate), ``steps`` halvings, then the
+    bracket's geometric midpoint. Near saturation the TTLT can jump with the rate, and even fall
+    a little, so the midpoint can miss the target far more than the bracket's width suggests:
+    if it is more than ``tolerance`` (relative) off, the rate is instead the evaluated one whose
+    slowdown is closest to the target (in log ratio)."""
     solo = float(solo_ttlt(w, lat).mean())
+    seen: dict[float, float] = {}
+
+    def slowdown(rate: float) -> float:
+        seen[rate] = fcfs_mean_ttlt(w, rate, M, lat, seed, timed) / solo
+        return seen[rate]
+
     lo, hi = 1e-3, 1.0
-    while fcfs_mean_ttlt(w, hi, M, lat, seed, timed) < target * solo and hi < 1e3:
+    while slowdown(hi) < target and hi < 1e3:
         lo, hi = hi, hi * 4.0
     for _ in range(steps):
         mid = float(np.sqrt(lo * hi))
-        if fcfs_mean_ttlt(w, mid, M, lat, seed, timed) < target * solo:
+        if slowdown(mid) < target:
             lo = mid
         else:
             hi = mid
-    return float(np.sqrt(lo * hi))
+    mid = float(np.sqrt(lo * hi))
+    if abs(slowdown(mid) / target - 1.0) <= tolerance:
+        return mid
+    return min(seen, key=lambda r: (abs(np.log(seen[r] / target)), r))
 
 
 def with_load(w: Workload, rate: float, seed: int, timed: np.ndarray | None) -> Workload:
@@ -187,7 +201,27 @@ def _cell(job: tuple) -> tuple[list[dict], dict]:
     w = with_load(base, rate, seed, timed)
     rows = [{"trace": trace, "seed": seed, "memory": int(M), "load": float(rho), "rate_rps": rate,
              **_run(w, pol, int(M), lat, seed)} for pol in policies]
+    fcfs = next(r["ttlt_mean"] for r in rows if r["policy"] == "vllm_fcfs")
+    sat["achieved_load"] = fcfs / sat["solo_ttlt_mean"]
     return rows, sat
+
+
+def load_calibration_notes(loads: pd.DataFrame, tolerance: float = 0.1) -> list[str]:
+    """Points whose calibration missed: ``vllm_fcfs``'s mean TTLT at the chosen rate is more than
+    ``tolerance`` (relative) off ``load`` x the solo mean, or two loads of one (trace, seed, M)
+    got the same rate. Both happen where that TTLT jumps with the rate (near saturation it
+    need not even grow monotonically), so a bisection cannot hit every target."""
+    notes = []
+    for r in loads.itertuples():
+        if abs(r.achieved_load / r.load - 1.0) > tolerance:
+            notes.append(f"{r.trace} seed {r.seed} M {r.memory}: load {r.load:g} targeted, "
+                         f"{r.achieved_load:.2f} reached at {r.rate_rps:.4g} req/s")
+    for (tr, seed, M), g in loads.groupby(["trace", "seed", "memory"], sort=False):
+        for rate, same in g.groupby("rate_rps", sort=False):
+            if len(same) > 1:
+                notes.append(f"{tr} seed {seed} M {M}: loads {', '.join(f'{x:g}' for x in same.load)} "
+                             f"share one rate ({rate:.4g} req/s), so their runs are the same")
+    return notes
 
 
 def run(ctx: ExperimentContext) -> None:
@@ -207,7 +241,11 @@ def run(ctx: ExperimentContext) -> None:
               f"{sat['rate_rps']:.3g} req/s, {len(r)} policies", flush=True)
     runs = pd.DataFrame(rows)
     ctx.table(runs, "runs")
-    ctx.table(pd.DataFrame(sat_rows), "loads")
+    loads = pd.DataFrame(sat_rows)
+    ctx.table(loads, "loads")
+    calibration = load_calibration_notes(loads)
+    for note in calibration:
+        print(f"warning: load calibration: {note}", flush=True)
 
     key = ["trace", "memory", "load", "seed"]
     piv = runs.pivot_table(index=key, columns="policy", values="ttlt_mean")
@@ -231,7 +269,7 @@ def run(ctx: ExperimentContext) -> None:
     quality = predictor_quality(ctx, data_dir, p)
     ctx.table(quality, "predictor_quality")
 
-    ctx.markdown(_report(runs, imp, quality, p, policies), "report")
+    ctx.markdown(_report(runs, imp, quality, p, policies, loads, calibration), "report")
     for stem, fig in figures(ctx.out).items():
         ctx.figure(fig, stem)
     vals = imp["improvement_pct"].to_numpy()
@@ -245,7 +283,7 @@ def run(ctx: ExperimentContext) -> None:
         "improvement_pct_max": float(vals.max()), "improvement_pct_by_trace": by_trace,
         "p99_improvement_pct_min": float(imp["p99_improvement_pct"].min()),
         "p99_improvement_pct_max": float(imp["p99_improvement_pct"].max()),
-        "grid_points": int(len(vals)),
+        "grid_points": int(len(vals)), "load_calibration_misses": len(calibration),
         "reproduced_rule": "median improvement over the grid >= 28.7 %",
         "reproduced": bool(np.median(vals) >= PAPER_IMPROVEMENT),
         "predictor_alpaca_crps": float(sk["crps"]), "predictor_alpaca_point_crps": float(pt["crps"]),
@@ -272,7 +310,7 @@ def run(ctx: ExperimentContext) -> None:
               None, "Online replay: the predictor learns only from completed requests.")
 
 
-def _report(runs, imp, quality, p, policies) -> str:
+def _report(runs, imp, quality, p, policies, loads, calibration) -> str:
     g = runs.groupby(["trace", "memory", "load", "policy"])[["ttlt_mean", "ttlt_p99", "evictions"]].mean()
     t = g.unstack("policy")
     lines = ["# SageSched vs baselines", "",
@@ -285,8 +323,16 @@ def _report(runs, imp, quality, p, policies) -> str:
                                                       "p99_improvement_pct", "oracle_gap_pct", "paper_pct"]]
              .mean().round(2).to_markdown(), "",
              "Best baseline per point: " + ", ".join(sorted(set(imp["best_baseline"]))), "",
-             "## Predictor quality (tokens; online replay)", "", quality.round(3).to_markdown(index=False), ""]
-    return "\n".join(lines)
+             "## Predictor quality (tokens; online replay)", "", quality.round(3).to_markdown(index=False), "",
+             "## Loads", "",
+             "Target load, the rate the bisection chose and the load `vllm_fcfs` reached there (its mean TTLT "
+             "/ the mean solo TTLT), mean over seeds:", "",
+             loads.groupby(["trace", "memory", "load"])[["rate_rps", "achieved_load"]].mean().round(3).to_markdown(),
+             ""]
+    lines += (["Calibration misses (more than 10 % off the target, or one rate for two loads):", ""]
+              + [f"- {c}" for c in calibration] if calibration
+              else ["Every point reached its target load within 10 %, with distinct rates."])
+    return "\n".join(lines + [""])
 
 
 def _figure(runs, imp, policies):
