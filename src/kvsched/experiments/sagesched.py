@@ -52,6 +52,8 @@ from . import ExperimentContext
 from ._pool import ordered_map
 
 PAPER_IMPROVEMENT = 28.7
+# a load point counts as calibrated when vllm_fcfs's slowdown there is within this of the target (relative)
+LOAD_TOLERANCE = 0.1
 
 BASELINES = ("vllm_fcfs", "sjf", "mcsf", "ltr")
 ORACLES = ("srpt_oracle",)
@@ -111,7 +113,7 @@ def fcfs_mean_ttlt(w: Workload, rate: float, M: int, lat, seed: int, timed) -> f
 
 
 def rate_for_slowdown(w: Workload, target: float, M: int, lat, seed: int, timed, steps: int = 8,
-                      tolerance: float = 0.1) -> float:
+                      tolerance: float = LOAD_TOLERANCE) -> float:
     """Arrival rate (requests/s) at which vllm_fcfs's mean TTLT is ``target`` x the mean solo
     TTLT: bisection on log(rate) (TTLT grows with the rate), ``steps`` halvings, then the
     bracket's geometric midpoint. Near saturation the TTLT can jump with the rate, and even fall
@@ -206,7 +208,7 @@ def _cell(job: tuple) -> tuple[list[dict], dict]:
     return rows, sat
 
 
-def load_calibration_notes(loads: pd.DataFrame, tolerance: float = 0.1) -> list[str]:
+def load_calibration_notes(loads: pd.DataFrame, tolerance: float = LOAD_TOLERANCE) -> list[str]:
     """Points whose calibration missed: ``vllm_fcfs``'s mean TTLT at the chosen rate is more than
     ``tolerance`` (relative) off ``load`` x the solo mean, or two loads of one (trace, seed, M)
     got the same rate. Both happen where that TTLT jumps with the rate (near saturation it
@@ -329,9 +331,10 @@ def _report(runs, imp, quality, p, policies, loads, calibration) -> str:
              "/ the mean solo TTLT), mean over seeds:", "",
              loads.groupby(["trace", "memory", "load"])[["rate_rps", "achieved_load"]].mean().round(3).to_markdown(),
              ""]
-    lines += (["Calibration misses (more than 10 % off the target, or one rate for two loads):", ""]
+    pct = f"{100 * LOAD_TOLERANCE:g} %"
+    lines += ([f"Calibration misses (more than {pct} off the target, or one rate for two loads):", ""]
               + [f"- {c}" for c in calibration] if calibration
-              else ["Every point reached its target load within 10 %, with distinct rates."])
+              else [f"Every point reached its target load within {pct}, with distinct rates."])
     return "\n".join(lines + [""])
 
 
