@@ -24,28 +24,35 @@ def test_default_config_composes():
     assert cfg.latency.name == "splitwise_fit" and cfg.memory.capacity == 16492
 
 
-@pytest.mark.parametrize("group,names,fields", [
-    ("algorithm", list_policies, lambda n: params_fields(get_policy_class(n).Params)),
-    ("trace", list_traces, lambda n: [k for k in get_trace(n).defaults if k != "name"]),
+def _dataclass_defaults(cls) -> dict:
+    import dataclasses
+    out = {}
+    for f in dataclasses.fields(cls):
+        if f.default is not dataclasses.MISSING:
+            out[f.name] = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            out[f.name] = f.default_factory()
+    return out
+
+
+@pytest.mark.parametrize("group,names,defaults", [
+    ("algorithm", list_policies, lambda n: _dataclass_defaults(get_policy_class(n).Params)),
+    ("trace", list_traces, lambda n: {k: v for k, v in get_trace(n).defaults.items() if k != "name"}),
+    ("predictor", lambda: list(PREDICTORS), lambda n: _dataclass_defaults(PREDICTORS[n].Params)),
 ])
-def test_group_yaml_lists_every_parameter(group, names, fields):
-    """Each option's YAML lists exactly the parameters its registry entry accepts, so every
-    parameter can be overridden and a typo is caught."""
+def test_group_yaml_matches_registry(group, names, defaults):
+    """Each option's YAML lists exactly the parameters its registry entry accepts, with the
+    same defaults, so every parameter can be overridden, a typo is caught, and
+    ``kvsched list --long`` prints what a run would use."""
     for name in names():
         f = conf_dir() / group / f"{name}.yaml"
         if not f.exists():
             continue  # registered but not exposed as a preset (e.g. test-only)
-        keys = [k for k in OmegaConf.load(f) if k != "name"]
-        assert sorted(keys) == sorted(fields(name)), f"{f} out of sync with the registry"
-
-
-def test_every_predictor_yaml_matches_registry():
-    import dataclasses
-    for name, cls in PREDICTORS.items():
-        f = conf_dir() / "predictor" / f"{name}.yaml"
-        if f.exists():
-            keys = [k for k in OmegaConf.load(f) if k != "name"]
-            assert sorted(keys) == sorted(x.name for x in dataclasses.fields(cls.Params))
+        yaml = {k: v for k, v in OmegaConf.to_container(OmegaConf.load(f)).items() if k != "name"}
+        want = defaults(name)
+        assert sorted(yaml) == sorted(want), f"{f}: keys out of sync with the registry"
+        for k, v in yaml.items():
+            assert v == want[k], f"{f}: {k} is {v!r} in the YAML but {want[k]!r} in the registry"
 
 
 @pytest.mark.parametrize("override,expect", [

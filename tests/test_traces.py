@@ -205,7 +205,8 @@ def test_untimed_traces_need_rate_and_reject_trace_arrivals(tmp_path):
     p.parent.mkdir(parents=True)
     p.write_text("num_prefill_tokens,num_decode_tokens,num_total_tokens,pd_ratio\n5,6,11,0.8\n7,8,15,0.9\n")
     with pytest.raises(ConfigError, match="rate"):
-        load_trace({"name": "sharegpt"}, tmp_path)
+        load_trace({"name": "sharegpt", "rate": None}, tmp_path)
+    assert load_trace({"name": "sharegpt"}, tmp_path).meta["rate"] == 2.0  # the YAML's default
     with pytest.raises(ConfigError, match="no timestamps"):
         load_trace({"name": "sharegpt", "arrival": "trace"}, tmp_path)
     w = load_trace({"name": "sharegpt", "rate": 1.0, "sample": True, "n": 2}, tmp_path, seed=1)

@@ -14,7 +14,8 @@ from ..workload import Workload
 ARRIVALS = ("trace", "poisson", "zero")
 # Accepted keys (with defaults) of file-backed traces with / without timestamps.
 TIMED_DEFAULTS: dict[str, Any] = {"n": None, "arrival": "trace", "rate": None, "start": 0}
-UNTIMED_DEFAULTS: dict[str, Any] = {"n": None, "arrival": "poisson", "rate": None, "start": 0,
+# Lengths without timestamps get Poisson arrivals, 2 requests/s unless configured.
+UNTIMED_DEFAULTS: dict[str, Any] = {"n": None, "arrival": "poisson", "rate": 2.0, "start": 0,
                                     "sample": False}
 
 

@@ -26,7 +26,7 @@ from .registry import register_trace
 
 FILE_DEFAULTS: dict[str, Any] = {"path": None, "prompt_col": "prompt", "output_col": "output",
                                  "arrival_col": "arrival", "text_col": None,
-                                 **UNTIMED_DEFAULTS, "arrival": "trace"}
+                                 **UNTIMED_DEFAULTS, "arrival": "trace", "rate": None}
 FORMATS = (".csv", ".csv.gz", ".jsonl", ".jsonl.gz", ".parquet")
 
 
