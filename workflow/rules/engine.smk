@@ -1,14 +1,14 @@
 # Real-engine validation: the simulator against a transformers model scheduled by the same policies
 # (kvsched.engine, docs/engine.md). Needs the engine extra: pip install -e '.[engine]'.
 #
-#   snakemake --cores 2 validate                          CPU, tiny model, quick scale (~3 min)
+#   snakemake --cores 2 validate                          CPU, tiny model, quick scale (< 2 min)
 #   snakemake --cores 2 validate --config engine_device=cuda   CUDA, Llama-2-7B shape, full scale
 #
 # engine_device (workflow/config.yaml) picks the path: "cpu" runs the quick preset with no GPU
 # resource; "cuda" runs the full preset and the job asks for resources gpu=1. On a cluster the
 # SLURM executor (snakemake-executor-plugin-slurm) turns gpu=1 into "--gpus=1" on the job's sbatch
 # line; the partition and time limit come from the profile workflow/profiles/slurm/config.yaml:
-#   snakemake --profile workflow/profiles/slurm validate --config engine_device=cuda
+#   snakemake --workflow-profile workflow/profiles/slurm validate --config engine_device=cuda
 # Not in the default target (rule all) yet: add engine_fidelity to `experiments` in
 # workflow/config.yaml, or run `validate`.
 
