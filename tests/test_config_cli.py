@@ -159,6 +159,18 @@ def test_prompt_larger_than_memory_is_rejected_not_fatal(tmp_path, data_dir):
     assert s["completed"] + s["rejected"] == 300
 
 
+def test_run_where_every_request_is_rejected(tmp_path, data_dir, capsys):
+    """No request completes: the latency metrics are undefined, which the CLI says instead of
+    failing after the files were written."""
+    out = tmp_path / "r"
+    assert main(["run", "trace=azure_conv", "trace.n=50", "memory.capacity=100",
+                 "sim.progress=false", f"out={out}"]) == 0
+    line = capsys.readouterr().out
+    assert "0/50 completed, 50 rejected (prompt_exceeds_memory:" in line and "mean latency n/a" in line
+    m = json.loads((out / "summary.json").read_text())["metrics"]
+    assert m["completed"] == 0 and m["latency_mean"] is None
+
+
 def test_failed_run_keeps_previous_results(tmp_path):
     out = tmp_path / "r"
     assert main(["run", *SMALL, f"out={out}"]) == 0

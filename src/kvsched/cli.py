@@ -11,6 +11,16 @@ import sys
 from .errors import KvschedError
 
 
+def _num(x, unit: str) -> str:
+    """A metric for the one-line summary; metrics over no completed request are None."""
+    return "n/a" if x is None else f"{x:.4g} {unit}"
+
+
+def _rejections(m: dict) -> str:
+    reasons = m.get("rejected_by_reason") or {}
+    return f" ({', '.join(f'{k}: {v}' for k, v in reasons.items())})" if reasons else ""
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from omegaconf import OmegaConf
 
@@ -25,8 +35,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     m = summary["metrics"]
     u = m["time_unit"]
     print(f"{cfg.algorithm.name} on {cfg.trace.name} (M={summary['resolved']['memory_capacity']}): "
-          f"{m['completed']}/{m['requests']} completed, {m['rejected']} rejected, "
-          f"mean latency {m['latency_mean']:.4g} {u}, p99 {m['latency_p99']:.4g} {u}, "
+          f"{m['completed']}/{m['requests']} completed, {m['rejected']} rejected{_rejections(m)}, "
+          f"mean latency {_num(m['latency_mean'], u)}, p99 {_num(m['latency_p99'], u)}, "
           f"evictions {m['evictions']}, simulated in {summary['timing']['simulate_s']:.2f} s -> {cfg.out}")
     return 0
 
@@ -95,7 +105,7 @@ def _cmd_engine(args: argparse.Namespace) -> int:
     m, e = summary["metrics"], summary["engine"]
     print(f"{cfg.algorithm.name} on {cfg.trace.name} (M={summary['resolved']['memory_capacity']}) through "
           f"{e['label']} ({e['dtype']}, clock {e['clock']}): {m['completed']}/{m['requests']} completed, "
-          f"mean latency {m['latency_mean']:.4g} s, p99 {m['latency_p99']:.4g} s, evictions {m['evictions']}, "
+          f"mean latency {_num(m['latency_mean'], 's')}, p99 {_num(m['latency_p99'], 's')}, evictions {m['evictions']}, "
           f"{summary['timing']['iterations']} iterations -> {cfg.out}")
     return 0
 
@@ -156,6 +166,9 @@ def main(argv: list[str] | None = None) -> int:
     except KvschedError as e:
         print(f"kvsched: error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:          # outputs are written atomically: nothing half-written is left
+        print("kvsched: interrupted", file=sys.stderr)
+        return 130
     except BrokenPipeError:            # e.g. `kvsched list --long | head`: the reader left
         import os
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())   # no second error at exit
