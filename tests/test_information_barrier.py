@@ -169,3 +169,46 @@ def test_policies_that_read_predictions_say_so():
     for cfg in ({"name": "fcfs"}, {"name": "sf", "check": "current"}, {"name": "mcsf"}, {"name": "gba"},
                 {"name": "sagesched"}, {"name": "amax"}):
         assert build_policy(cfg, capacity=100).reads_predictions is True, cfg
+
+
+# --- what a policy returns, and what it must not write ------------------------------------
+
+class Scripted(Policy):
+    """Admits the head of the queue (memory permitting), or returns ``answer`` once; with
+    ``vandal`` it writes ``value`` through the base of a read-only view array once."""
+
+    name = "scripted"
+
+    def __init__(self, answer=None, vandal=None, value=0, **kw):
+        super().__init__(capacity=kw.pop("capacity"))
+        self.answer, self.vandal, self.value = answer, vandal, value
+
+    def admit(self, view):
+        if self.answer is not None and len(view.waiting):
+            a, self.answer = self.answer, None
+            return a
+        if self.vandal and len(view.running):
+            getattr(view, self.vandal).base[view.running] = self.value
+            self.vandal = None
+        return list(view.waiting[:1]) if view.free >= 2 else []
+
+
+@pytest.mark.parametrize("answer", [[-1], [10**9], [0.5], [[0]]])
+def test_ids_that_are_not_request_ids_are_refused(answer):
+    from kvsched.errors import PolicyError
+    w = wl([1, 1, 1], [3, 3, 3])
+    with pytest.raises(PolicyError, match="not request ids"):
+        simulate(w, Scripted(answer=answer, capacity=100), build_predictor({"name": "oracle"}), 100, unit_rounds())
+
+
+@pytest.mark.parametrize("field,value", [("progress", 10**9), ("prompt", 0)])
+def test_writes_through_a_view_base_void_the_run(field, value):
+    """Read-only views stop accidental writes; a deliberate write through ``.base`` leaves the
+    engine's state inconsistent, which it detects instead of reporting impossible latencies."""
+    from kvsched.errors import PolicyError
+    w = wl([5, 5, 5, 5], [4, 6, 8, 9], arrival=[0, 0, 1, 2])
+    ok = simulate(w, Scripted(capacity=100), build_predictor({"name": "oracle"}), 100, unit_rounds())
+    assert (ok.completion > 0).all()
+    with pytest.raises(PolicyError, match="written to its view"):
+        simulate(w, Scripted(vandal=field, value=value, capacity=100), build_predictor({"name": "oracle"}),
+                 100, unit_rounds())

@@ -72,6 +72,13 @@ class RunRecord:
     stats: dict = field(default_factory=dict)
 
 
+def tampered_error(policy: str, what: str) -> PolicyError:
+    """The error for engine state that only a write through a view's array could explain."""
+    return PolicyError(
+        f"engine state is inconsistent ({what}): policy {policy!r} appears to have written to "
+        f"its view's arrays (reached through .base or similar); the run is void")
+
+
 def deadlock_error(policy: str, waiting: int) -> SimulationError:
     """The error for a policy that admits nothing while the batch is empty, ``waiting``
     requests wait, and none is still to arrive."""
@@ -238,8 +245,19 @@ class Simulator:
         self.pub.status[ids] = new_status
         self.running = self.running[self.pub.status[self.running] == RUNNING]
 
+    def _ids(self, ids, what: str) -> np.ndarray:
+        """A policy's answer as request ids, each an integer in [0, n)."""
+        a = np.asarray(ids)
+        if a.size == 0:
+            return np.zeros(0, dtype=np.int64)
+        if a.ndim != 1 or not np.issubdtype(a.dtype, np.integer) or a.min() < 0 or a.max() >= self.n:
+            bad = [x for x in np.ravel(a).tolist() if not (isinstance(x, int) and 0 <= x < self.n)]
+            raise PolicyError(f"policy {self.policy.name!r} {what} ids that are not request ids "
+                              f"(integers 0..{self.n - 1}): {bad[:5]}")
+        return a.astype(np.int64, copy=False)
+
     def _evict(self, ids, *, why: str) -> None:
-        ids = np.unique(np.asarray(ids, dtype=np.int64))
+        ids = np.unique(self._ids(ids, "returned victim"))
         if len(ids) == 0:
             raise PolicyError(f"policy {self.policy.name!r} returned no victims while memory overflows ({why})")
         if np.any(self.pub.status[ids] != RUNNING):
@@ -275,7 +293,7 @@ class Simulator:
         """Validate and start admitted requests; returns their prefill tokens."""
         if not ids:
             return 0
-        a = np.asarray(ids, dtype=np.int64)
+        a = self._ids(ids, "admitted")
         pub = self.pub
         if len(set(ids)) != len(a) or np.any(pub.status[a] != WAITING):
             raise PolicyError(f"policy {self.policy.name!r} admitted requests that are not waiting "
@@ -382,6 +400,8 @@ class Simulator:
             kv0 = self.usage + B                          # tokens held in the first round
             rem = self._truth[self.running] - pub.progress[self.running]
             k = int(np.min(rem))                           # until the first completion
+            if k < 1:
+                raise tampered_error(self.policy.name, "a running request has decoded its whole output")
             k = min(k, (M - kv0) // B + 1)                 # until memory would cross M
             dur0 = lat.round_time(prefill, B, kv0)
             if nxt < n:                                   # until the next arrival is visible
@@ -417,6 +437,8 @@ class Simulator:
                 self.completion[done] = self.clock
                 self._observe(done)
                 self._finish(done)
+        if self.usage != 0 or len(self.running):
+            raise tampered_error(self.policy.name, f"{self.usage} KV tokens still counted after the last request")
         return RunRecord(
             workload=w, capacity=M, time_unit=("rounds" if unit else "s"),
             first_start=self.first_start, last_start=last_start, first_token=self.first_token,

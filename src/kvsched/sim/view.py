@@ -10,7 +10,9 @@ The engine keeps two separate objects:
 
 Policies receive a :class:`SchedulerView`, whose arrays are read-only views. The only
 way true lengths reach a policy is through ``pred`` (and ``pred_q``) when the configured
-predictor is the oracle.
+predictor is the oracle. This is an interface, not a sandbox: in-process Python can reach
+around it (``.base``, ``gc``, frames); the engine detects state that only a write through a
+view explains and voids the run.
 """
 
 from __future__ import annotations
