@@ -67,6 +67,50 @@ def test_unknown_keys_and_names_are_named(override, expect):
         compose(override)
 
 
+@pytest.mark.parametrize("cfg,expect", [
+    ({"name": "alpha_clearing", "phi": "abc"}, "phi must be a number, got 'abc'"),
+    ({"name": "sorted_f", "overlap": "no"}, "overlap must be true or false, got 'no'"),
+    ({"name": "vllm_fcfs", "max_num_seqs": 2.5}, "max_num_seqs must be an integer, got 2.5"),
+    ({"name": "gsa", "beta": None}, "beta must be a number, got None"),
+    ({"name": "amin", "keep_estimate": 1}, "keep_estimate must be true or false"),
+])
+def test_parameter_types_are_checked(cfg, expect):
+    from kvsched.policies import build_policy
+    with pytest.raises(ConfigError, match=expect):
+        build_policy(cfg, capacity=100)
+
+
+@pytest.mark.parametrize("cfg,expect", [
+    ({"name": "sage_knn", "k": 2.5}, "k must be an integer"),
+    ({"name": "noisy", "eps": "abc"}, "eps must be a number"),
+    ({"name": "sage_knn", "point_only": "yes"}, "point_only must be true or false"),
+])
+def test_predictor_parameter_types_are_checked(cfg, expect):
+    from kvsched.predictors import build_predictor
+    with pytest.raises(ConfigError, match=expect):
+        build_predictor(cfg)
+
+
+def test_every_yaml_default_passes_the_type_checks():
+    from kvsched.policies import build_policy
+    from kvsched.predictors import build_predictor
+    for group, names in (("algorithm", list_policies()), ("predictor", list(PREDICTORS))):
+        for name in names:
+            f = conf_dir() / group / f"{name}.yaml"
+            if f.exists():
+                cfg = OmegaConf.to_container(OmegaConf.load(f))
+                if group == "algorithm":
+                    build_policy(cfg, capacity=1000)
+                else:
+                    build_predictor(cfg)
+
+
+def test_cli_names_a_mistyped_parameter(tmp_path, capsys):
+    assert main(["run", *SMALL, "algorithm=alpha_clearing", "algorithm.phi=abc", f"out={tmp_path}"]) == 2
+    assert "phi must be a number, got 'abc'" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
+
+
 def test_unknown_algorithm_lists_valid_options():
     with pytest.raises(ConfigError) as e:
         compose(["algorithm=nope"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Mapping
 
+from ..params import check_param_types
 from ..errors import ConfigError
 from .base import Policy, params_fields
 
@@ -39,6 +40,7 @@ def make_params(cls: type[Policy], cfg: Mapping[str, Any]) -> Any:
         raise ConfigError(
             f"algorithm {cls.name!r} has no parameter(s) {', '.join(bad)}; "
             f"valid: {', '.join(valid) if valid else '(none)'}")
+    check_param_types(cls.Params, kw, f"algorithm {cls.name!r}")
     try:
         p = cls.Params(**kw)
     except (TypeError, ValueError) as e:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Mapping
 
+from ..params import check_param_types
 from ..errors import ConfigError
 from .base import Predictor
 
@@ -34,6 +35,7 @@ def build_predictor(cfg: Mapping[str, Any], *, seed: int = 0) -> Predictor:
     if bad:
         raise ConfigError(f"predictor {name!r} has no parameter(s) {', '.join(bad)}; "
                           f"valid: {', '.join(valid) if valid else '(none)'}")
+    check_param_types(cls.Params, cfg, f"predictor {name!r}")
     params = cls.Params(**cfg)
     if hasattr(params, "validate"):
         params.validate()

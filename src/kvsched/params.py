@@ -1,0 +1,53 @@
+"""Type checks for the parameter dataclasses of policies and predictors.
+
+A config value that does not match its field's annotation (``bool``, ``int``, ``float``,
+``str``, optionally ``None``) is a ConfigError naming the key, instead of a TypeError deep
+inside the policy, or a string such as ``no`` silently read as true.
+"""
+
+from __future__ import annotations
+
+import numbers
+import types
+import typing
+from typing import Any, Mapping
+
+from .errors import ConfigError
+
+_WANT = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+
+
+def _accepts(t: Any, v: Any) -> tuple[bool, str | None]:
+    """Whether ``v`` fits annotation ``t``; the expected kind in words when it does not."""
+    args = typing.get_args(t)
+    if typing.get_origin(t) in (typing.Union, types.UnionType):
+        if v is None and type(None) in args:
+            return True, None
+        simple = [a for a in args if a is not type(None)]
+        if len(simple) != 1:
+            return True, None                      # a real union: not checked here
+        ok, want = _accepts(simple[0], v)
+        return ok, (f"{want} or null" if want else None)
+    if t is bool:
+        return isinstance(v, bool), _WANT[bool]
+    if t is int:
+        return isinstance(v, numbers.Integral) and not isinstance(v, bool), _WANT[int]
+    if t is float:
+        return isinstance(v, numbers.Real) and not isinstance(v, bool), _WANT[float]
+    if t is str:
+        return isinstance(v, str), _WANT[str]
+    return True, None                              # Any, lists, mappings: left to validate()
+
+
+def check_param_types(cls: type, values: Mapping[str, Any], owner: str) -> None:
+    """Raise ConfigError for the first value in ``values`` whose type does not match the
+    annotation of the same-named field of dataclass ``cls``."""
+    try:
+        hints = typing.get_type_hints(cls)
+    except Exception:                              # unresolvable annotations (a plugin's): skip
+        return
+    for k, v in values.items():
+        if k in hints:
+            ok, want = _accepts(hints[k], v)
+            if not ok:
+                raise ConfigError(f"{owner}: {k} must be {want}, got {v!r}")
