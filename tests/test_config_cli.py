@@ -111,6 +111,16 @@ def test_cli_names_a_mistyped_parameter(tmp_path, capsys):
     assert not any(tmp_path.iterdir())
 
 
+def test_default_out_differs_whenever_the_config_does():
+    base = compose(["predictor=noisy", "predictor.eps=0.5"]).out
+    assert compose(["predictor=noisy", "predictor.eps=0.5", "sim.progress=false"]).out == base
+    for other in (["predictor=noisy", "predictor.eps=1.0"], ["predictor=noisy", "predictor.eps=0.5", "trace.n=50"],
+                  ["predictor=noisy", "predictor.eps=0.5", "latency=llama2_70b_h100_tp2"]):
+        assert compose(other).out != base, other
+    assert base.startswith("results/runs/adhoc/azure_conv/mcsf/M16492/seed0-")
+    assert compose(["out=/tmp/x"]).out == "/tmp/x"
+
+
 def test_unknown_algorithm_lists_valid_options():
     with pytest.raises(ConfigError) as e:
         compose(["algorithm=nope"])

@@ -52,7 +52,21 @@ def compose(overrides: Sequence[str] = (), config_name: str = "config") -> DictC
         OmegaConf.resolve(cfg)
     except OmegaConfBaseException as e:
         raise ConfigError(str(e)) from None
+    if not any(o.lstrip("+").split("=", 1)[0] == "out" for o in overrides) and "out" in cfg:
+        cfg.out = f"{cfg.out}-{config_digest(cfg)}"   # the default folder: one per distinct config
     return cfg
+
+
+def config_digest(cfg: DictConfig) -> str:
+    """8 hex digits of the sha256 of the resolved config without ``out`` and ``sim.progress``
+    (neither changes a result): runs that differ in any setting (a predictor's noise, a
+    trace's length, ...) get different default folders."""
+    import hashlib
+    import json
+    d = OmegaConf.to_container(cfg, resolve=True)
+    d.pop("out", None)
+    d.get("sim", {}).pop("progress", None)
+    return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:8]
 
 
 def _chosen_option(group: str, overrides: Sequence[str], d: Path) -> str | None:
