@@ -24,6 +24,15 @@ def test_default_config_composes():
     assert cfg.latency.name == "splitwise_fit" and cfg.memory.capacity == 16492
 
 
+def test_latency_yaml_lists_every_key():
+    """``latency.power_w=...`` works without a ``+``: each preset lists every key its model takes."""
+    from kvsched.latency import _SCHEMA
+    for f in sorted((conf_dir() / "latency").glob("*.yaml")):
+        node = OmegaConf.to_container(OmegaConf.load(f))
+        required, optional = _SCHEMA[node["name"]]
+        assert set(node) - {"name"} == set(required | optional), f
+
+
 def _dataclass_defaults(cls) -> dict:
     import dataclasses
     out = {}
@@ -119,6 +128,16 @@ def test_default_out_differs_whenever_the_config_does():
         assert compose(other).out != base, other
     assert base.startswith("results/runs/adhoc/azure_conv/mcsf/M16492/seed0-")
     assert compose(["out=/tmp/x"]).out == "/tmp/x"
+
+
+@pytest.mark.parametrize("override,expect", [
+    ("+memroy.capacity=10", "unknown config key 'memroy'; valid keys: trace, algorithm"),
+    ("+sim.fats=false", "unknown config key 'sim.fats'; valid keys under sim: step_mode"),
+    ("memroy.capacity=10", "unknown config key 'memroy.capacity'; valid keys: trace, algorithm"),
+])
+def test_misspelt_top_level_keys_are_named_even_with_plus(override, expect):
+    with pytest.raises(ConfigError, match=expect):
+        compose([override])
 
 
 def test_unknown_algorithm_lists_valid_options():
@@ -260,3 +279,11 @@ def test_aggregate_names_each_run_by_its_label(tmp_path):
 def test_experiment_on_a_sweep_gives_the_command_to_run_it(capsys):
     assert main(["experiment", "all_algorithms"]) != 0
     assert "snakemake --cores 2 --config 'experiments=[all_algorithms]'" in capsys.readouterr().err
+
+
+def test_data_verify_checks_only_the_named_files(data_dir, capsys):
+    assert main(["data", "verify", "azure_conv", "--data-dir", str(data_dir)]) == 0
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if not ln.startswith("data dir")]
+    assert [ln.split()[-1] for ln in lines] == ["azure_conv"]
+    assert main(["data", "verify", "nope", "--data-dir", str(data_dir)]) == 2
+    assert "unknown data file 'nope'" in capsys.readouterr().err

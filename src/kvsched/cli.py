@@ -46,7 +46,7 @@ def _cmd_data(args: argparse.Namespace) -> int:
 
     d = resolve_data_dir(args.data_dir)
     if args.action == "verify":
-        st = verify(d)
+        st = verify(d, keys=args.keys or None)
         for k, v in st.items():
             print(f"{v:9s} {k}")
         print(f"data dir: {d}")

@@ -52,6 +52,7 @@ def compose(overrides: Sequence[str] = (), config_name: str = "config") -> DictC
         OmegaConf.resolve(cfg)
     except OmegaConfBaseException as e:
         raise ConfigError(str(e)) from None
+    _check_schema_keys(cfg)
     if not any(o.lstrip("+").split("=", 1)[0] == "out" for o in overrides) and "out" in cfg:
         cfg.out = f"{cfg.out}-{config_digest(cfg)}"   # the default folder: one per distinct config
     return cfg
@@ -106,8 +107,36 @@ def _explain(e: Exception, overrides: Sequence[str], d: Path) -> str:
             names = [k for k in OmegaConf.load(f).keys() if k != "name"]
         if names is not None:
             return f"unknown config key {full!r}: {parent} {opt!r} accepts {', '.join(names) or '(no keys)'}"
+    return _unknown_key(full)
+
+
+def _unknown_key(full: str) -> str:
+    """The message for a key the schema lacks, listing the valid keys where it went wrong."""
     from .schema import RunConfig
     node = OmegaConf.structured(RunConfig)
-    sub = OmegaConf.select(node, parent) if parent else node
-    valid = ", ".join(sub.keys()) if sub is not None else "?"
-    return f"unknown config key {full!r}; valid keys{' under ' + parent if parent else ''}: {valid}"
+    parts = full.split(".")
+    for depth in range(len(parts) - 1, -1, -1):      # the deepest existing parent
+        parent = ".".join(parts[:depth])
+        sub = OmegaConf.select(node, parent) if parent else node
+        if isinstance(sub, DictConfig):
+            return (f"unknown config key {full!r}; valid keys{' under ' + parent if parent else ''}: "
+                    f"{', '.join(sub.keys())}")
+    return f"unknown config key {full!r}"
+
+
+def _check_schema_keys(cfg: DictConfig) -> None:
+    """Keys added with ``+`` slip past Hydra's struct check; every key outside the four groups
+    must still be one the schema declares."""
+    from .schema import RunConfig
+    node = OmegaConf.structured(RunConfig)
+
+    def walk(c: DictConfig, s: DictConfig, prefix: str) -> None:
+        for k in c.keys():
+            full = f"{prefix}{k}"
+            if k not in s:
+                raise ConfigError(_unknown_key(full))
+            if not prefix and k in GROUPS:
+                continue                           # checked by the registry that builds it
+            if isinstance(c[k], DictConfig) and isinstance(s[k], DictConfig):
+                walk(c[k], s[k], f"{full}.")
+    walk(cfg, node, "")
