@@ -287,3 +287,27 @@ def test_data_verify_checks_only_the_named_files(data_dir, capsys):
     assert [ln.split()[-1] for ln in lines] == ["azure_conv"]
     assert main(["data", "verify", "nope", "--data-dir", str(data_dir)]) == 2
     assert "unknown data file 'nope'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("override,expect", [
+    ("seed=-1", "seed must be an integer >= 0, got -1"),
+    ("seed=abc", "bad override seed=abc: Value 'abc' of type 'str' could not be converted to Integer"),
+    ("sim.fast=maybe", "bad override sim.fast=maybe: Value 'maybe' is not a valid bool"),
+    ("out=", "out must name a folder"),
+])
+def test_bad_top_level_values_are_explained(override, expect, capsys):
+    assert main(["run", *SMALL, override]) == 2
+    err = capsys.readouterr().err
+    assert expect in err and "Traceback" not in err
+
+
+def test_an_unusable_out_fails_before_the_simulation(tmp_path, monkeypatch, capsys):
+    from kvsched import runner
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    monkeypatch.setattr(runner, "simulate", lambda *a, **k: pytest.fail("simulated before checking out"))
+    assert main(["run", *SMALL, f"out={blocker}"]) == 2
+    assert "a file is in the way" in capsys.readouterr().err
+    assert main(["run", *SMALL, f"out={blocker / 'sub'}"]) == 2
+    assert "cannot create the folder" in capsys.readouterr().err
+    assert blocker.read_text() == "x"

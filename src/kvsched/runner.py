@@ -53,7 +53,9 @@ def execute(cfg: DictConfig) -> tuple[dict, Any]:
     c = OmegaConf.to_container(cfg, resolve=True)
     prov["plugins"] = load_plugins(c.get("plugins"))   # file + sha256 of any user code that runs
     data_dir = resolve_data_dir(c["data"]["dir"])
-    seed = int(c["seed"])
+    seed = c["seed"]
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ConfigError(f"seed must be an integer >= 0, got {seed!r}")
     t0 = time.perf_counter()
     wl = load_trace(c["trace"], data_dir, seed)
     t_load = time.perf_counter() - t0
@@ -86,8 +88,8 @@ def execute(cfg: DictConfig) -> tuple[dict, Any]:
 def run(cfg: DictConfig) -> dict:
     """Simulate and write ``<out>/requests.parquet`` then ``<out>/summary.json`` (each atomically;
     the summary is written last and marks a complete run)."""
+    out = check_out_dir(cfg.out)                 # before the simulation, not after it
     summary, table = execute(cfg)                # a failure here keeps the previous results
-    out = Path(cfg.out)
     # The new files replace the old ones one at a time: drop the old completion marker first,
     # so a kill in between leaves no complete-looking mix, and the temp files of a run that
     # was killed while writing.
@@ -98,6 +100,21 @@ def run(cfg: DictConfig) -> dict:
     write_parquet(out / "requests.parquet", table)
     write_json(out / "summary.json", summary)
     return summary
+
+
+def check_out_dir(value: Any) -> Path:
+    """``out`` as a Path, created if missing (an empty folder, no results); ConfigError if it
+    cannot be, so that a bad ``out`` fails before the simulation rather than after it."""
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"out must name a folder for the results, got {value!r}")
+    out = Path(value)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise ConfigError(f"out={value!r}: a file is in the way of that folder") from None
+    except OSError as e:
+        raise ConfigError(f"out={value!r}: cannot create the folder ({e.strerror})") from None
+    return out
 
 
 def _jsonable(meta: dict) -> dict:

@@ -85,6 +85,10 @@ def _explain(e: Exception, overrides: Sequence[str], d: Path) -> str:
     """Turn a Hydra/OmegaConf error into one that names the key and lists valid ones."""
     import re
     msg = str(e).strip()
+    cause = e.__cause__ or e.__context__
+    if msg.startswith("Error merging override") and cause is not None:
+        reason = str(cause).split("\n")[0].strip()      # the first line; the rest is OmegaConf's
+        return f"{msg.replace('Error merging override', 'bad override')}: {reason}"
     miss = re.search(r"Could not find '(\w+)/([^']+)'", msg)
     if miss and miss.group(1) in GROUPS:
         group, name = miss.groups()
