@@ -83,6 +83,10 @@ def test_no_arrival_column_needs_generated_arrivals(tmp_path):
     ("parquet", lambda d: d.assign(**{"in": [10.0, 3.0, 7.5, 1.0]}), r"trace\.parquet, row 3: column 'in': not an integer"),
     ("parquet", lambda d: d.assign(t=["a", "b", "c", "d"]), r"column 't' must hold seconds or timestamps"),
     ("jsonl.gz", lambda d: d.assign(out=[4, 0, "9", 2]), r"line 3: field 'out' must be a number"),
+    ("csv", lambda d: d.assign(**{"in": ["10", "1e20", "7", "1"]}), r"line 3: column 'in': too large \(>= 2\^53"),
+    ("jsonl.gz", lambda d: d.assign(**{"in": [10, 3, 10**30, 1]}), r"line 3: field 'in' is too large"),
+    ("csv", lambda d: d.assign(t=["2024-01-01T00:00:00+00:00", "2024-01-01T00:00:01+02:00", "2024-01-01T00:00:02+00:00",
+                                  "2024-01-01T00:00:03+00:00"]), r"column 't': timestamps in more than one time zone"),
 ])
 def test_malformed_files_name_the_place(tmp_path, fmt, edit, expect):
     f = _write(tmp_path, fmt, edit(ROWS))
@@ -100,3 +104,14 @@ def test_bad_paths_and_keys(tmp_path):
         _load(tmp_path / "t.xlsx")
     with pytest.raises(ConfigError, match="prompt_col must be a column name"):
         _load(_write(tmp_path, "csv"), prompt_col=3)
+
+
+def test_unreadable_and_short_rows_and_shared_columns(tmp_path):
+    (tmp_path / "t.csv.gz").write_bytes(b"not gzip at all")
+    with pytest.raises(TraceFormatError, match=r"t\.csv\.gz: cannot read"):
+        _load(tmp_path / "t.csv.gz")
+    (tmp_path / "short.csv").write_text("in,out,t\n1,2,0\n3,4\n")
+    with pytest.raises(TraceFormatError, match=r"line 3: column 't': missing value \(an empty field or a short row\)"):
+        _load(tmp_path / "short.csv")
+    with pytest.raises(ConfigError, match="prompt_col and text_col both name column 'in'"):
+        _load(_write(tmp_path, "csv"), text_col="in")

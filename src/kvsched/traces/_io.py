@@ -29,15 +29,22 @@ def _wanted(int_cols: Sequence[str], time_col: str | None, text_col: str | None)
     return list(int_cols) + ([time_col] if time_col else []) + ([text_col] if text_col else [])
 
 
+# Token counts at or above this are refused: float64 holds integers exactly only below 2**53.
+MAX_TOKENS = 2 ** 53
+MISSING = "missing value (an empty field or a short row)"
+
+
 def _nonnegative_ints(num: np.ndarray, missing: np.ndarray, shown, col: str, fail) -> np.ndarray:
     """``num`` (float64) as int64; ``fail(i, what)`` for its first entry that is missing (mask
-    ``missing``), not a number, negative or fractional (``shown[i]``: the raw value)."""
-    bad = ~np.isfinite(num) | (num < 0) | (num != np.floor(num))
+    ``missing``), not a number, negative, fractional or implausibly large (``shown[i]``: the raw
+    value)."""
+    bad = ~np.isfinite(num) | (num < 0) | (num != np.floor(num)) | (num >= MAX_TOKENS)
     if bad.any():
         i = int(np.argmax(bad))
         x = num[i]
-        why = ("missing value" if missing[i] else "not a number" if not np.isfinite(x)
-               else "negative value" if x < 0 else "not an integer")
+        why = (MISSING if missing[i] else "not a number" if not np.isfinite(x)
+               else "negative value" if x < 0 else "not an integer" if x != np.floor(x)
+               else "too large (>= 2^53 tokens)")
         raise fail(i, f"column {col!r}: {why} ({shown[i]!r})")
     return num.astype(np.int64)
 
@@ -48,6 +55,8 @@ def _seconds(secs: np.ndarray, shown, col: str, fail) -> np.ndarray:
     bad = ~np.isfinite(secs) | (secs < 0)
     if bad.any():
         i = int(np.argmax(bad))
+        if shown[i] == "":
+            raise fail(i, f"column {col!r}: {MISSING}")
         raise fail(i, f"column {col!r}: time must be a number of seconds >= 0 ({shown[i]!r})")
     return secs - secs.min()
 
@@ -70,6 +79,10 @@ def read_csv_columns(path: Path, int_cols: Sequence[str], time_col: str | None =
         if m:
             raise _fail(path, int(m[2]), f"expected {m[1]} fields, saw {m[3]}") from None
         raise TraceFormatError(f"{path}: cannot parse CSV: {e}") from None
+    except FileNotFoundError:
+        raise
+    except (OSError, EOFError, zlib.error, UnicodeDecodeError) as e:   # e.g. a .gz that is not gzip
+        raise TraceFormatError(f"{path}: cannot read: {e}") from None
     wanted = _wanted(int_cols, time_col, text_col)
     for col in wanted:
         if col not in df.columns:
@@ -98,7 +111,12 @@ def read_csv_columns(path: Path, int_cols: Sequence[str], time_col: str | None =
         if not np.isnan(secs[0]):                  # the first row says which: numbers of seconds
             out["arrival"] = _seconds(secs, raw.to_numpy(), time_col, fail)
         else:
-            t = pd.to_datetime(raw, format="ISO8601", errors="coerce")
+            try:
+                t = pd.to_datetime(raw, format="ISO8601", errors="coerce")
+            except ValueError as e:
+                why = ("timestamps in more than one time zone; give them all one offset (or UTC)"
+                       if "timezone" in str(e).lower() else str(e).splitlines()[0])
+                raise TraceFormatError(f"{path}: column {time_col!r}: {why}") from None
             if t.isna().any():
                 i = int(np.argmax(t.isna().to_numpy()))
                 raise _fail(path, i + 2, f"column {time_col!r}: bad timestamp {raw.iloc[i]!r}")
@@ -118,6 +136,8 @@ def _check(path: Path, line: int, field: str, v: object, kind: str) -> object:
         if not isinstance(v, str):
             raise _fail(path, line, f"field {field!r} must be a string, got {v!r:.60}")
         return v
+    if isinstance(v, int) and not isinstance(v, bool) and v >= MAX_TOKENS:
+        raise _fail(path, line, f"field {field!r} is too large ({v:.3g} >= 2^53)")
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
         raise _fail(path, line, f"field {field!r} must be a number, got {v!r:.60}")
     if v < 0:

@@ -68,6 +68,12 @@ def user_file(p: dict[str, Any], data_dir: Path, seed: int) -> Workload:
     path = Path(str(p["path"])).expanduser()
     if not path.is_file():
         raise ConfigError(f"file: trace.path {str(path)!r} is not a file (looked in {Path.cwd()})")
-    df = read_user_file(path, _column(p, "prompt_col", False), _column(p, "output_col", False),
-                        _column(p, "arrival_col", True), _column(p, "text_col", True))
+    cols = {k: _column(p, k, k in ("arrival_col", "text_col"))
+            for k in ("prompt_col", "output_col", "arrival_col", "text_col")}
+    used = [(k, v) for k, v in cols.items() if v is not None]
+    for i, (k, v) in enumerate(used):
+        for k2, v2 in used[i + 1:]:
+            if v == v2:
+                raise ConfigError(f"file: {k} and {k2} both name column {v!r}; each role needs its own column")
+    df = read_user_file(path, cols["prompt_col"], cols["output_col"], cols["arrival_col"], cols["text_col"])
     return table_workload(p, df, seed, {"source": str(path.resolve()), "sha256": sha256_file(path)})
