@@ -311,3 +311,13 @@ def test_an_unusable_out_fails_before_the_simulation(tmp_path, monkeypatch, caps
     assert main(["run", *SMALL, f"out={blocker / 'sub'}"]) == 2
     assert "cannot create the folder" in capsys.readouterr().err
     assert blocker.read_text() == "x"
+
+
+def test_mixing_time_units_warns_and_is_recorded(tmp_path, capsys):
+    out = tmp_path / "r"
+    assert main(["run", "trace=synthetic_mcsf", "memory.capacity=auto", "sim.progress=false", f"out={out}"]) == 0
+    assert "times are in rounds, latency 'splitwise_fit' in s" in capsys.readouterr().err
+    assert json.loads((out / "summary.json").read_text())["warnings"]
+    assert main(["run", *SMALL, f"out={out}"]) == 0
+    assert "warning" not in capsys.readouterr().err
+    assert json.loads((out / "summary.json").read_text())["warnings"] == []

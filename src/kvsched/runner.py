@@ -61,6 +61,9 @@ def execute(cfg: DictConfig) -> tuple[dict, Any]:
     t_load = time.perf_counter() - t0
     M = resolve_capacity(c["memory"]["capacity"], wl)
     latency = build_latency(c["latency"], data_dir)
+    notes = unit_mismatch(wl.time_unit, latency.unit, wl.name, c["latency"].get("name"))
+    for note in notes:
+        print(f"kvsched: warning: {note}", file=sys.stderr)
     policy = build_policy(c["algorithm"], capacity=M, seed=seed + 1, latency=latency)
     predictor = build_predictor(c["predictor"], seed=seed + 2)
     bar, cb = _progress_bar(c["sim"]["progress"], len(wl), f"{c['algorithm']['name']} on {wl.name}")
@@ -80,6 +83,7 @@ def execute(cfg: DictConfig) -> tuple[dict, Any]:
                      "policy_reads_predictions": bool(policy.reads_predictions), "trace_meta": _jsonable(wl.meta)},
         "metrics": metrics,
         "timing": {"load_s": t_load, "simulate_s": t_sim},
+        "warnings": notes,
         "provenance": prov,
     }
     return summary, request_table(rec)
@@ -100,6 +104,16 @@ def run(cfg: DictConfig) -> dict:
     write_parquet(out / "requests.parquet", table)
     write_json(out / "summary.json", summary)
     return summary
+
+
+def unit_mismatch(trace_unit: str, latency_unit: str, trace: str, latency: Any) -> list[str]:
+    """A warning when the trace's time unit is not the latency model's: arrivals in rounds read
+    as seconds, or seconds as rounds. Allowed (a deliberate mix is possible) but rarely meant."""
+    if trace_unit == latency_unit:
+        return []
+    fix = "latency=unit" if trace_unit == "rounds" else "a latency model in seconds (e.g. llama2_70b_a100_tp2)"
+    return [f"trace {trace!r} times are in {trace_unit}, latency {latency!r} in {latency_unit}: "
+            f"arrivals are read in the latency model's unit; use {fix} unless this is meant"]
 
 
 def check_out_dir(value: Any) -> Path:
