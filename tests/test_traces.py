@@ -392,6 +392,20 @@ def test_cached_read(tmp_path, monkeypatch):
     assert len(calls) == 4
 
 
+def test_cache_sees_an_in_place_edit_of_unverified_data(tmp_path, monkeypatch):
+    """Under KVSCHED_NO_CHECKSUM=1 an edit that keeps the size and mtime still reaches the reader."""
+    import os
+    monkeypatch.setenv("KVSCHED_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("KVSCHED_NO_CHECKSUM", "1")
+    p = _azure_dir(tmp_path, _row(1, 10, 5) + _row(2, 20, 6))
+    st = p.stat()
+    first = cached_read(p, read_azure)
+    p.write_text(p.read_text().replace(",20,6", ",20,7"))
+    os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert p.stat().st_size == st.st_size and p.stat().st_mtime_ns == st.st_mtime_ns
+    assert not cached_read(p, read_azure).equals(first)
+
+
 def test_corrupted_data_file_is_named_with_its_checksum(tmp_path, data_dir, monkeypatch):
     """A data file whose bytes differ from the manifest fails with a clear error, even when
     its content still parses."""

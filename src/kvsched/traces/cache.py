@@ -1,9 +1,10 @@
 """Optional parquet cache of parsed trace files.
 
 Cache directory: ``$KVSCHED_CACHE_DIR`` or ``~/.cache/kvsched``; set ``KVSCHED_CACHE=0`` to
-disable. Entries are keyed by the source file's path, size and mtime (no hashing of the
-contents) plus the reader's name and :data:`CACHE_VERSION` (bump it when a reader's output
-changes). Writes are atomic (temp file + ``os.replace``). Any caching failure is logged
+disable. Entries are keyed by the source file's path, size and mtime plus the reader's name
+and :data:`CACHE_VERSION` (bump it when a reader's output changes). The contents are hashed
+into the key only under ``KVSCHED_NO_CHECKSUM=1``: otherwise every read checks the file's
+sha256 against the manifest already, so an edited file never reaches the cache. Writes are atomic (temp file + ``os.replace``). Any caching failure is logged
 and ignored: the file is then simply parsed again.
 """
 
@@ -17,6 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
+
+from ..datastore import ENV_NO_VERIFY, sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +41,8 @@ def _entry(path: Path, reader: Callable) -> Path | None:
     st = path.stat()
     ident = (f"{CACHE_VERSION}|{reader.__module__}.{reader.__qualname__}|"
              f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}")
+    if os.environ.get(ENV_NO_VERIFY) == "1":   # edited data in use: an in-place edit may keep size and mtime
+        ident += f"|{sha256_file(path)}"
     return d / "traces" / f"{path.name}-{hashlib.sha1(ident.encode()).hexdigest()[:16]}.parquet"
 
 
