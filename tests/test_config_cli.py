@@ -321,3 +321,9 @@ def test_mixing_time_units_warns_and_is_recorded(tmp_path, capsys):
     assert main(["run", *SMALL, f"out={out}"]) == 0
     assert "warning" not in capsys.readouterr().err
     assert json.loads((out / "summary.json").read_text())["warnings"] == []
+
+
+def test_a_list_of_options_for_a_group_is_refused():
+    """Hydra would merge the options (the last one wins, silently); a run takes one."""
+    with pytest.raises(ConfigError, match="a run takes one algorithm"):
+        compose(["algorithm=[mcsf,sf]"])

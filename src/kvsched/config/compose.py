@@ -36,6 +36,11 @@ def compose(overrides: Sequence[str] = (), config_name: str = "config") -> DictC
     from omegaconf.errors import OmegaConfBaseException
 
     register_schema()
+    for o in overrides:
+        key, _, value = o.lstrip("+~").partition("=")
+        if key in GROUPS and value.strip().startswith("["):
+            raise ConfigError(f"{o}: a run takes one {key}; to compare several, sweep them in an "
+                              f"experiment preset (conf/experiment/, axes)")
     load_plugins(plugins_in(overrides))   # their options must exist before Hydra looks them up
     d = conf_dir()
     if not (d / f"{config_name}.yaml").exists():

@@ -50,6 +50,8 @@ def alpaca_eval(p: dict[str, Any], data_dir: Path, seed: int) -> Workload:
     df = cached_read(path, read_alpaca_eval)
     gen = p["generator"]
     if gen is not None:
+        if not isinstance(gen, (str, list, tuple)):
+            raise ConfigError(f"alpaca_eval: generator must be a model name or a list of them, got {gen!r}")
         wanted = [gen] if isinstance(gen, str) else list(gen)
         known = set(df["generator"])
         bad = [g for g in wanted if not isinstance(g, str) or g not in known]
