@@ -327,3 +327,11 @@ def test_a_list_of_options_for_a_group_is_refused():
     """Hydra would merge the options (the last one wins, silently); a run takes one."""
     with pytest.raises(ConfigError, match="a run takes one algorithm"):
         compose(["algorithm=[mcsf,sf]"])
+
+
+@pytest.mark.parametrize("value", [1.5, True, "abc", 0])
+def test_memory_capacity_must_be_a_whole_number_of_tokens(value):
+    from kvsched.runner import resolve_capacity
+    with pytest.raises(ConfigError, match="memory.capacity must be"):
+        resolve_capacity(value, None)
+    assert resolve_capacity(2048.0, None) == 2048

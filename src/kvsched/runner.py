@@ -31,6 +31,8 @@ def resolve_capacity(value: Any, workload: Workload) -> int:
         return int(workload.meta["memory"])
     try:
         m = int(value)
+        if isinstance(value, bool) or m != float(value):      # 1.5 is not silently 1, true is not 1
+            raise ValueError
     except (TypeError, ValueError):
         raise ConfigError(f"memory.capacity must be a positive integer (tokens) or 'auto', got {value!r}") from None
     if m <= 0:
