@@ -37,7 +37,7 @@ def compose(overrides: Sequence[str] = (), config_name: str = "config") -> DictC
 
     register_schema()
     for o in overrides:
-        key, _, value = o.lstrip("+~").partition("=")
+        key, value = _split(o)
         if key in GROUPS and value.strip().startswith("["):
             raise ConfigError(f"{o}: a run takes one {key}; to compare several, sweep them in an "
                               f"experiment preset (conf/experiment/, axes)")
@@ -58,9 +58,15 @@ def compose(overrides: Sequence[str] = (), config_name: str = "config") -> DictC
     except OmegaConfBaseException as e:
         raise ConfigError(str(e)) from None
     _check_schema_keys(cfg)
-    if not any(o.lstrip("+").split("=", 1)[0] == "out" for o in overrides) and "out" in cfg:
+    if not any(_split(o)[0] == "out" for o in overrides) and "out" in cfg:
         cfg.out = f"{cfg.out}-{config_digest(cfg)}"   # the default folder: one per distinct config
     return cfg
+
+
+def _split(override: str) -> tuple[str, str]:
+    """``+key=value`` / ``~key`` -> (key, value), without Hydra's prefixes."""
+    key, _, value = override.lstrip("+~").partition("=")
+    return key, value
 
 
 def config_digest(cfg: DictConfig) -> str:

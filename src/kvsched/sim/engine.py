@@ -251,9 +251,10 @@ class Simulator:
         if a.size == 0:
             return np.zeros(0, dtype=np.int64)
         if a.ndim != 1 or not np.issubdtype(a.dtype, np.integer) or a.min() < 0 or a.max() >= self.n:
-            bad = [x for x in np.ravel(a).tolist() if not (isinstance(x, int) and 0 <= x < self.n)]
+            bad = ([x for x in a.tolist() if not (isinstance(x, int) and 0 <= x < self.n)] if a.ndim == 1
+                   else a.tolist())                    # nested: the whole answer is malformed
             raise PolicyError(f"policy {self.policy.name!r} {what} ids that are not request ids "
-                              f"(integers 0..{self.n - 1}): {bad[:5]}")
+                              f"(a flat list of integers 0..{self.n - 1}): {bad[:5]}")
         return a.astype(np.int64, copy=False)
 
     def _evict(self, ids, *, why: str) -> None:

@@ -4,8 +4,9 @@ Cache directory: ``$KVSCHED_CACHE_DIR`` or ``~/.cache/kvsched``; set ``KVSCHED_C
 disable. Entries are keyed by the source file's path, size and mtime plus the reader's name
 and :data:`CACHE_VERSION` (bump it when a reader's output changes). The contents are hashed
 into the key only under ``KVSCHED_NO_CHECKSUM=1``: otherwise every read checks the file's
-sha256 against the manifest already, so an edited file never reaches the cache. Writes are atomic (temp file + ``os.replace``). Any caching failure is logged
-and ignored: the file is then simply parsed again.
+sha256 against the manifest already, so an edited file never reaches the cache. Writes are
+atomic (temp file + ``os.replace``). Any caching failure is logged and ignored: the file is
+then simply parsed again.
 """
 
 from __future__ import annotations
