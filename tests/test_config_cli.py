@@ -292,7 +292,11 @@ def test_data_verify_checks_only_the_named_files(data_dir, capsys):
 @pytest.mark.parametrize("override,expect", [
     ("seed=-1", "seed must be an integer >= 0, got -1"),
     ("seed=abc", "bad override seed=abc: Value 'abc' of type 'str' could not be converted to Integer"),
-    ("sim.fast=maybe", "bad override sim.fast=maybe: Value 'maybe' is not a valid bool"),
+    ("sim.fast=maybe", "bad override sim.fast=maybe: sim.fast must be true or false"),
+    ("sim.step_mode=3", "bad override sim.step_mode=3: sim.step_mode must be true or false"),
+    ("sim.fast=0", "bad override sim.fast=0: sim.fast must be true or false"),
+    ("sim.progress=7", "sim.progress must be auto, true or false, got 7"),
+    ("sim.progress=yes", "sim.progress must be auto, true or false, got 'yes'"),
     ("out=", "out must name a folder"),
 ])
 def test_bad_top_level_values_are_explained(override, expect, capsys):

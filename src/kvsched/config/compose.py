@@ -41,6 +41,7 @@ def compose(overrides: Sequence[str] = (), config_name: str = "config") -> DictC
         if key in GROUPS and value.strip().startswith("["):
             raise ConfigError(f"{o}: a run takes one {key}; to compare several, sweep them in an "
                               f"experiment preset (conf/experiment/, axes)")
+        _check_bool_override(key, value)
     load_plugins(plugins_in(overrides))   # their options must exist before Hydra looks them up
     d = conf_dir()
     if not (d / f"{config_name}.yaml").exists():
@@ -58,6 +59,7 @@ def compose(overrides: Sequence[str] = (), config_name: str = "config") -> DictC
     except OmegaConfBaseException as e:
         raise ConfigError(str(e)) from None
     _check_schema_keys(cfg)
+    _check_values(cfg)
     if not any(_split(o)[0] == "out" for o in overrides) and "out" in cfg:
         cfg.out = f"{cfg.out}-{config_digest(cfg)}"   # the default folder: one per distinct config
     return cfg
@@ -67,6 +69,25 @@ def _split(override: str) -> tuple[str, str]:
     """``+key=value`` / ``~key`` -> (key, value), without Hydra's prefixes."""
     key, _, value = override.lstrip("+~").partition("=")
     return key, value
+
+
+def _check_bool_override(key: str, value: str) -> None:
+    """A switch of the schema (``sim.step_mode``, ``sim.fast``) takes true or false: OmegaConf
+    would read ``sim.step_mode=3`` as true."""
+    from .schema import RunConfig
+    default = OmegaConf.select(OmegaConf.structured(RunConfig), key, default=None)
+    if isinstance(default, bool) and value.strip().lower() not in ("true", "false"):
+        raise ConfigError(f"bad override {key}={value}: {key} must be true or false")
+
+
+PROGRESS = ("auto", True, False)     # sim.progress
+
+
+def _check_values(cfg: DictConfig) -> None:
+    """Values the schema's types cannot pin down."""
+    progress = OmegaConf.select(cfg, "sim.progress", default="auto")
+    if not any(progress is v or progress == v and isinstance(v, str) for v in PROGRESS):
+        raise ConfigError(f"sim.progress must be auto, true or false, got {progress!r}")
 
 
 def config_digest(cfg: DictConfig) -> str:
