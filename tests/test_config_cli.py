@@ -339,3 +339,14 @@ def test_memory_capacity_must_be_a_whole_number_of_tokens(value):
     with pytest.raises(ConfigError, match="memory.capacity must be"):
         resolve_capacity(value, None)
     assert resolve_capacity(2048.0, None) == 2048
+
+
+@pytest.mark.parametrize("override,expect", [
+    ("memory.capacity=1.5", "memory.capacity must be a positive integer"),
+    ("seed=-3", "seed must be an integer >= 0"),
+    ("sim.progress=7", "sim.progress must be"),
+])
+def test_cfg_checks_values_before_printing(override, expect, capsys):
+    """``run --cfg`` shows the config a run would use, so it refuses what a run would refuse."""
+    assert main(["run", "--cfg", override]) == 2
+    assert expect in capsys.readouterr().err

@@ -29,6 +29,13 @@ def resolve_capacity(value: Any, workload: Workload) -> int:
         if "memory" not in workload.meta:
             raise ConfigError(f"memory.capacity=auto, but trace {workload.name!r} defines no memory size")
         return int(workload.meta["memory"])
+    return check_capacity(value)
+
+
+def check_capacity(value: Any) -> int | str:
+    """``memory.capacity`` as given: ``auto``, or a positive whole number of tokens (returned as int)."""
+    if value == "auto":
+        return value
     try:
         m = int(value)
         if isinstance(value, bool) or m != float(value):      # 1.5 is not silently 1, true is not 1
@@ -38,6 +45,12 @@ def resolve_capacity(value: Any, workload: Workload) -> int:
     if m <= 0:
         raise ConfigError(f"memory.capacity must be positive, got {m}")
     return m
+
+
+def check_seed(seed: Any) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ConfigError(f"seed must be an integer >= 0, got {seed!r}")
+    return seed
 
 
 def _progress_bar(mode: Any, total: int, desc: str):
@@ -55,9 +68,7 @@ def execute(cfg: DictConfig) -> tuple[dict, Any]:
     c = OmegaConf.to_container(cfg, resolve=True)
     prov["plugins"] = load_plugins(c.get("plugins"))   # file + sha256 of any user code that runs
     data_dir = resolve_data_dir(c["data"]["dir"])
-    seed = c["seed"]
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ConfigError(f"seed must be an integer >= 0, got {seed!r}")
+    seed = check_seed(c["seed"])
     t0 = time.perf_counter()
     wl = load_trace(c["trace"], data_dir, seed)
     t_load = time.perf_counter() - t0

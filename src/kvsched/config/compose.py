@@ -84,7 +84,11 @@ PROGRESS = ("auto", True, False)     # sim.progress
 
 
 def _check_values(cfg: DictConfig) -> None:
-    """Values the schema's types cannot pin down."""
+    """Values the schema's types cannot pin down (checked here so that ``run --cfg`` shows them
+    too; ``memory.capacity=auto`` is resolved against the trace by the runner)."""
+    from ..runner import check_capacity, check_seed
+    check_seed(cfg.seed)
+    check_capacity(cfg.memory.capacity)
     progress = OmegaConf.select(cfg, "sim.progress", default="auto")
     if not any(progress is v or progress == v and isinstance(v, str) for v in PROGRESS):
         raise ConfigError(f"sim.progress must be auto, true or false, got {progress!r}")
