@@ -93,6 +93,7 @@ def execute(cfg: DictConfig) -> tuple[dict, Any]:
         "config": c,
         "resolved": {"memory_capacity": M, "data_dir": str(data_dir), "latency_model": latency.__dict__,
                      "predictor_is_oracle": bool(predictor.oracle),
+                     "predictor_uses_truth": bool(predictor.uses_truth),
                      "policy_reads_predictions": bool(policy.reads_predictions), "trace_meta": _jsonable(wl.meta)},
         "metrics": metrics,
         "timing": {"load_s": t_load, "simulate_s": t_sim},

@@ -52,13 +52,14 @@ class Predictor:
     Attributes:
         oracle: True if policies thereby see the true output lengths.
         uses_truth: True if the predictor is a synthetic model of prediction error and is
-            therefore handed the true lengths of arriving requests.
+            therefore handed the true lengths of arriving requests. Off unless a predictor
+            asks for it (``oracle``, ``noisy``, ``interval`` do); every result records it.
     """
 
     name: ClassVar[str] = "base"
     Params: ClassVar[type] = NoParams
     oracle: ClassVar[bool] = False
-    uses_truth: ClassVar[bool] = True
+    uses_truth: ClassVar[bool] = False
 
     def __init__(self, params=None, *, seed: int = 0):
         self.params = params if params is not None else self.Params()
@@ -71,3 +72,43 @@ class Predictor:
 
     def observe(self, ids: np.ndarray, prompt: np.ndarray, texts: list, output: np.ndarray) -> None:
         """Requests ``ids`` have completed with ``output`` tokens (online learning hook)."""
+
+
+def checked_predictions(predictor: Predictor, p, n: int) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None,
+                                                                  np.ndarray | None]:
+    """``p``, what ``predictor.predict`` returned for ``n`` requests, as arrays: point (int64,
+    floored at 1), lo, hi (int64 or None) and quantiles (int64 ``(n, N_QUANTILES)``, non-decreasing
+    rows floored at 1, or None). Raises SimulationError naming the predictor for anything else:
+    not a :class:`Predictions`, a wrong length, NaN, infinite or negative values, ``lo > hi``."""
+    from ..errors import SimulationError
+
+    who = f"predictor {getattr(predictor, 'name', type(predictor).__name__)!r}"
+    if not isinstance(p, Predictions):
+        raise SimulationError(f"{who} returned {type(p).__name__}; predict must return Predictions(point=...)")
+
+    def arr(x, what: str, shape: tuple) -> np.ndarray:
+        try:
+            a = np.asarray(x, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise SimulationError(f"{who}: {what} must be numbers") from None
+        if a.shape != shape:
+            raise SimulationError(f"{who}: {what} has shape {a.shape} for {n} arriving requests; expected {shape}")
+        if not np.all(np.isfinite(a)):
+            raise SimulationError(f"{who}: {what} holds NaN or infinite values")
+        if np.any(a < 0):
+            raise SimulationError(f"{who}: {what} holds negative lengths (e.g. {a[a < 0][0]:g})")
+        return a.astype(np.int64)
+
+    point = np.maximum(1, arr(p.point, "point", (n,)))
+    lo = hi = q = None
+    if (p.lo is None) != (p.hi is None):
+        raise SimulationError(f"{who}: an interval needs both lo and hi")
+    if p.lo is not None:
+        lo, hi = arr(p.lo, "lo", (n,)), arr(p.hi, "hi", (n,))
+        if np.any(lo > hi):
+            i = int(np.argmax(lo > hi))
+            raise SimulationError(f"{who}: interval lo > hi (lo = {lo[i]}, hi = {hi[i]})")
+    if p.quantiles is not None:
+        q = arr(p.quantiles, "quantiles", (n, N_QUANTILES))
+        q = np.maximum.accumulate(np.maximum(1, q), axis=1)
+    return point, lo, hi, q

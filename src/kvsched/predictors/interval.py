@@ -67,6 +67,7 @@ class Interval(Predictor):
     """Interval ``[lo, hi] ∋ o`` with ``lo/hi ≈ alpha`` (synthetic: reads the true length)."""
 
     name = "interval"
+    uses_truth = True
     Params = IntervalParams
 
     def predict(self, ids, prompt, texts, truth):

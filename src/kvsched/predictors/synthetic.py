@@ -17,6 +17,7 @@ class Oracle(Predictor):
 
     name = "oracle"
     oracle = True
+    uses_truth = True
 
     def predict(self, ids, prompt, texts, truth):
         t = np.asarray(truth, dtype=np.int64)
@@ -45,6 +46,7 @@ class NoisyParams:
 class Noisy(Predictor):
     """The true length with multiplicative noise of level eps (synthetic: reads the true length)."""
     name = "noisy"
+    uses_truth = True
     Params = NoisyParams
 
     def predict(self, ids, prompt, texts, truth):

@@ -33,7 +33,7 @@ import numpy as np
 from ..errors import PolicyError, SimulationError
 from ..latency.base import LinearLatency
 from ..policies.base import INF_ROUNDS, Policy
-from ..predictors.base import Predictor
+from ..predictors.base import Predictor, checked_predictions
 from ..workload import Workload
 from .view import DONE, REJECTED, RUNNING, WAITING, PublicState, SchedulerView
 
@@ -221,18 +221,11 @@ class Simulator:
         pub, w = self.pub, self.w
         truth = self._truth[ok] if self.predictor.uses_truth else None
         p = self.predictor.predict(ok, w.prompt[ok], [self._texts[i] for i in ok], truth)
-        pub.pred[ok] = np.maximum(1, np.asarray(p.point, dtype=np.int64))
-        if p.lo is not None:
-            pub.pred_lo[ok] = p.lo
-            pub.pred_hi[ok] = p.hi
-        if p.quantiles is not None:
-            q = np.asarray(p.quantiles, dtype=np.int64).reshape(len(ok), -1)
-            if q.shape[1] != pub.pred_q.shape[1]:
-                raise SimulationError(f"predictor {type(self.predictor).__name__} gave {q.shape[1]} "
-                                      f"quantiles; expected {pub.pred_q.shape[1]}")
-            pub.pred_q[ok] = np.maximum.accumulate(np.maximum(1, q), axis=1)
-        else:
-            pub.pred_q[ok] = pub.pred[ok][:, None]   # a point prediction is a point mass
+        pub.pred[ok], lo, hi, q = checked_predictions(self.predictor, p, len(ok))
+        if lo is not None:
+            pub.pred_lo[ok] = lo
+            pub.pred_hi[ok] = hi
+        pub.pred_q[ok] = q if q is not None else pub.pred[ok][:, None]   # a point prediction is a point mass
 
     def _observe(self, done: np.ndarray) -> None:
         """Show the predictor the requests that just completed (a learning predictor's history)."""
