@@ -59,6 +59,20 @@ def test_infeasible_admission_is_a_policy_error():
         simulate(wl([5, 5], [2, 2]), Greedy(capacity=8), build_predictor({"name": "oracle"}), 8, unit_rounds())
 
 
+class Readmit(Policy):
+    """Admits the oldest running request again beside the first waiting one."""
+    name = "readmit"
+
+    def admit(self, view):
+        return [int(view.running[0]), int(view.waiting[0])] if len(view.running) else [int(view.waiting[0])]
+
+
+def test_readmitting_names_only_the_wrong_ids():
+    w = wl([1, 1, 1], [5, 5, 5], arrival=[0, 1, 2])
+    with pytest.raises(PolicyError, match=r"not waiting \(or twice\): \[0\]$"):
+        simulate(w, Readmit(capacity=50), build_predictor({"name": "oracle"}), 50, unit_rounds(), fast=False)
+
+
 def test_deadlock_is_reported():
     with pytest.raises(SimulationError, match="deadlock"):
         simulate(wl([1], [1]), Never(capacity=8), build_predictor({"name": "oracle"}), 8, unit_rounds())

@@ -5,6 +5,8 @@ import json
 import textwrap
 
 import pandas as pd
+import re
+
 import pytest
 
 from conftest import ROOT
@@ -103,7 +105,8 @@ def test_plugin_cannot_replace_a_builtin(tmp_path):
             def admit(self, view):
                 return []
     """)
-    with pytest.raises(ConfigError, match=r"clash\.py' failed to import: ValueError: policy name 'mcsf' registered twice"):
+    with pytest.raises(ConfigError, match=r"clash\.py' failed to import: ValueError: policy name 'mcsf' is taken "
+                                          r"by the built-in policy; give Fake another name"):
         compose([f"plugins=[{clash}]"])
     _, table = _run(["algorithm=mcsf"])              # the built-in is untouched
     assert table["completion"].notna().all()
@@ -170,3 +173,32 @@ def test_plugin_sweep_preset_composes():
     assert any(o.startswith("plugins=") for o in spec["fixed"])
     assert "aged_sf" in spec["axes"]["algorithm"]
     validate_points(spec)
+
+
+@pytest.mark.parametrize("body,expect", [
+    ("""
+        from kvsched.policies import Policy, register_policy
+        @register_policy
+        class Nameless(Policy):
+            def admit(self, view):
+                return []
+    """, "policy class Nameless sets no name"),
+    ("""
+        from kvsched.predictors.base import Predictor
+        from kvsched.predictors.registry import register_predictor
+        @register_predictor
+        class Mine(Predictor):
+            name = "oracle"
+    """, "predictor name 'oracle' is taken by the built-in predictor; give Mine another name"),
+    ("""
+        from kvsched.traces.registry import register_trace
+        @register_trace("azure_conv", defaults={})
+        def mine(p, data_dir, seed):
+            pass
+    """, "trace name 'azure_conv' is taken by a built-in trace; register mine under another name"),
+])
+def test_plugin_names_are_checked(tmp_path, body, expect):
+    """A class without a name of its own would register as its parent's; a built-in's name is refused."""
+    f = _plugin(tmp_path, "names", body)
+    with pytest.raises(ConfigError, match=re.escape(expect)):
+        compose([f"plugins=[{f}]"])

@@ -51,3 +51,15 @@ def check_param_types(cls: type, values: Mapping[str, Any], owner: str) -> None:
             ok, want = _accepts(hints[k], v)
             if not ok:
                 raise ConfigError(f"{owner}: {k} must be {want}, got {v!r}")
+
+
+def name_clash(kind: str, cls: type, registry: dict) -> None:
+    """Refuse to register ``cls`` (a policy or predictor class) without a ``name`` of its own, or
+    under a name another class holds (ValueError; a plugin's import error then shows it)."""
+    name = cls.__dict__.get("name")
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"{kind} class {cls.__qualname__} sets no name; add name = \"my_{kind}\" to the class")
+    old = registry.get(name)
+    if old is not None and old is not cls:
+        whose = f"the built-in {kind}" if old.__module__.startswith("kvsched.") else f"{kind} {old.__module__}.{old.__qualname__}"
+        raise ValueError(f"{kind} name {name!r} is taken by {whose}; give {cls.__qualname__} another name")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Mapping
 
-from ..params import check_param_types
+from ..params import check_param_types, name_clash
 from ..errors import ConfigError
 from .base import Policy, params_fields
 
@@ -14,8 +14,7 @@ _REGISTRY: dict[str, type[Policy]] = {}
 
 def register_policy(cls: type[Policy]) -> type[Policy]:
     """Class decorator: register under ``cls.name``."""
-    if cls.name in _REGISTRY and _REGISTRY[cls.name] is not cls:
-        raise ValueError(f"policy name {cls.name!r} registered twice")
+    name_clash("policy", cls, _REGISTRY)
     _REGISTRY[cls.name] = cls
     return cls
 

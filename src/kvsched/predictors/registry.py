@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Mapping
 
-from ..params import check_param_types
+from ..params import check_param_types, name_clash
 from ..errors import ConfigError
 from .base import Predictor
 
@@ -14,8 +14,7 @@ _REGISTRY: dict[str, type[Predictor]] = {}
 
 def register_predictor(cls: type[Predictor]) -> type[Predictor]:
     """Class decorator: register under ``cls.name``."""
-    if cls.name in _REGISTRY and _REGISTRY[cls.name] is not cls:
-        raise ValueError(f"predictor name {cls.name!r} registered twice")
+    name_clash("predictor", cls, _REGISTRY)
     _REGISTRY[cls.name] = cls
     return cls
 

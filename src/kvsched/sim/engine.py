@@ -289,9 +289,11 @@ class Simulator:
             return 0
         a = self._ids(ids, "admitted")
         pub = self.pub
-        if len(set(ids)) != len(a) or np.any(pub.status[a] != WAITING):
+        if len(set(a.tolist())) != len(a) or np.any(pub.status[a] != WAITING):
+            ids_, counts = np.unique(a, return_counts=True)
+            bad = ids_[(pub.status[ids_] != WAITING) | (counts > 1)]
             raise PolicyError(f"policy {self.policy.name!r} admitted requests that are not waiting "
-                              f"(or twice): {a[:10].tolist()}")
+                              f"(or twice): {bad[:10].tolist()}")
         add = int(np.sum(pub.prompt[a] + 1))
         if self.usage + len(self.running) + add > self.M:
             raise PolicyError(

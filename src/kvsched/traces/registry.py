@@ -38,7 +38,9 @@ def register_trace(name: str, *, defaults: Mapping[str, Any]) -> Callable[[Loade
 
     def deco(loader: Loader) -> Loader:
         if name in _REGISTRY:
-            raise ValueError(f"trace {name!r} registered twice")
+            old = _REGISTRY[name].loader
+            whose = "a built-in trace" if old.__module__.startswith("kvsched.") else f"{old.__module__}.{old.__qualname__}"
+            raise ValueError(f"trace name {name!r} is taken by {whose}; register {loader.__qualname__} under another name")
         doc = (loader.__doc__ or "").strip().splitlines()
         _REGISTRY[name] = TraceSpec(name, loader, {"name": name, **defaults}, doc[0] if doc else "")
         return loader
