@@ -202,3 +202,24 @@ def test_plugin_names_are_checked(tmp_path, body, expect):
     f = _plugin(tmp_path, "names", body)
     with pytest.raises(ConfigError, match=re.escape(expect)):
         compose([f"plugins=[{f}]"])
+
+
+def test_editing_a_plugin_changes_the_default_out(tmp_path, monkeypatch):
+    """The default folder's digest covers the plugin's code, so a rerun after an edit keeps the
+    first result."""
+    from kvsched import plugins
+    body = """
+        from kvsched.policies import Policy, register_policy
+        @register_policy
+        class Edited(Policy):
+            name = "edited_policy"
+            def admit(self, view):
+                return list(view.waiting[:1])   # {}
+    """
+    f = _plugin(tmp_path, "edited", body.format("first"))
+    monkeypatch.setattr(plugins, "_LOADED", {})
+    first = compose([f"plugins=[{f}]", "algorithm=edited_policy"]).out
+    assert compose([f"plugins=[{f}]", "algorithm=edited_policy"]).out == first
+    _plugin(tmp_path, "edited", body.format("second"))
+    plugins._LOADED.clear()                       # a new process loads the file afresh
+    assert compose([f"plugins=[{f}]", "algorithm=edited_policy"]).out != first

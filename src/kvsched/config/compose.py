@@ -42,7 +42,7 @@ def compose(overrides: Sequence[str] = (), config_name: str = "config") -> DictC
             raise ConfigError(f"{o}: a run takes one {key}; to compare several, sweep them in an "
                               f"experiment preset (conf/experiment/, axes)")
         _check_bool_override(key, value)
-    load_plugins(plugins_in(overrides))   # their options must exist before Hydra looks them up
+    loaded = load_plugins(plugins_in(overrides))   # their options must exist before Hydra looks them up
     d = conf_dir()
     if not (d / f"{config_name}.yaml").exists():
         raise ConfigError(f"config {config_name!r} not found in {d}")
@@ -61,7 +61,7 @@ def compose(overrides: Sequence[str] = (), config_name: str = "config") -> DictC
     _check_schema_keys(cfg)
     _check_values(cfg)
     if not any(_split(o)[0] == "out" for o in overrides) and "out" in cfg:
-        cfg.out = f"{cfg.out}-{config_digest(cfg)}"   # the default folder: one per distinct config
+        cfg.out = f"{cfg.out}-{config_digest(cfg, [r['sha256'] for r in loaded])}"   # one per distinct config
     return cfg
 
 
@@ -94,15 +94,18 @@ def _check_values(cfg: DictConfig) -> None:
         raise ConfigError(f"sim.progress must be auto, true or false, got {progress!r}")
 
 
-def config_digest(cfg: DictConfig) -> str:
+def config_digest(cfg: DictConfig, plugin_code: Sequence[str | None] = ()) -> str:
     """8 hex digits of the sha256 of the resolved config without ``out`` and ``sim.progress``
-    (neither changes a result): runs that differ in any setting (a predictor's noise, a
-    trace's length, ...) get different default folders."""
+    (neither changes a result), and of the plugins' code (``plugin_code``: their sha256s): runs
+    that differ in any setting (a predictor's noise, a trace's length, an edited plugin, ...)
+    get different default folders."""
     import hashlib
     import json
     d = OmegaConf.to_container(cfg, resolve=True)
     d.pop("out", None)
     d.get("sim", {}).pop("progress", None)
+    if plugin_code:
+        d["plugin_code"] = list(plugin_code)
     return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:8]
 
 
