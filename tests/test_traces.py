@@ -70,7 +70,7 @@ def _assert_format_error(trace, data_dir, path, line, words):
     (_row(1, 10, 5) + _row(2, 10, 5) + _row(3, 10, -4), 4, ["'GeneratedTokens'", "negative"]),
     (_row(1, 10, 5) + "2023-11-16 18:15:02.0000000,10\n", 3, ["'GeneratedTokens'", "missing value"]),
     (_row(1, 10, 5) + "\n" + _row(2, 10, 5), 3, ["missing value"]),
-    (_row(1, 10, 5) + _row(2, 10, 5) + "2023-11-16 18:15:03.0,1,2,3\n", 4, ["expected 3 fields, saw 4"]),
+    (_row(1, 10, 5) + _row(2, 10, 5) + "2023-11-16 18:15:03.0,1,2,3\n", 4, ["4 fields, the header has 3"]),
     (_row(1, 10, 5) + "yesterday,10,5\n", 3, ["'TIMESTAMP'", "bad timestamp"]),
     (_row(1, 10, 5) + _row(2, "7.5", 5), 3, ["not an integer"]),
 ])
@@ -428,3 +428,11 @@ def test_corrupted_data_file_is_named_with_its_checksum(tmp_path, data_dir, monk
         build_latency({"name": "splitwise_fit", "model": "llama2-70b", "hardware": "a100-80gb",
                        "tensor_parallel": 2}, tmp_path)
     shutil.rmtree(tmp_path / rel.split("/")[0])
+
+
+def test_csv_first_row_with_an_extra_field(tmp_path):
+    """pandas would read a first row one field longer than the header with an index column."""
+    q = tmp_path / "x.csv"
+    q.write_text("x,y\n1,2,3\n4,5,6\n")
+    with pytest.raises(TraceFormatError, match=r"x\.csv, line 2: 3 fields, the header has 2"):
+        read_csv_columns(q, ["x", "y"])

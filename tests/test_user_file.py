@@ -115,3 +115,18 @@ def test_unreadable_and_short_rows_and_shared_columns(tmp_path):
         _load(tmp_path / "short.csv")
     with pytest.raises(ConfigError, match="prompt_col and text_col both name column 'in'"):
         _load(_write(tmp_path, "csv"), text_col="in")
+
+
+@pytest.mark.parametrize("body", ["100,50,0,7\n5,30,1,2\n", "100,50,0,7\n5,30,1\n"])
+def test_rows_longer_than_the_header_are_refused(tmp_path, body):
+    """A first data row with an extra field is an error, not an unnamed index column."""
+    f = tmp_path / "x.csv"
+    f.write_text("in,out,t\n" + body)
+    with pytest.raises(TraceFormatError, match=r"x\.csv, line 2: 4 fields, the header has 3"):
+        _load(f)
+
+
+def test_repeated_header_name_reads_its_first_column(tmp_path):
+    f = tmp_path / "dup.csv"
+    f.write_text("t,in,out,in\n0,5,2,9\n1,6,3,9\n")
+    np.testing.assert_array_equal(_load(f).prompt, [5, 6])

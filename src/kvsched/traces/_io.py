@@ -71,23 +71,29 @@ def read_csv_columns(path: Path, int_cols: Sequence[str], time_col: str | None =
     """
     path = Path(path)
     try:
-        df = pd.read_csv(path, dtype=str, na_filter=False, skip_blank_lines=False)
+        # header=None: the header is read as row 0, so the parser holds every row to its field
+        # count (with a header row, pandas takes a longer first row's extra fields as an index)
+        raw = pd.read_csv(path, header=None, dtype=str, na_filter=False, skip_blank_lines=False)
     except pd.errors.EmptyDataError:
         raise TraceFormatError(f"{path}: file is empty (no header line)") from None
     except pd.errors.ParserError as e:
         m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(e))
         if m:
-            raise _fail(path, int(m[2]), f"expected {m[1]} fields, saw {m[3]}") from None
+            raise _fail(path, int(m[2]), f"{m[3]} fields, the header has {m[1]}") from None
         raise TraceFormatError(f"{path}: cannot parse CSV: {e}") from None
     except FileNotFoundError:
         raise
     except (OSError, EOFError, zlib.error, UnicodeDecodeError) as e:   # e.g. a .gz that is not gzip
         raise TraceFormatError(f"{path}: cannot read: {e}") from None
+    header = list(raw.iloc[0])
+    where: dict[str, int] = {}
+    for j, name in enumerate(header):
+        where.setdefault(name, j)                 # a repeated name: its first column
     wanted = _wanted(int_cols, time_col, text_col)
     for col in wanted:
-        if col not in df.columns:
-            raise TraceFormatError(
-                f"{path}: missing required column {col!r} (header has: {', '.join(map(str, df.columns))})")
+        if col not in where:
+            raise TraceFormatError(f"{path}: missing required column {col!r} (header has: {', '.join(header)})")
+    df = pd.DataFrame({c: raw.iloc[1:, where[c]] for c in wanted}).reset_index(drop=True)
     # Tolerate blank lines at the very end of the file.
     blank = (df[wanted] == "").all(axis=1).to_numpy()
     end = len(df)
