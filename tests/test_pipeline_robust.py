@@ -178,3 +178,52 @@ def test_pipeline_resumes_and_reruns_only_what_changed(tmp_path, snakemake_avail
     _preset(w, TINY + ["predictor=noisy"], ["fcfs", "mcsf"])
     out = _snakemake(w, "-n")
     assert _planned(out) == 2, out
+
+
+# ----------------------------------------------------------------------------------------
+# A broken run summary; experiments given without brackets
+
+
+def test_aggregate_names_a_broken_summary(tmp_path, capsys):
+    from kvsched.analysis.aggregate import main
+
+    (tmp_path / "cut.json").write_text('{"config": {"trace": ')
+    (tmp_path / "empty.json").write_text("")
+    (tmp_path / "module.json").write_text('{"lmsys_like": {}}')
+    (tmp_path / "dir").mkdir()
+    out = tmp_path / "t" / "runs.parquet"
+    for name, why in [("cut.json", "not a complete run summary (invalid JSON: "),
+                      ("empty.json", "not a complete run summary (invalid JSON: "),
+                      ("module.json", "not a sweep run's summary (no 'config' key)"),
+                      ("dir", "cannot read (Is a directory)")]:
+        assert main(["--out", str(out), str(tmp_path / name)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"kvsched: error: {tmp_path / name}: {why}"), err
+        assert "Traceback" not in err and not out.exists()
+
+
+def test_pipeline_reports_a_broken_summary(tmp_path, snakemake_available):
+    w = _workdir(tmp_path)
+    _preset(w, TINY, ["fcfs"])
+    _snakemake(w)
+    s = _summary(w, "fcfs")
+    s.write_text(s.read_text()[:50])             # cut short
+    p = _snakemake(w, popen=True)
+    out = p.communicate(timeout=300)[0]
+    assert p.returncode != 0
+    assert f"{s.relative_to(w)}: not a complete run summary (invalid JSON" in out, out[-4000:]
+
+
+@pytest.mark.parametrize("value, planned", [("robust", 1), ("robust,robust2", 2), ("[robust, robust2]", 2)])
+def test_experiments_as_a_name_or_comma_separated(tmp_path, snakemake_available, value, planned):
+    """`--config experiments=robust` is one experiment, not the letters of its name."""
+    w = _workdir(tmp_path)
+    _preset(w, TINY, ["fcfs"])
+    presets = w / "conf" / "experiment"
+    (presets / "robust2.yaml").write_text((presets / "robust.yaml").read_text().replace("name: robust", "name: robust2"))
+    r = subprocess.run([f"{BIN}/snakemake", "-n", "--cores", "1", "--workflow-profile", "none",
+                        "--config", f"experiments={value}"], cwd=w, env=_env(w / "src"),
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout[-4000:]
+    assert _planned(r.stdout) == planned, r.stdout
+    assert not (w / "results").exists()

@@ -8,7 +8,15 @@ import yaml
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 from kvsched.analysis.sweep import expand as _expand, load_sweep, run_dir, validate_points  # noqa: E402
 
-EXPERIMENTS = list(config.get("experiments", []))
+
+def _names(value):
+    """A list of names; a string is one name or several, comma-separated (``experiments=a,b``)."""
+    if isinstance(value, str):
+        return [n.strip() for n in value.split(",") if n.strip()]
+    return list(value or [])
+
+
+EXPERIMENTS = _names(config.get("experiments", []))
 # paper/report.md covers the replication: workflow/config.yaml's experiments. Another list
 # (--config 'experiments=[...]') builds those experiments and leaves the report as it is.
 _REPLICATION = yaml.safe_load((Path(workflow.basedir) / "workflow" / "config.yaml").read_text())["experiments"]

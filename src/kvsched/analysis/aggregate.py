@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import pandas as pd
 
+from ..errors import DataError, KvschedError
 from ..io import atomic_write, write_parquet
+
+RERUN = "delete the folder to rerun that point"
 
 
 def flatten(summary: dict) -> dict:
@@ -47,8 +51,25 @@ def flatten(summary: dict) -> dict:
     return row
 
 
+def load_row(path: str | Path) -> dict:
+    """One sweep run's summary.json, flattened; DataError naming the file if it is not one."""
+    try:
+        summary = json.loads(Path(path).read_text())
+    except ValueError as e:          # invalid JSON or UTF-8: e.g. a write cut short
+        raise DataError(f"{path}: not a complete run summary (invalid JSON: {e}); {RERUN}") from None
+    except OSError as e:             # e.g. a directory
+        raise DataError(f"{path}: cannot read ({e.strerror})") from None
+    if not isinstance(summary, dict) or "config" not in summary:   # e.g. a module experiment's
+        raise DataError(f"{path}: not a sweep run's summary (no 'config' key)")
+    try:
+        return flatten(summary)
+    except (KeyError, TypeError, AttributeError) as e:
+        what = f"no key {e}" if isinstance(e, KeyError) else f"bad structure: {e}"
+        raise DataError(f"{path}: not a complete run summary ({what}); {RERUN}") from None
+
+
 def aggregate(paths: list[str | Path]) -> pd.DataFrame:
-    rows = [flatten(json.loads(Path(p).read_text())) for p in paths]
+    rows = [load_row(p) for p in paths]
     return pd.DataFrame(rows).sort_values(["trace", "memory", "label", "seed"]).reset_index(drop=True)
 
 
@@ -57,7 +78,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", required=True, help="output parquet path (a .csv is written beside it)")
     ap.add_argument("summaries", nargs="+")
     a = ap.parse_args(argv)
-    df = aggregate(a.summaries)
+    try:
+        df = aggregate(a.summaries)
+    except KvschedError as e:
+        print(f"kvsched: error: {e}", file=sys.stderr)
+        return 2
     out = Path(a.out)
     write_parquet(out, df)
     atomic_write(out.with_suffix(".csv"), lambda p: df.to_csv(p, index=False))
