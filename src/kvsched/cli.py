@@ -173,6 +173,13 @@ def main(argv: list[str] | None = None) -> int:
         import os
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())   # no second error at exit
         return 0
+    except Exception as e:             # a bug in a user's plugin: show its frames, not ours
+        from .plugins import failure_in_plugin
+        msg = failure_in_plugin(e)
+        if msg is None:
+            raise
+        print(f"kvsched: error: {msg}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -95,6 +95,23 @@ def load_plugins(specs: Iterable[str] | None) -> list[dict]:
     return records
 
 
+def failure_in_plugin(exc: BaseException) -> str | None:
+    """For an exception raised inside a loaded plugin's code: a short report with the plugin's
+    own frames (file, line, function, source), else None. KVSCHED_TRACEBACK=1 turns it off."""
+    import os
+    import traceback
+    paths = {r["path"] for r in _LOADED.values() if r.get("path")}
+    if not paths or os.environ.get("KVSCHED_TRACEBACK") == "1":
+        return None
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if str(Path(f.filename).resolve()) in paths]
+    if not frames:
+        return None
+    lines = [f"a plugin raised {type(exc).__name__}: {exc}"]
+    lines += [f"  {f.filename}:{f.lineno} in {f.name}: {(f.line or '').strip()}" for f in frames[-3:]]
+    lines.append("  (KVSCHED_TRACEBACK=1 shows the whole traceback)")
+    return "\n".join(lines)
+
+
 def plugins_in(overrides: Sequence[str]) -> list[str]:
     """The plugin specs named by a ``plugins=...`` (or ``+plugins=...``) override, if any.
 

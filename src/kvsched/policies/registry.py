@@ -15,6 +15,8 @@ _REGISTRY: dict[str, type[Policy]] = {}
 def register_policy(cls: type[Policy]) -> type[Policy]:
     """Class decorator: register under ``cls.name``."""
     name_clash("policy", cls, _REGISTRY)
+    if cls.admit is Policy.admit:
+        raise ValueError(f"policy class {cls.__qualname__} has no admit(self, view) method")
     _REGISTRY[cls.name] = cls
     return cls
 

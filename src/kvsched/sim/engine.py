@@ -157,7 +157,7 @@ class Simulator:
             return
         self.pub.status[ids] = WAITING
         key = self.policy.queue_key(self._view(), ids)
-        key = np.zeros(m) if key is None else np.asarray(key, dtype=np.float64)
+        key = np.zeros(m) if key is None else self._keys(key, m)
         if m > 1:
             o = np.lexsort((ids, key))
             ids, key = ids[o], key[o]
@@ -178,6 +178,28 @@ class Simulator:
         else:
             self.waiting = np.insert(W, pos, ids)
             self.wkey = np.insert(K, pos, key)
+
+    def _keys(self, key, m: int) -> np.ndarray:
+        """``queue_key``'s answer for ``m`` arriving requests: one finite number each."""
+        try:
+            k = np.asarray(key, dtype=np.float64)
+        except (TypeError, ValueError):
+            k = None
+        if k is None or k.shape != (m,) or not np.all(np.isfinite(k)):
+            raise PolicyError(f"policy {self.policy.name!r}: queue_key must return one finite number per "
+                              f"arriving request ({m}), got {key!r:.80}")
+        return k
+
+    def _quiet(self) -> int:
+        """``quiet_rounds``'s answer, a whole number of rounds."""
+        q = self.policy.quiet_rounds(self._view())
+        try:
+            if isinstance(q, bool) or q != int(q):
+                raise ValueError
+            return int(q)
+        except (TypeError, ValueError, OverflowError):
+            raise PolicyError(f"policy {self.policy.name!r}: quiet_rounds must return a whole number of "
+                              f"rounds, got {q!r:.80}") from None
 
     def _dequeue(self, m: int | None = None) -> None:
         """Drop requests that are no longer waiting (status already updated). ``m``: how many
@@ -372,7 +394,11 @@ class Simulator:
             n_pre = self._evictions()
             # 3. admission
             view = self._view()
-            adm = list(self.policy.admit(view))
+            adm = self.policy.admit(view)
+            if adm is None or isinstance(adm, (str, bytes)) or not hasattr(adm, "__iter__"):
+                raise PolicyError(f"policy {self.policy.name!r}: admit returned {adm!r:.80}; return a list of "
+                                  f"waiting request ids ([] to admit none)")
+            adm = list(adm)
             prefill = self._start(adm)
             for i in adm:
                 last_start[i] = self.clock
@@ -380,7 +406,7 @@ class Simulator:
             if B == 0:
                 idle_to = None
                 if self.policy.may_idle and unit and len(self.waiting):
-                    q = int(self.policy.quiet_rounds(self._view()))
+                    q = self._quiet()
                     if q < INF_ROUNDS:
                         idle_to = self.clock + max(1, q)
                 if nxt < n:
@@ -406,7 +432,7 @@ class Simulator:
             if self.step_mode or self.evicted_now or n_pre:
                 k = 1  # after an eviction the policy decides again next round
             elif k > 1:
-                k = min(k, max(1, int(self.policy.quiet_rounds(self._view()))))
+                k = min(k, max(1, self._quiet()))
             # 5. advance k rounds
             if self.on_advance is not None:
                 self.on_advance(self.clock, k, B, kv0, self.running.copy())
