@@ -2,10 +2,10 @@
 
 import hashlib
 import json
+import re
 import textwrap
 
 import pandas as pd
-import re
 
 import pytest
 
@@ -223,3 +223,73 @@ def test_editing_a_plugin_changes_the_default_out(tmp_path, monkeypatch):
     _plugin(tmp_path, "edited", body.format("second"))
     plugins._LOADED.clear()                       # a new process loads the file afresh
     assert compose([f"plugins=[{f}]", "algorithm=edited_policy"]).out != first
+
+
+BROKEN = """
+    import numpy as np
+    from kvsched.policies import Policy, register_policy
+
+    @register_policy
+    class Broken(Policy):
+        name = "broken_{hook}"
+        def admit(self, view):
+            if "{hook}" == "raises":
+                return 1 / 0
+            if "{hook}" == "none":
+                return None
+            return list(view.waiting[:1])
+        def queue_key(self, view, ids):
+            return np.zeros(len(ids) + 1) if "{hook}" == "key" else None
+        def quiet_rounds(self, view):
+            return None if "{hook}" == "quiet" else 1
+"""
+
+
+@pytest.mark.parametrize("hook,expect", [
+    ("raises", r"a plugin raised ZeroDivisionError: division by zero\n  .*broken\.py:\d+ in admit: return 1 / 0"),
+    ("none", r"policy 'broken_none': admit returned None; return a list of waiting request ids"),
+    ("key", r"policy 'broken_key': queue_key must return one finite number per arriving request"),
+    ("quiet", r"policy 'broken_quiet': quiet_rounds must return a whole number of rounds, got None"),
+])
+def test_a_broken_policy_is_reported_without_a_traceback(tmp_path, capsys, hook, expect):
+    f = _plugin(tmp_path, "broken", BROKEN.format(hook=hook))
+    assert main(["run", *SMALL, f"plugins=[{f}]", f"algorithm=broken_{hook}", f"out={tmp_path / 'r'}"]) == 2
+    err = capsys.readouterr().err
+    assert re.search(expect, err) and "Traceback" not in err, err
+
+
+def test_a_policy_without_admit_is_refused(tmp_path):
+    f = _plugin(tmp_path, "noadmit", """
+        from kvsched.policies import Policy, register_policy
+        @register_policy
+        class NoAdmit(Policy):
+            name = "no_admit"
+    """)
+    with pytest.raises(ConfigError, match=r"policy class NoAdmit has no admit\(self, view\) method"):
+        compose([f"plugins=[{f}]"])
+
+
+@pytest.mark.parametrize("returns,expect", [
+    ("(np.zeros(3), np.ones(3), np.ones(3))", "trace 'bad_trace': its loader returned tuple, not a kvsched.workload.Workload"),
+    ("Workload(np.zeros(3), np.ones(3), np.array([1.7, 2, 3]), 'bad_trace', 'rounds')",
+     "output lengths must be whole numbers of tokens (request 0: 1.7)"),
+    ("Workload(np.zeros(3), np.array([1, np.nan, 2]), np.ones(3), 'bad_trace', 'rounds')",
+     "prompt sizes must be whole numbers of tokens (request 1: nan)"),
+    ("Workload(np.zeros(3), np.ones((3, 1)), np.ones(3), 'bad_trace', 'rounds')", "prompt sizes must be a flat array"),
+    ("Workload(np.zeros(3), np.array(['a', 'b', 'c']), np.ones(3), 'bad_trace', 'rounds')", "prompt sizes must be numbers"),
+])
+def test_a_malformed_plugin_trace_is_named(tmp_path, capsys, returns, expect):
+    name = f"bad_trace_{hashlib.sha256(returns.encode()).hexdigest()[:6]}"   # one name per case and process
+    returns, expect = returns.replace("bad_trace", name), expect.replace("bad_trace", name)
+    f = _plugin(tmp_path, "badtrace", f"""
+        import numpy as np
+        from kvsched.traces.registry import register_trace
+        from kvsched.workload import Workload
+        @register_trace("{name}", defaults={{}})
+        def bad(p, data_dir, seed):
+            return {returns}
+    """)
+    assert main(["run", f"plugins=[{f}]", f"trace={name}", "latency=unit", "memory.capacity=50",
+                 "sim.progress=false", f"out={tmp_path / 'r'}"]) == 2
+    err = capsys.readouterr().err
+    assert expect in err and "Traceback" not in err, err

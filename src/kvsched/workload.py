@@ -37,9 +37,9 @@ class Workload:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        a = np.asarray(self.arrival, dtype=np.float64)
-        s = np.asarray(self.prompt, dtype=np.int64)
-        o = np.asarray(self.output, dtype=np.int64)
+        a = self._column(self.arrival, "arrival times", whole=False)
+        s = self._column(self.prompt, "prompt sizes", whole=True)
+        o = self._column(self.output, "output lengths", whole=True)
         object.__setattr__(self, "arrival", a)
         object.__setattr__(self, "prompt", s)
         object.__setattr__(self, "output", o)
@@ -63,6 +63,29 @@ class Workload:
             if np.any(o < 1):
                 i = int(np.argmax(o < 1))
                 raise TraceFormatError(f"workload {self.name!r}: request {i} has output length {o[i]} < 1")
+
+    def _column(self, x, what: str, whole: bool) -> np.ndarray:
+        """``x`` as a 1-D float64 array, or int64 if ``whole`` (tokens): a fractional, NaN or
+        non-numeric value is an error, not silently truncated."""
+        v = np.asarray(x)
+        if v.dtype.kind not in "iuf":
+            try:
+                v = v.astype(np.float64) if v.dtype.kind != "b" else None
+            except (TypeError, ValueError):
+                v = None
+            if v is None:
+                raise TraceFormatError(f"workload {self.name!r}: {what} must be numbers")
+        if v.ndim != 1:
+            raise TraceFormatError(f"workload {self.name!r}: {what} must be a flat array, got shape {v.shape}")
+        if not whole:
+            return v.astype(np.float64, copy=False)
+        if v.dtype.kind == "f":
+            bad = ~np.isfinite(v) | (v != np.round(v))
+            if np.any(bad):
+                i = int(np.argmax(bad))
+                raise TraceFormatError(f"workload {self.name!r}: {what} must be whole numbers of tokens "
+                                       f"(request {i}: {v[i]:g})")
+        return v.astype(np.int64, copy=False)
 
     def __len__(self) -> int:
         return len(self.arrival)

@@ -92,4 +92,8 @@ def load_trace(cfg: Mapping[str, Any], data_dir: str | Path | None = None, seed:
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
         raise ConfigError(f"seed must be an integer, got {seed!r}")
     params = {**spec.defaults, **given}
-    return spec.loader(params, resolve_data_dir(data_dir), int(seed))
+    w = spec.loader(params, resolve_data_dir(data_dir), int(seed))
+    if not isinstance(w, Workload):
+        raise ConfigError(f"trace {spec.name!r}: its loader returned {type(w).__name__}, not a "
+                          f"kvsched.workload.Workload")
+    return w
