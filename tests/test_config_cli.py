@@ -350,3 +350,51 @@ def test_cfg_checks_values_before_printing(override, expect, capsys):
     """``run --cfg`` shows the config a run would use, so it refuses what a run would refuse."""
     assert main(["run", "--cfg", override]) == 2
     assert expect in capsys.readouterr().err
+
+
+def _fake_module_experiment(monkeypatch, run):
+    """A module experiment 'fake' whose ``run(ctx)`` is ``run``."""
+    import sys
+    import types
+    from kvsched import experiments
+    mod = types.ModuleType("kvsched_test_fake_experiment")
+    mod.run = run
+    monkeypatch.setitem(sys.modules, mod.__name__, mod)
+    monkeypatch.setattr(experiments, "load_module_spec", lambda name: {
+        "name": name, "kind": "module", "module": mod.__name__, "scale": "quick",
+        "params": {"quick": {"seeds": [0], "trials": 2, "limit": 1.0, "label": "x", "n": None}}})
+
+
+def test_a_failed_experiment_rerun_keeps_the_previous_results(tmp_path, monkeypatch):
+    from kvsched.experiments import run_experiment
+
+    def run(ctx):
+        if ctx.params["trials"] < 0:
+            ctx.table(pd.DataFrame({"t": []}), "trials")    # half the outputs, then a crash
+            raise KeyError("arrival_model")
+        ctx.table(pd.DataFrame({"t": range(ctx.params["trials"])}), "trials")
+    _fake_module_experiment(monkeypatch, run)
+    out = tmp_path / "fake"
+    run_experiment("fake", out=out)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    with pytest.raises(KeyError):
+        run_experiment("fake", sets=["trials=-1"], out=out)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before     # no staging folder left either
+    run_experiment("fake", sets=["trials=3"], out=out)
+    assert len(pd.read_csv(out / "trials.csv")) == 3 and json.loads((out / "done.json").read_text())["params"]["trials"] == 3
+
+
+@pytest.mark.parametrize("setting,expect", [
+    ("seeds=5", "seeds must be a list"),
+    ("trials=abc", "trials must be a whole number"),
+    ("trials=1.5", "trials must be a whole number"),
+    ("label=3", "label must be a string"),
+])
+def test_experiment_set_values_have_the_presets_types(monkeypatch, tmp_path, setting, expect):
+    from kvsched.experiments import run_experiment
+    _fake_module_experiment(monkeypatch, lambda ctx: pytest.fail("ran with a mistyped parameter"))
+    with pytest.raises(ConfigError, match=expect):
+        run_experiment("fake", sets=[setting], out=tmp_path)
+    _fake_module_experiment(monkeypatch, lambda ctx: None)
+    run_experiment("fake", sets=["limit=2", "n=7", "seeds=[1, 2]"], out=tmp_path)   # int for a float, null's any
+

@@ -23,6 +23,9 @@ writes tables and figures under ``results/<name>/`` and, last, ``results/<name>/
 from __future__ import annotations
 
 import importlib
+import os
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -122,18 +125,64 @@ def run_experiment(name: str, scale: str | None = None, sets: list[str] = (), ou
         k, v = s.split("=", 1)
         if k not in params:
             raise ConfigError(f"experiment {name!r} has no parameter {k!r}; valid: {', '.join(params)}")
-        params[k] = _coerce(v)
+        params[k] = _check_set(name, k, params[k], _coerce(v))
     outdir = Path(out) if out else Path("results") / name
     outdir.mkdir(parents=True, exist_ok=True)
-    (outdir / "done.json").unlink(missing_ok=True)
     prov = provenance()                 # the code version that runs, not the one at the end
-    ctx = ExperimentContext(name, scale, params, outdir, data_dir)
-    mod = importlib.import_module(spec["module"])
-    t0 = time.perf_counter()
-    mod.run(ctx)
-    figs = sorted({w.rsplit(".", 1)[0] + ".png" for w in ctx.written if w.endswith(".png")})
-    write_claims(outdir, name, spec.get("description", ""), ctx.claims, figs)
-    write_json(outdir / "done.json", {"experiment": name, "scale": scale, "params": params,
-                                      "wall_s": time.perf_counter() - t0, "written": ctx.written,
-                                      "provenance": prov})
+    # The module writes into a staging folder beside the results; only a run that finishes
+    # replaces them, so a failed or killed rerun leaves the previous results whole.
+    stage = Path(tempfile.mkdtemp(prefix=".staging-", dir=outdir))
+    try:
+        ctx = ExperimentContext(name, scale, params, stage, data_dir)
+        mod = importlib.import_module(spec["module"])
+        t0 = time.perf_counter()
+        mod.run(ctx)
+        figs = sorted({w.rsplit(".", 1)[0] + ".png" for w in ctx.written if w.endswith(".png")})
+        write_claims(stage, name, spec.get("description", ""), ctx.claims, figs)
+        write_json(stage / "done.json", {"experiment": name, "scale": scale, "params": params,
+                                         "wall_s": time.perf_counter() - t0, "written": ctx.written,
+                                         "provenance": prov})
+        _publish(stage, outdir)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
     return outdir
+
+
+def _publish(stage: Path, outdir: Path) -> None:
+    """Move every file of ``stage`` to the same place under ``outdir`` (each move atomic);
+    ``done.json``, the completion marker, is removed first and moved last."""
+    (outdir / "done.json").unlink(missing_ok=True)
+    files = sorted(p for p in stage.rglob("*") if p.is_file())
+    files.sort(key=lambda p: p.relative_to(stage) == Path("done.json"))
+    for f in files:
+        dest = outdir / f.relative_to(stage)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(f, dest)
+
+
+def _check_set(name: str, key: str, default: Any, value: Any) -> Any:
+    """A ``--set`` value must have the preset value's type (a list for a list, a whole number for
+    a whole number, ...): ``seeds=5`` for a list of seeds was a TypeError deep in the run."""
+    def kind(v):
+        if isinstance(v, bool):
+            return "true or false"
+        if isinstance(v, int):
+            return "a whole number"
+        if isinstance(v, float):
+            return "a number"
+        if isinstance(v, str):
+            return "a string"
+        if isinstance(v, (list, tuple)):
+            return "a list, e.g. [1, 2]"
+        if isinstance(v, dict):
+            return "a mapping, e.g. {a: 1}"
+        return None
+    want, got = kind(default), kind(value)
+    if want is None or value is None:         # null: the module's own default or check
+        return value
+    if want == "a number" and got == "a whole number":
+        return float(value)
+    if got != want:
+        raise ConfigError(f"experiment {name!r}: --set {key}={value!r}: {key} must be {want} "
+                          f"(the preset has {default!r})")
+    return value

@@ -107,6 +107,9 @@ def run_trials(models, trials, seed0, time_limit, num_workers, exact_n=0, use_lp
 def run_preset(p: dict, progress=None, only=None) -> pd.DataFrame:
     """:func:`run_trials` with a preset's parameters (``conf/experiment/mcsf_synthetic.yaml``)."""
     opt = lambda key, cast: None if p.get(key) is None else cast(p[key])  # noqa: E731
+    if int(p["trials"]) < 1 or not p.get("models", [1, 2]):
+        raise ConfigError(f"mcsf_synthetic needs trials >= 1 and at least one arrival model, got "
+                          f"trials={p['trials']!r}, models={p.get('models')!r}")
     return run_trials(list(p.get("models", [1, 2])), int(p["trials"]), int(p.get("seed0", 0)),
                       float(p["time_limit"]), int(p.get("num_workers", 1)), int(p.get("exact_n", 0)),
                       bool(p.get("use_lp", False)), float(p.get("lp_time_limit", 30.0)), progress, p.get("n"),
