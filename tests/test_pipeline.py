@@ -60,6 +60,9 @@ def test_bad_override_fails_before_any_job():
     spec = dict(spec, axes={**spec["axes"], "algorithm": ["fcfs", "mcsff"]})
     with pytest.raises(ConfigError, match="algorithm=mcsff"):
         validate_points(spec)
+    # a bad value too: it failed only in the jobs, after Snakemake had removed the points' old results
+    with pytest.raises(ConfigError, match="memory.capacity must be a positive integer"):
+        validate_points(load_sweep("skeleton"), ["memory.capacity=abc"])
 
 
 def test_variant_axis_bundles_overrides_under_one_label():
