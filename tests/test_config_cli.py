@@ -388,7 +388,7 @@ def test_a_failed_experiment_rerun_keeps_the_previous_results(tmp_path, monkeypa
     ("seeds=5", "seeds must be a list"),
     ("trials=abc", "trials must be a whole number"),
     ("trials=1.5", "trials must be a whole number"),
-    ("label=3", "label must be a string"),
+    ("limit=[1]", "limit must be a number"),
 ])
 def test_experiment_set_values_have_the_presets_types(monkeypatch, tmp_path, setting, expect):
     from kvsched.experiments import run_experiment

@@ -161,8 +161,8 @@ def _publish(stage: Path, outdir: Path) -> None:
 
 
 def _check_set(name: str, key: str, default: Any, value: Any) -> Any:
-    """A ``--set`` value must have the preset value's type (a list for a list, a whole number for
-    a whole number, ...): ``seeds=5`` for a list of seeds was a TypeError deep in the run."""
+    """A ``--set`` value must have the preset value's type where that is a list, a number, a
+    switch or a mapping: ``seeds=5`` for a list of seeds was a TypeError deep in the run."""
     def kind(v):
         if isinstance(v, bool):
             return "true or false"
@@ -170,15 +170,13 @@ def _check_set(name: str, key: str, default: Any, value: Any) -> Any:
             return "a whole number"
         if isinstance(v, float):
             return "a number"
-        if isinstance(v, str):
-            return "a string"
         if isinstance(v, (list, tuple)):
             return "a list, e.g. [1, 2]"
         if isinstance(v, dict):
             return "a mapping, e.g. {a: 1}"
         return None
     want, got = kind(default), kind(value)
-    if want is None or value is None:         # null: the module's own default or check
+    if want is None or value is None:         # a string (a name or a spec) or null: the module checks it
         return value
     if want == "a number" and got == "a whole number":
         return float(value)
