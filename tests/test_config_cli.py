@@ -398,3 +398,30 @@ def test_experiment_set_values_have_the_presets_types(monkeypatch, tmp_path, set
     _fake_module_experiment(monkeypatch, lambda ctx: None)
     run_experiment("fake", sets=["limit=2", "n=7", "seeds=[1, 2]"], out=tmp_path)   # int for a float, null's any
 
+
+def test_data_without_an_action_names_only_the_action(capsys):
+    """``keys`` is optional (``kvsched data verify`` checks every file), so only the action is missing."""
+    with pytest.raises(SystemExit) as e:
+        main(["data"])
+    assert e.value.code == 2
+    assert capsys.readouterr().err.strip().endswith("error: the following arguments are required: action")
+
+
+def test_engine_line_counts_rejections_as_run_does(monkeypatch, tmp_path, capsys):
+    """The engine command's summary line gives rejections with their reasons, like ``kvsched run``'s.
+    The replay is replaced by a fixed summary, so no model (or torch) is needed."""
+    import kvsched.engine.runner as engine_runner
+
+    metrics = {"requests": 40, "completed": 34, "rejected": 6,
+               "rejected_by_reason": {"kv_exceeds_memory": 5, "prompt_exceeds_memory": 1},
+               "latency_mean": 3.29, "latency_p99": 12.86, "evictions": 0, "time_unit": "s"}
+    summary = {"metrics": metrics, "resolved": {"memory_capacity": 256}, "timing": {"iterations": 1809},
+               "engine": {"label": "cpu-tiny", "dtype": "float32", "clock": "virtual"}}
+    monkeypatch.setattr(engine_runner, "run", lambda cfg, engine: summary)
+    assert main(["engine", "trace=lmsys_like", "algorithm=mcsf", "memory.capacity=256", f"out={tmp_path}"]) == 0
+    line = capsys.readouterr().out
+    assert ("34/40 completed, 6 rejected (kv_exceeds_memory: 5, prompt_exceeds_memory: 1), "
+            "mean latency 3.29 s, p99 12.86 s, evictions 0, 1809 iterations") in line, line
+    metrics.update(rejected=0, rejected_by_reason={}, completed=40)
+    assert main(["engine", "trace=lmsys_like", "algorithm=mcsf", "memory.capacity=256", f"out={tmp_path}"]) == 0
+    assert "40/40 completed, 0 rejected, mean latency" in capsys.readouterr().out

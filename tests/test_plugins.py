@@ -5,6 +5,7 @@ import json
 import re
 import textwrap
 
+import numpy as np
 import pandas as pd
 
 import pytest
@@ -293,3 +294,55 @@ def test_a_malformed_plugin_trace_is_named(tmp_path, capsys, returns, expect):
                  "sim.progress=false", f"out={tmp_path / 'r'}"]) == 2
     err = capsys.readouterr().err
     assert expect in err and "Traceback" not in err, err
+
+
+PREDICTOR_EXAMPLE = str(ROOT / "examples" / "my_predictor.py")
+
+
+def test_example_predictor_runs_learns_and_records_its_file(tmp_path):
+    out = tmp_path / "run"
+    assert main(["run", *SMALL, f"plugins=[{PREDICTOR_EXAMPLE}]", "predictor=bucket_median", "predictor.prior=20",
+                 "algorithm=mcsf", f"out={out}"]) == 0
+    s = json.loads((out / "summary.json").read_text())
+    assert s["config"]["predictor"] == {"name": "bucket_median", "prior": 20, "window": 50}
+    assert s["resolved"]["predictor_uses_truth"] is False and s["metrics"]["completed"] == s["metrics"]["requests"]
+    (rec,) = s["provenance"]["plugins"]
+    assert rec["sha256"] == hashlib.sha256(open(PREDICTOR_EXAMPLE, "rb").read()).hexdigest()
+    from kvsched.predictors import build_predictor
+    p = build_predictor({"name": "bucket_median", "prior": 20, "window": 3})
+    prompt = np.array([10, 12, 100])                  # buckets 3, 3, 6 (tokens)
+    assert p.predict(np.arange(3), prompt, [None] * 3, None).point.tolist() == [20, 20, 20]
+    p.observe(np.arange(4), np.full(4, 10), [None] * 4, np.array([1000, 5, 7, 9]))   # the window keeps 5, 7, 9
+    got = p.predict(np.arange(3), prompt, [None] * 3, None)
+    assert got.point.tolist() == [7, 7, 20] and got.lo.tolist() == [5, 5, 20] and got.hi.tolist() == [8, 8, 20]
+    with pytest.raises(ConfigError, match="prior and window must be >= 1"):
+        build_predictor({"name": "bucket_median", "window": 0})
+
+
+def _readme_plugin_blocks(heading: str) -> tuple[list[str], list[str]]:
+    """The python blocks and the ``kvsched run`` commands (continuations joined) of a README subsection."""
+    text = (ROOT / "README.md").read_text()
+    sec = text.split(heading + "\n", 1)[1].split("\n#", 1)[0]
+    blocks = re.findall(r"```(\w+)\n(.*?)```", sec, re.S)
+    runs = [c for lang, b in blocks if lang == "bash" for c in b.replace("\\\n", " ").splitlines()
+            if c.startswith("kvsched run ")]
+    return [b for lang, b in blocks if lang == "python"], runs
+
+
+def test_readme_predictor_and_trace_examples_run_as_written(tmp_path, monkeypatch):
+    """The README's predictor is examples/my_predictor.py; its trace, saved as my_trace.py, runs
+    with the command shown."""
+    (pred,), pred_runs = _readme_plugin_blocks("### Your own predictor")
+    assert pred.strip() in open(PREDICTOR_EXAMPLE).read()
+    (trace,), trace_runs = _readme_plugin_blocks("### Your own trace generator")
+    (tmp_path / "my_trace.py").write_text(trace)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "examples").symlink_to(ROOT / "examples")
+    for k, cmd in enumerate(pred_runs + trace_runs):
+        out = tmp_path / f"run{k}"
+        assert main(cmd.split()[1:] + ["sim.progress=false", f"out={out}"]) == 0, cmd
+        s = json.loads((out / "summary.json").read_text())
+        assert s["metrics"]["completed"] == s["metrics"]["requests"] > 0
+    assert len(pred_runs) == len(trace_runs) == 1
+    assert s["config"]["trace"] == {"name": "bursts", "n": 200, "size": 10, "gap": 40.0}
+    assert s["resolved"]["memory_capacity"] == 500 and s["metrics"]["time_unit"] == "rounds"

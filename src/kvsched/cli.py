@@ -105,7 +105,8 @@ def _cmd_engine(args: argparse.Namespace) -> int:
     m, e = summary["metrics"], summary["engine"]
     print(f"{cfg.algorithm.name} on {cfg.trace.name} (M={summary['resolved']['memory_capacity']}) through "
           f"{e['label']} ({e['dtype']}, clock {e['clock']}): {m['completed']}/{m['requests']} completed, "
-          f"mean latency {_num(m['latency_mean'], 's')}, p99 {_num(m['latency_p99'], 's')}, evictions {m['evictions']}, "
+          f"{m['rejected']} rejected{_rejections(m)}, mean latency {_num(m['latency_mean'], 's')}, "
+          f"p99 {_num(m['latency_p99'], 's')}, evictions {m['evictions']}, "
           f"{summary['timing']['iterations']} iterations -> {cfg.out}")
     return 0
 
@@ -125,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     r.set_defaults(func=_cmd_run)
     d = sub.add_parser("data", help="verify or download the reference data files (sha256-checked)")
     d.add_argument("action", choices=["fetch", "verify"])
-    d.add_argument("keys", nargs="*", help="manifest keys (default: all)")
+    d.add_argument("keys", nargs="*", default=[], help="manifest keys (default: all)")  # a default keeps it optional
     d.add_argument("--data-dir", default=None)
     d.add_argument("--force", action="store_true", help="re-download files whose checksum differs")
     d.set_defaults(func=_cmd_data)
