@@ -34,7 +34,7 @@ import numpy as np
 from ..policies.admission import FCFS, MCSF, QUIET_HORIZON, ShortestFirst
 from ..policies.protection import AlphaProtection
 from ..policies.vllm import VllmFCFS
-from ..predictors.base import Predictor, checked_predictions
+from ..predictors.base import Predictor, checked_points
 from ..predictors.synthetic import Oracle
 from .engine import ARRIVAL_TOL, REJECT_KV, REJECT_PROMPT, RunRecord, deadlock_error
 
@@ -263,7 +263,7 @@ def run_fast(sim) -> RunRecord:
                 oka = np.asarray(ok, dtype=np.int64)
                 p = predictor.predict(oka, w.prompt[oka], [texts[i] for i in ok],
                                       truth[oka] if predictor.uses_truth else None)
-                pv = checked_predictions(predictor, p, len(oka))[0].tolist()
+                pv = checked_points(predictor, p, len(oka))
                 for i, v in zip(ok, pv):
                     pred[i] = v
             for i in ok:
