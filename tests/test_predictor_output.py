@@ -42,6 +42,7 @@ BAD = [
     (lambda n: Predictions(np.ones(n + 1)), r"point has shape \(\d+,\) for \d+ arriving requests"),
     (lambda n: Predictions(np.ones(n), lo=np.full(n, 9), hi=np.full(n, 2)), "interval lo > hi"),
     (lambda n: Predictions(np.ones(n), lo=np.ones(n)), "needs both lo and hi"),
+    (lambda n: Predictions(np.ones(n, dtype=np.int64), hi=np.ones(n)), "needs both lo and hi"),
     (lambda n: Predictions(np.ones(n), quantiles=np.ones((n, 3))), r"quantiles has shape \(\d+, 3\)"),
 ]
 

@@ -85,10 +85,8 @@ def checked_predictions(predictor: Predictor, p, n: int) -> tuple[np.ndarray, np
     who = f"predictor {getattr(predictor, 'name', type(predictor).__name__)!r}"
     if not isinstance(p, Predictions):
         raise SimulationError(f"{who} returned {type(p).__name__}; predict must return Predictions(point=...)")
-    pt = p.point
-    if (p.lo is None and p.hi is None and p.quantiles is None and type(pt) is np.ndarray
-            and pt.dtype.kind in "iu" and pt.shape == (n,) and (n == 0 or pt.min() >= 0)):
-        return np.maximum(pt, 1).astype(np.int64, copy=False), None, None, None   # the common case, fast
+    if _points_only(p, n) and (n == 0 or p.point.min() >= 0):
+        return np.maximum(p.point, 1).astype(np.int64, copy=False), None, None, None   # the common case, fast
 
     def arr(x, what: str, shape: tuple) -> np.ndarray:
         try:
@@ -118,13 +116,19 @@ def checked_predictions(predictor: Predictor, p, n: int) -> tuple[np.ndarray, np
     return point, lo, hi, q
 
 
-def checked_points(predictor: Predictor, p, n: int) -> list[int]:
-    """``checked_predictions(...)[0]`` as a list, with a cheaper lane for the usual answer (a
-    flat integer array, nothing else) that the fast simulator asks for once per arrival."""
+def _points_only(p, n: int) -> bool:
+    """``p`` is the usual answer: a :class:`Predictions` holding only an integer point array for
+    ``n`` requests (its values still to be checked)."""
     pt = getattr(p, "point", None)
-    if (type(p) is Predictions and p.lo is None and p.quantiles is None and type(pt) is np.ndarray
-            and pt.dtype.kind in "iu" and pt.shape == (n,)):
-        v = pt.tolist()
+    return (type(p) is Predictions and p.lo is None and p.hi is None and p.quantiles is None
+            and type(pt) is np.ndarray and pt.dtype.kind in "iu" and pt.shape == (n,))
+
+
+def checked_points(predictor: Predictor, p, n: int) -> list[int]:
+    """``checked_predictions(...)[0]`` as a list, with a cheaper lane for the usual answer that
+    the fast simulator asks for once per arrival (Python on a short list, no numpy calls)."""
+    if _points_only(p, n):
+        v = p.point.tolist()
         if n == 0 or min(v) >= 0:
             return [x if x > 1 else 1 for x in v]
     return checked_predictions(predictor, p, n)[0].tolist()
