@@ -68,13 +68,13 @@ class Workload:
         """``x`` as a 1-D float64 array, or int64 if ``whole`` (tokens): a fractional, NaN or
         non-numeric value is an error, not silently truncated."""
         v = np.asarray(x)
-        if v.dtype.kind not in "iuf":
-            try:
-                v = v.astype(np.float64) if v.dtype.kind != "b" else None
-            except (TypeError, ValueError):
-                v = None
-            if v is None:
-                raise TraceFormatError(f"workload {self.name!r}: {what} must be numbers")
+        try:
+            if v.dtype.kind == "b":
+                raise TypeError
+            if v.dtype.kind not in "iuf":          # e.g. strings of digits
+                v = v.astype(np.float64)
+        except (TypeError, ValueError):
+            raise TraceFormatError(f"workload {self.name!r}: {what} must be numbers") from None
         if v.ndim != 1:
             raise TraceFormatError(f"workload {self.name!r}: {what} must be a flat array, got shape {v.shape}")
         if not whole:

@@ -152,9 +152,8 @@ def _publish(stage: Path, outdir: Path) -> None:
     """Move every file of ``stage`` to the same place under ``outdir`` (each move atomic);
     ``done.json``, the completion marker, is removed first and moved last."""
     (outdir / "done.json").unlink(missing_ok=True)
-    files = sorted(p for p in stage.rglob("*") if p.is_file())
-    files.sort(key=lambda p: p.relative_to(stage) == Path("done.json"))
-    for f in files:
+    done = stage / "done.json"
+    for f in sorted((p for p in stage.rglob("*") if p.is_file()), key=lambda p: (p == done, p)):
         dest = outdir / f.relative_to(stage)
         dest.parent.mkdir(parents=True, exist_ok=True)
         os.replace(f, dest)
