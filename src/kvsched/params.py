@@ -1,4 +1,5 @@
-"""Type checks for the parameter dataclasses of policies and predictors.
+"""Checks shared by the policy and predictor registries: the types of parameter dataclasses
+(:func:`check_param_types`) and the names classes register under (:func:`name_clash`).
 
 A config value that does not match its field's annotation (``bool``, ``int``, ``float``,
 ``str``, optionally ``None``) is a ConfigError naming the key, instead of a TypeError deep
