@@ -7,6 +7,7 @@ from helpers import linear, sim, wl
 from kvsched.errors import PolicyError, SimulationError
 from kvsched.latency.base import unit_rounds
 from kvsched.metrics import request_table, run_summary
+from kvsched.policies import build_policy
 from kvsched.policies.base import Policy
 from kvsched.predictors import build_predictor
 from kvsched.sim.engine import REJECT_KV, REJECT_PROMPT, simulate
@@ -76,6 +77,34 @@ def test_readmitting_names_only_the_wrong_ids():
 def test_deadlock_is_reported():
     with pytest.raises(SimulationError, match="deadlock"):
         simulate(wl([1], [1]), Never(capacity=8), build_predictor({"name": "oracle"}), 8, unit_rounds())
+
+
+class Thrash(Policy):
+    """Admits everything that fits, then evicts the whole batch before the next round."""
+    name = "thrash"
+    voluntary_preemption = True
+
+    def admit(self, view):
+        return [int(view.waiting[0])] if len(view.waiting) else []
+
+    def preempt(self, view):
+        return [int(i) for i in view.running]
+
+
+def test_livelock_is_reported():
+    # nothing ever completes: the watchdog stops it after STALL_FACTOR x (5 + 1) rounds
+    with pytest.raises(SimulationError, match=r"livelock: policy 'thrash' has run 61 rounds"):
+        simulate(wl([1, 1], [5, 5]), Thrash(capacity=20), build_predictor({"name": "oracle"}), 20, unit_rounds())
+
+
+def test_livelock_watchdog_spares_heavy_preemption():
+    # vLLM-style recompute under memory pressure evicts often, but requests keep finishing
+    rng = np.random.default_rng(3)
+    n = 300
+    w = wl(rng.integers(1, 20, n).tolist(), rng.integers(1, 200, n).tolist())
+    rec = simulate(w, build_policy({"name": "vllm_fcfs"}, capacity=240), build_predictor({"name": "oracle"}), 240,
+                   unit_rounds(), fast=False)
+    assert rec.evictions.sum() > 100 and np.isfinite(rec.completion).all()
 
 
 def test_idle_gaps_are_skipped():

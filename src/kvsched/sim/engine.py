@@ -87,8 +87,23 @@ def deadlock_error(policy: str, waiting: int) -> SimulationError:
         f"request(s) while the batch is empty and no request is still to arrive")
 
 
+def livelock_error(policy: str, rounds: int, evictions: int, factor: int, max_output: int) -> SimulationError:
+    """The error for a policy that keeps evicting while nothing finishes: ``rounds`` rounds since
+    a request last left the system, ``evictions`` evictions in them."""
+    return SimulationError(
+        f"livelock: policy {policy!r} has run {rounds} rounds and evicted requests {evictions} times "
+        f"without any request finishing (the limit is {factor} x (longest output {max_output} + 1) rounds; "
+        f"a request that is never evicted finishes within its output length). Evicting every request "
+        f"before it completes, e.g. all of the batch each round, never makes progress")
+
+
 class Simulator:
     """One simulation run. Build it, call :meth:`run` once."""
+
+    # Livelock watchdog: without evictions a running request finishes within its output length
+    # (rounds), so the watchdog can fire only on a policy that evicts; it does after this many
+    # times the longest output (plus 1) in rounds with no request finishing.
+    STALL_FACTOR = 10
 
     def __init__(self, workload: Workload, policy: Policy, predictor: Predictor, capacity: int,
                  latency: LinearLatency, *, step_mode: bool = False, progress=None, on_advance=None,
@@ -125,6 +140,9 @@ class Simulator:
         self.finished = 0
         self.decisions = 0
         self.evicted_now = False
+        self._last_finish_rnd = 0                 # round of the last completion or rejection
+        self._evicted_since = 0                   # evictions since then (livelock watchdog)
+        self._stall_rounds = self.STALL_FACTOR * (int(workload.output.max(initial=0)) + 1)
         self.oracle = bool(predictor.oracle)
         # a policy that reads no predictions gets none: the predictor is not run at all
         self.predicts = bool(policy.reads_predictions)
@@ -212,6 +230,8 @@ class Simulator:
 
     def _finish(self, ids: np.ndarray) -> None:
         self.finished += len(ids)
+        if len(ids):
+            self._last_finish_rnd, self._evicted_since = self.rnd, 0
         if self.progress_cb is not None and len(ids):
             self.progress_cb(len(ids))
 
@@ -284,6 +304,7 @@ class Simulator:
         self.wasted_decode[ids] += pub.progress[ids]
         self.wasted_prefill[ids] += pub.prompt[ids]
         pub.evictions[ids] += 1
+        self._evicted_since += len(ids)
         pub.progress[ids] = 0
         pub.start_time[ids] = np.nan
         pub.start_round[ids] = -1
@@ -459,6 +480,9 @@ class Simulator:
                 self.completion[done] = self.clock
                 self._observe(done)
                 self._finish(done)
+            elif self._evicted_since and self.rnd - self._last_finish_rnd > self._stall_rounds:
+                raise livelock_error(self.policy.name, self.rnd - self._last_finish_rnd, self._evicted_since,
+                                     self.STALL_FACTOR, int(self._truth.max()))
         if self.usage != 0 or len(self.running):
             raise tampered_error(self.policy.name, f"{self.usage} KV tokens still counted after the last request")
         return RunRecord(
