@@ -252,6 +252,16 @@ def test_failed_run_keeps_previous_results(tmp_path):
     assert (out / "summary.json").read_bytes() == before
 
 
+def test_failed_run_leaves_no_folder_of_its_own(tmp_path):
+    keep = tmp_path / "keep"
+    keep.mkdir()
+    out = keep / "a" / "b"
+    assert main(["run", *SMALL, "predictor=noisy", "predictor.eps=-1", f"out={out}"]) == 2
+    assert list(keep.iterdir()) == []        # a/ and a/b/ were made by the run and are gone again
+    assert main(["run", *SMALL, "predictor=noisy", "predictor.eps=-1", f"out={keep}"]) == 2
+    assert keep.is_dir()                      # a folder that was there before stays
+
+
 def test_results_are_readable_by_others(tmp_path):
     import os
     import stat
