@@ -47,6 +47,19 @@ def test_every_format_gives_the_same_workload(tmp_path, fmt):
     assert w.meta["dropped_zero_output"] == 1 and w.meta["sha256"] == sha256_file(f)
 
 
+def test_a_run_warns_about_dropped_rows(tmp_path, capsys):
+    import json
+    from kvsched.cli import main
+    f = _write(tmp_path, "csv")
+    out = tmp_path / "r"
+    args = ["run", "trace=file", f"trace.path={f}", "trace.prompt_col=in", "trace.output_col=out",
+            "trace.arrival_col=t", "algorithm=fcfs", "memory.capacity=64", "sim.progress=false", f"out={out}"]
+    assert main(args) == 0
+    msg = f"trace 'file' ({f.resolve()}): 1 of 4 rows have output 0 and were left out"
+    assert msg in capsys.readouterr().err
+    assert any(msg in w for w in json.loads((out / "summary.json").read_text())["warnings"])
+
+
 def test_timestamps_in_csv_and_parquet(tmp_path):
     stamps = pd.to_datetime(["2024-01-01 10:00:00", "2024-01-01 10:00:01.5", "2024-01-01 10:00:04"], format="ISO8601")
     df = pd.DataFrame({"t": stamps, "in": [1, 2, 3], "out": [5, 6, 7]})

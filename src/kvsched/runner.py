@@ -74,7 +74,7 @@ def execute(cfg: DictConfig) -> tuple[dict, Any]:
     t_load = time.perf_counter() - t0
     M = resolve_capacity(c["memory"]["capacity"], wl)
     latency = build_latency(c["latency"], data_dir)
-    notes = unit_mismatch(wl.time_unit, latency.unit, wl.name, c["latency"].get("name"))
+    notes = unit_mismatch(wl.time_unit, latency.unit, wl.name, c["latency"].get("name")) + dropped_rows(wl)
     for note in notes:
         print(f"kvsched: warning: {note}", file=sys.stderr)
     policy = build_policy(c["algorithm"], capacity=M, seed=seed + 1, latency=latency)
@@ -149,6 +149,17 @@ def _missing_parents(value: Any) -> list[Path]:
         made.append(d)
         d = d.parent
     return made
+
+
+def dropped_rows(wl) -> list[str]:
+    """A warning when the trace loader left out rows with output 0 (a request decodes at least
+    one token); otherwise they would vanish from the results without a word."""
+    k = int(wl.meta.get("dropped_zero_output") or 0)
+    if not k:
+        return []
+    rows, src = wl.meta.get("rows"), wl.meta.get("source")
+    return [f"trace {wl.name!r}{f' ({src})' if src else ''}: {k} of {rows} rows have output 0 and were left out "
+            f"(every request decodes at least one token)"]
 
 
 def check_out_dir(value: Any) -> Path:
