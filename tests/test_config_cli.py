@@ -9,7 +9,7 @@ from omegaconf import OmegaConf
 
 from kvsched.cli import main
 from kvsched.config import compose, conf_dir
-from kvsched.errors import ConfigError
+from kvsched.errors import ConfigError, ExperimentError
 from kvsched.policies import get_policy_class, list_policies
 from kvsched.policies.base import params_fields
 from kvsched.predictors.registry import _REGISTRY as PREDICTORS
@@ -387,9 +387,17 @@ def test_a_failed_experiment_rerun_keeps_the_previous_results(tmp_path, monkeypa
     out = tmp_path / "fake"
     run_experiment("fake", out=out)
     before = {p.name: p.read_bytes() for p in out.iterdir()}
-    with pytest.raises(KeyError):
+    with pytest.raises(ExperimentError, match=r"experiment 'fake' failed: KeyError: 'arrival_model' at "
+                       r"test_config_cli.py:\d+ in run .*this run set trials=-1: check those values"):
         run_experiment("fake", sets=["trials=-1"], out=out)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before     # no staging folder left either
+    monkeypatch.setenv("KVSCHED_TRACEBACK", "1")
+    with pytest.raises(KeyError):                                        # the module's own exception
+        run_experiment("fake", sets=["trials=-1"], out=out)
+    monkeypatch.delenv("KVSCHED_TRACEBACK")
+    with pytest.raises(ExperimentError):
+        run_experiment("fake", sets=["trials=-1"], out=tmp_path / "new")
+    assert not (tmp_path / "new").exists()                               # a failed first run leaves no folder
     run_experiment("fake", sets=["trials=3"], out=out)
     assert len(pd.read_csv(out / "trials.csv")) == 3 and json.loads((out / "done.json").read_text())["params"]["trials"] == 3
 
@@ -407,6 +415,26 @@ def test_experiment_set_values_have_the_presets_types(monkeypatch, tmp_path, set
         run_experiment("fake", sets=[setting], out=tmp_path)
     _fake_module_experiment(monkeypatch, lambda ctx: None)
     run_experiment("fake", sets=["limit=2", "n=7", "seeds=[1, 2]"], out=tmp_path)   # int for a float, null's any
+
+
+@pytest.mark.parametrize("setting,expect", [
+    ("families=[nope]", r"unknown families \['nope'\]; valid: fat_prompts, hol_blocking"),
+    ("algorithms=[]", "algorithms is empty"),
+    ("synthetic_trials=-2", "synthetic_trials must be >= 0, got -2"),
+])
+def test_gsa_gba_names_a_bad_value(tmp_path, setting, expect):
+    from kvsched.experiments import run_experiment
+    with pytest.raises(ConfigError, match=expect):
+        run_experiment("gsa_gba", sets=["traces=[]", setting], out=tmp_path)
+
+
+def test_gsa_gba_runs_with_one_of_its_two_algorithms(tmp_path):
+    from kvsched.experiments import run_experiment
+    out = run_experiment("gsa_gba", sets=["traces=[]", "synthetic_trials=1", "families=[hol_blocking]",
+                                          "family_memory=[16]", "algorithms=[{name: gba}, {name: fcfs}]"],
+                         out=tmp_path)
+    claims = json.loads((out / "claims.json").read_text())["claims"]
+    assert {c["id"] for c in claims} == {"gba_general"}
 
 
 def test_data_without_an_action_names_only_the_action(capsys):

@@ -23,3 +23,7 @@ class PolicyError(KvschedError):
 
 class SimulationError(KvschedError):
     """The simulation cannot make progress (e.g. a policy deadlock)."""
+
+
+class ExperimentError(KvschedError):
+    """An experiment module failed; the message names it, the failing line and the changed values."""

@@ -33,7 +33,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..errors import ConfigError
+from ..errors import ConfigError, ExperimentError, KvschedError
 from ..io import atomic_write, write_json, write_parquet
 from ..provenance import provenance
 
@@ -119,6 +119,7 @@ def run_experiment(name: str, scale: str | None = None, sets: list[str] = (), ou
     if scale not in levels:
         raise ConfigError(f"experiment {name!r} has no scale {scale!r}; valid: {', '.join(levels)}")
     params = dict(levels[scale])
+    changed = []
     for s in sets:
         if "=" not in s:
             raise ConfigError(f"--set expects key=value, got {s!r}")
@@ -126,7 +127,9 @@ def run_experiment(name: str, scale: str | None = None, sets: list[str] = (), ou
         if k not in params:
             raise ConfigError(f"experiment {name!r} has no parameter {k!r}; valid: {', '.join(params)}")
         params[k] = _check_set(name, k, params[k], _coerce(v))
+        changed.append(f"{k}={params[k]!r}")
     outdir = Path(out) if out else Path("results") / name
+    new_dir = not outdir.exists()
     outdir.mkdir(parents=True, exist_ok=True)
     prov = provenance()                 # the code version that runs, not the one at the end
     # The module writes into a staging folder beside the results; only a run that finishes
@@ -136,7 +139,12 @@ def run_experiment(name: str, scale: str | None = None, sets: list[str] = (), ou
         ctx = ExperimentContext(name, scale, params, stage, data_dir)
         mod = importlib.import_module(spec["module"])
         t0 = time.perf_counter()
-        mod.run(ctx)
+        try:
+            mod.run(ctx)
+        except (KvschedError, KeyboardInterrupt):
+            raise
+        except Exception as e:
+            raise module_failure(name, e, changed, outdir) from e
         figs = sorted({w.rsplit(".", 1)[0] + ".png" for w in ctx.written if w.endswith(".png")})
         write_claims(stage, name, spec.get("description", ""), ctx.claims, figs)
         write_json(stage / "done.json", {"experiment": name, "scale": scale, "params": params,
@@ -145,7 +153,36 @@ def run_experiment(name: str, scale: str | None = None, sets: list[str] = (), ou
         _publish(stage, outdir)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
+        if new_dir and not any(outdir.iterdir()):
+            outdir.rmdir()                      # a failed first run leaves no empty folder
     return outdir
+
+
+def module_failure(name: str, exc: Exception, changed: list[str], outdir: Path) -> Exception:
+    """A module's own exception (a KeyError for an unknown family name, say) as an error that
+    names the experiment, the failing line and the ``--set`` values, the likely cause. With
+    KVSCHED_TRACEBACK=1 the exception itself is raised, with its whole traceback."""
+    import traceback
+    if os.environ.get("KVSCHED_TRACEBACK") == "1":
+        return exc
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = next((f for f in reversed(frames[1:]) if _own_code(f.filename)), frames[-1] if frames else None)
+    at = f" at {Path(where.filename).name}:{where.lineno} in {where.name} ({(where.line or '').strip()})" if where else ""
+    cause = (f"; this run set {', '.join(changed)}: check those values" if changed
+             else "; the preset's own values were used")
+    return ExperimentError(f"experiment {name!r} failed: {type(exc).__name__}: {exc}{at}{cause}. "
+                           f"Nothing in {outdir} was changed (KVSCHED_TRACEBACK=1 shows the whole traceback)")
+
+
+def _own_code(filename: str) -> bool:
+    """Whether a traceback frame is in kvsched or an experiment's own module, not in a library
+    (numpy, pandas, ...) or the standard library: the line worth showing."""
+    import sysconfig
+    f = str(Path(filename).resolve())
+    if f.startswith(str(Path(__file__).resolve().parents[1])):
+        return True
+    libs = {sysconfig.get_paths()[k] for k in ("stdlib", "purelib", "platlib")}
+    return not any(f.startswith(str(Path(d).resolve())) for d in libs)
 
 
 def _publish(stage: Path, outdir: Path) -> None:

@@ -15,11 +15,31 @@ from __future__ import annotations
 import pandas as pd
 
 from ..adversarial import FAMILIES
+from ..errors import ConfigError
 from ..bounds import completion_lower_bound
 from ..traces import load_trace
 from ._sim import label, offline, run_one
 
 BOUNDS = {"gsa": (61.92, 32.0), "gba": (10.67, 6.75)}
+
+
+def check(p: dict) -> None:
+    """The parameters this module needs beyond their types (ConfigError naming the value)."""
+    bad = [f for f in p["families"] if f not in FAMILIES]
+    if bad:
+        raise ConfigError(f"gsa_gba: unknown families {bad}; valid: {', '.join(sorted(FAMILIES))}")
+    if int(p["synthetic_trials"]) < 0:
+        raise ConfigError(f"gsa_gba: synthetic_trials must be >= 0, got {p['synthetic_trials']}")
+    if not p["algorithms"]:
+        raise ConfigError("gsa_gba: algorithms is empty; give at least one, e.g. [{name: gsa}]")
+    if not any(True for _ in _instances_names(p)):
+        raise ConfigError("gsa_gba: no instances: traces with seeds, synthetic_trials and families are all empty")
+
+
+def _instances_names(p: dict):
+    yield from ((tr, s) for tr in p["traces"] for s in p["seeds"])
+    yield from range(int(p["synthetic_trials"]))
+    yield from ((f, m) for f in p["families"] for m in p["family_memory"])
 
 
 def _instances(ctx):
@@ -39,6 +59,7 @@ def _instances(ctx):
 
 
 def run(ctx) -> None:
+    check(ctx.params)
     rows = []
     for inst, seed, w, M in _instances(ctx):
         lb = completion_lower_bound(w.prompt, w.output, M)
@@ -66,6 +87,8 @@ def run(ctx) -> None:
                                  "gba": {"general": 10.67, "large_memory": 6.75}}}
     for a in ("gsa", "gba"):
         d = df[df.algorithm == a]
+        if d.empty:                       # not among this run's algorithms
+            continue
         summary[a] = {"worst_ratio_ub": round(float(d.ratio_ub.max()), 4),
                       "worst_ratio_ub_instance": str(d.loc[d.ratio_ub.idxmax(), "instance"]),
                       "worst_ratio_lb": round(float(d.ratio_lb.max()), 4),
@@ -79,6 +102,8 @@ def run(ctx) -> None:
     note = ("Worst ALG / certified lower bound over the instances (an upper bound on the empirical ratio); "
             "GSA and GBA are reconstructions.")
     for a, (general, large) in BOUNDS.items():
+        if a not in summary:
+            continue
         s = summary[a]
         ctx.claim(f"{a}_general", paper, f"{a.upper()} ratio ≤ {general} (general)", general,
                   f"{s['worst_ratio_ub']} ({s['worst_ratio_ub_instance']})", bool(s["worst_ratio_ub"] <= general),
