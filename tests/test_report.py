@@ -31,3 +31,23 @@ def test_mcsf_claim_is_computed_from_the_table():
     assert rows["mcsf_vs_fcfs"]["reproduced"] is False
     assert rows["mcsf_vs_vllm_fcfs"]["reproduced"] is True
     assert "1.25" in rows["mcsf_vs_fcfs"]["ours"]
+
+
+def test_report_names_the_code_versions_of_mixed_results(tmp_path, monkeypatch):
+    import kvsched.report.build as rb
+    monkeypatch.setattr(rb, "provenance", lambda: {"git": {"commit": "c" * 40, "dirty": False},
+                                                   "packages": {}, "platform": "test"})
+    res = tmp_path / "results"
+    files = []
+    for name in ("mod", "sweep"):
+        (res / name).mkdir(parents=True)
+        write_claims(res / name, name, "", [make_claim("a", "P", "x", 1, 1, True)], [])
+        files.append(res / name / "claims.json")
+    (res / "mod" / "done.json").write_text(json.dumps({"provenance": {"git": {"commit": "c" * 40, "dirty": False}}}))
+    pd.DataFrame({"git_commit": ["c" * 40, "c" * 40, "a" * 40], "git_dirty": [False, False, True]}).to_parquet(
+        res / "sweep" / "runs.parquet")
+    text = build(files, tmp_path / "report.md")
+    assert ("**Code versions.** Not every result below comes from the version that built this report. "
+            "`aaaaaaaaaaaa` with uncommitted changes: sweep (1 of 3 runs); `cccccccccccc`: mod, sweep (2 of 3 runs).") in text
+    pd.DataFrame({"git_commit": ["c" * 40], "git_dirty": [False]}).to_parquet(res / "sweep" / "runs.parquet")
+    assert "Code versions" not in build(files, tmp_path / "report.md")      # one version: no note

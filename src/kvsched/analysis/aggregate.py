@@ -34,6 +34,7 @@ def flatten(summary: dict) -> dict:
         "seed": c["seed"],
         "out": c["out"],
         "git_commit": summary["provenance"]["git"]["commit"],
+        "git_dirty": summary["provenance"]["git"].get("dirty"),
     }
     for k, v in c["trace"].items():   # e.g. trace.rate, trace.n: the load a sweep set
         if k != "name" and not isinstance(v, (dict, list)):

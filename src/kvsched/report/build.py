@@ -51,13 +51,57 @@ def section(c: dict, out_dir: Path, src_dir: Path) -> str:
     return "\n".join(lines)
 
 
+def _label(commit, dirty) -> str:
+    return f"`{(commit or 'unknown')[:12]}`" + (" with uncommitted changes" if dirty else "")
+
+
+def result_versions(claims_file: Path) -> dict[str, int]:
+    """Code versions that produced an experiment's results, read beside its ``claims.json``:
+    ``done.json`` (a module experiment) or the ``git_commit`` column of ``runs.parquet`` (a
+    sweep, one row per run). Maps a version label to its number of runs; {} if neither is there."""
+    d = Path(claims_file).parent
+    if (d / "done.json").exists():
+        g = json.loads((d / "done.json").read_text()).get("provenance", {}).get("git", {})
+        return {_label(g.get("commit"), g.get("dirty")): 1}
+    if (d / "runs.parquet").exists():
+        import pandas as pd
+        df = pd.read_parquet(d / "runs.parquet")
+        if "git_commit" not in df:
+            return {}
+        dirty = df["git_dirty"] if "git_dirty" in df else [None] * len(df)
+        labels = [_label(c, x) for c, x in zip(df["git_commit"], dirty)]
+        return {k: labels.count(k) for k in dict.fromkeys(labels)}
+    return {}
+
+
+def versions_note(claim_files: list[Path], names: list[str], current: str) -> str:
+    """A paragraph for the report when its results do not all come from the code version that
+    builds it (``current``): which experiments ran on which version. Empty otherwise."""
+    per = {n: result_versions(f) for n, f in zip(names, claim_files)}
+    seen = {v for vs in per.values() for v in vs}
+    if not seen or seen == {current}:
+        return ""
+    parts = []
+    for v in sorted(seen):
+        exps = [f"{n} ({vs[v]} of {sum(vs.values())} runs)" if len(vs) > 1 else n
+                for n, vs in per.items() if v in vs]
+        parts.append(f"{v}: {', '.join(exps)}")
+    return ("\n**Code versions.** Not every result below comes from the version that built this "
+            "report. " + "; ".join(parts) + ". Rerun the experiments (`snakemake --forceall`) for "
+            "results from one version.\n")
+
+
 def build(claim_files: list[Path], out: Path, template: Path | None = None) -> str:
     template = template or ROOT / "paper" / "templates" / "report.md"
     out.parent.mkdir(parents=True, exist_ok=True)
     docs = [json.loads(Path(f).read_text()) for f in sorted(claim_files)]
     rows = [r for d in docs for r in d["claims"]]
     prov = provenance()
+    files = sorted(claim_files)
+    versions = versions_note(files, [d["experiment"] for d in docs],
+                             _label(prov["git"]["commit"], prov["git"]["dirty"]))
     text = Template(template.read_text()).substitute(
+        versions=versions,
         commit=prov["git"]["commit"] or "unknown",
         dirty=" (with uncommitted changes)" if prov["git"]["dirty"] else "",
         n_claims=len(rows),
