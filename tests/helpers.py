@@ -6,6 +6,7 @@ import numpy as np
 
 from kvsched.latency.base import LinearLatency, unit_rounds
 from kvsched.policies import build_policy
+from kvsched.policies.base import Policy
 from kvsched.predictors import build_predictor
 from kvsched.sim.engine import simulate
 from kvsched.workload import Workload
@@ -41,3 +42,15 @@ def instances(max_n=12, max_M=40, max_s=8, max_o=15, gaps=(0, 0, 0.5, 1, 3, 7)):
         return wl(s, o, arrival=np.cumsum(g)), M
 
     return draw_instance()
+
+
+class Thrash(Policy):
+    """Admits the first waiting request, then evicts the whole batch before the next round: a livelock."""
+    name = "thrash"
+    voluntary_preemption = True
+
+    def admit(self, view):
+        return [int(view.waiting[0])] if len(view.waiting) else []
+
+    def preempt(self, view):
+        return [int(i) for i in view.running]

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from helpers import linear, sim, wl
+from helpers import Thrash, linear, sim, wl
 from kvsched.errors import PolicyError, SimulationError
 from kvsched.latency.base import unit_rounds
 from kvsched.metrics import request_table, run_summary
@@ -77,18 +77,6 @@ def test_readmitting_names_only_the_wrong_ids():
 def test_deadlock_is_reported():
     with pytest.raises(SimulationError, match="deadlock"):
         simulate(wl([1], [1]), Never(capacity=8), build_predictor({"name": "oracle"}), 8, unit_rounds())
-
-
-class Thrash(Policy):
-    """Admits everything that fits, then evicts the whole batch before the next round."""
-    name = "thrash"
-    voluntary_preemption = True
-
-    def admit(self, view):
-        return [int(view.waiting[0])] if len(view.waiting) else []
-
-    def preempt(self, view):
-        return [int(i) for i in view.running]
 
 
 def test_livelock_is_reported():

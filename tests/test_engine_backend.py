@@ -13,7 +13,8 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from helpers import linear, wl  # noqa: E402
+from helpers import Thrash, linear, wl  # noqa: E402
+from kvsched.errors import SimulationError  # noqa: E402
 from kvsched.engine.backend import NullBackend  # noqa: E402
 from kvsched.engine.loop import EngineLoop  # noqa: E402
 from kvsched.engine.runner import Engine  # noqa: E402
@@ -197,3 +198,11 @@ def test_engine_fidelity_experiment_writes_table_figure_and_claim(tmp_path):
     assert claims[0]["id"] == "engine_fidelity" and "cpu-micro" in claims[0]["ours"]
     assert (out / "fidelity.png").exists() and (out / "runs" / "mcsf" / "load=0.8" / "iterations.parquet").exists()
     assert json.loads((out / "done.json").read_text())["scale"] == "quick"
+
+
+def test_engine_loop_stops_a_livelock():
+    """The loop shares the simulator's watchdog: evicting the whole batch every round never ends."""
+    loop = EngineLoop(wl([1, 1], [5, 5]), Thrash(capacity=20), build_predictor({"name": "oracle"}), 20,
+                      NullBackend(), clock="rounds")
+    with pytest.raises(SimulationError, match="livelock: policy 'thrash' has run 61 rounds"):
+        loop.run()

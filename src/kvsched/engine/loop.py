@@ -206,6 +206,8 @@ class EngineLoop(Simulator):
                 self._finish(done)
                 for i in done:
                     self.events.append((self.rnd - 1, "complete", int(i)))
+            else:
+                self._check_livelock()
             row = {"round": self.rnd - 1, "start": start, "duration": dur, "prefill_tokens": int(prefill),
                    "prefill_requests": len(adm), "batch": int(B), "kv_tokens": int(kv0),
                    "kv_physical": int(st.kv_physical), "kv_padded": int(st.kv_padded),

@@ -480,9 +480,8 @@ class Simulator:
                 self.completion[done] = self.clock
                 self._observe(done)
                 self._finish(done)
-            elif self._evicted_since and self.rnd - self._last_finish_rnd > self._stall_rounds:
-                raise livelock_error(self.policy.name, self.rnd - self._last_finish_rnd, self._evicted_since,
-                                     self.STALL_FACTOR, int(self._truth.max()))
+            elif self._evicted_since:
+                self._check_livelock()
         if self.usage != 0 or len(self.running):
             raise tampered_error(self.policy.name, f"{self.usage} KV tokens still counted after the last request")
         return RunRecord(
@@ -493,6 +492,13 @@ class Simulator:
             reject_reason=self.reject_reason, makespan=self.clock, rounds=self.rnd, busy_time=busy_time,
             peak_memory=int(peak), memory_round_sum=mem_round_sum, memory_time_sum=mem_time_sum,
             energy_j=energy, decisions=self.decisions)
+
+    def _check_livelock(self) -> None:
+        """Raise the livelock error once too many rounds have passed with evictions and without
+        a request finishing (see ``STALL_FACTOR``)."""
+        if self._evicted_since and self.rnd - self._last_finish_rnd > self._stall_rounds:
+            raise livelock_error(self.policy.name, self.rnd - self._last_finish_rnd, self._evicted_since,
+                                 self.STALL_FACTOR, int(self._truth.max()))
 
     def _kv_time_integral(self, dur0: float, k: int, B: int, kv0: int) -> float:
         """Sum over the k rounds of (KV tokens held) x (round duration), token-seconds."""
