@@ -181,7 +181,7 @@ def test_kvsched_engine_writes_the_simulators_files(tmp_path):
     assert list(req.columns) == sim_cols and len(req) == 6
     assert {"prefill_tokens", "batch", "kv_tokens", "duration"} <= set(it.columns) and len(it) > 0
     assert s["metrics"]["completed"] == 6 and s["metrics"]["time_unit"] == "s"
-    assert s["engine"]["label"] == "cpu-micro" and s["engine"]["clock"] == "virtual"
+    assert s["engine"]["label"] == "cpu-micro" and s["engine"]["clock"] == "virtual" and s["engine"]["backend"] == "transformers"
     assert it.duration.sum() == pytest.approx(s["metrics"]["busy_time"])
 
 

@@ -102,7 +102,7 @@ class Engine:
                           duration_fn=duration_fn, max_rounds=max_rounds, on_round=on_round)
         t0 = time.perf_counter()
         rec = loop.run()
-        return EngineResult(rec, loop.iterations, loop.events, {**self.info, "clock": clock, "timer": timer},
+        return EngineResult(rec, loop.iterations, loop.events, {**loop.backend.info(), "clock": clock, "timer": timer},
                             time.perf_counter() - t0)
 
 
