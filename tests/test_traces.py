@@ -436,3 +436,10 @@ def test_csv_first_row_with_an_extra_field(tmp_path):
     q.write_text("x,y\n1,2,3\n4,5,6\n")
     with pytest.raises(TraceFormatError, match=r"x\.csv, line 2: 3 fields, the header has 2"):
         read_csv_columns(q, ["x", "y"])
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, True, "3"])
+def test_load_trace_refuses_a_bad_seed_as_a_run_does(seed):
+    """The same check as ``kvsched run seed=...``; numpy would refuse -1 with its own words."""
+    with pytest.raises(ConfigError, match=r"seed must be an integer >= 0, got"):
+        load_trace({"name": "synthetic_mcsf"}, None, seed)

@@ -1,5 +1,5 @@
-"""Checks shared by the policy and predictor registries: the types of parameter dataclasses
-(:func:`check_param_types`) and the names classes register under (:func:`name_clash`).
+"""Checks shared by the registries: the types of parameter dataclasses (:func:`check_param_types`),
+the names classes register under (:func:`name_clash`) and the run seed (:func:`check_seed`).
 
 A config value that does not match its field's annotation (``bool``, ``int``, ``float``,
 ``str``, optionally ``None``) is a ConfigError naming the key, instead of a TypeError deep
@@ -64,3 +64,10 @@ def name_clash(kind: str, cls: type, registry: dict) -> None:
     if old is not None and old is not cls:
         whose = f"the built-in {kind}" if old.__module__.startswith("kvsched.") else f"{kind} {old.__module__}.{old.__qualname__}"
         raise ValueError(f"{kind} name {name!r} is taken by {whose}; give {cls.__qualname__} another name")
+
+
+def check_seed(seed: Any) -> int:
+    """The run seed: an integer >= 0 (numpy's generators refuse negative seeds)."""
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise ConfigError(f"seed must be an integer >= 0, got {seed!r}")
+    return int(seed)

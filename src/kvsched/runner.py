@@ -14,6 +14,7 @@ from .errors import ConfigError
 from .io import write_json, write_parquet
 from .latency import build_latency
 from .metrics import request_table, run_summary
+from .params import check_seed
 from .policies import build_policy
 from .plugins import load_plugins
 from .predictors import build_predictor
@@ -45,12 +46,6 @@ def check_capacity(value: Any) -> int | str:
     if m <= 0:
         raise ConfigError(f"memory.capacity must be positive, got {m}")
     return m
-
-
-def check_seed(seed: Any) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ConfigError(f"seed must be an integer >= 0, got {seed!r}")
-    return seed
 
 
 def _progress_bar(mode: Any, total: int, desc: str):

@@ -95,7 +95,8 @@ PROGRESS = ("auto", True, False)     # sim.progress
 def _check_values(cfg: DictConfig) -> None:
     """Values the schema's types cannot pin down (checked here so that ``run --cfg`` shows them
     too; ``memory.capacity=auto`` is resolved against the trace by the runner)."""
-    from ..runner import check_capacity, check_seed
+    from ..params import check_seed
+    from ..runner import check_capacity
     check_seed(cfg.seed)
     check_capacity(cfg.memory.capacity)
     progress = OmegaConf.select(cfg, "sim.progress", default="auto")

@@ -6,7 +6,6 @@ fixed name together with the config keys it accepts (and their defaults).
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Any
 
 from ..datastore import resolve_data_dir
 from ..errors import ConfigError
+from ..params import check_seed
 from ..workload import Workload
 
 Loader = Callable[[dict[str, Any], Path, int], Workload]
@@ -89,10 +89,9 @@ def load_trace(cfg: Mapping[str, Any], data_dir: str | Path | None = None, seed:
     if unknown:
         raise ConfigError(
             f"trace {spec.name!r}: unknown key {unknown[0]!r}; valid keys: {', '.join(sorted(spec.defaults))}")
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise ConfigError(f"seed must be an integer, got {seed!r}")
+    seed = check_seed(seed)
     params = {**spec.defaults, **given}
-    w = spec.loader(params, resolve_data_dir(data_dir), int(seed))
+    w = spec.loader(params, resolve_data_dir(data_dir), seed)
     if not isinstance(w, Workload):
         raise ConfigError(f"trace {spec.name!r}: its loader returned {type(w).__name__}, not a "
                           f"kvsched.workload.Workload")
