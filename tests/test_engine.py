@@ -80,8 +80,8 @@ def test_deadlock_is_reported():
 
 
 def test_livelock_is_reported():
-    # nothing ever completes: the watchdog stops it after STALL_FACTOR x (5 + 1) rounds
-    with pytest.raises(SimulationError, match=r"livelock: policy 'thrash' has run 61 rounds"):
+    # nothing ever completes: the watchdog stops it after STALL_FACTOR x (5 + 1 + 5 + 1) rounds
+    with pytest.raises(SimulationError, match=r"livelock: policy 'thrash' has run 121 rounds"):
         simulate(wl([1, 1], [5, 5]), Thrash(capacity=20), build_predictor({"name": "oracle"}), 20, unit_rounds())
 
 
@@ -93,6 +93,16 @@ def test_livelock_watchdog_spares_heavy_preemption():
     rec = simulate(w, build_policy({"name": "vllm_fcfs"}, capacity=240), build_predictor({"name": "oracle"}), 240,
                    unit_rounds(), fast=False)
     assert rec.evictions.sum() > 100 and np.isfinite(rec.completion).all()
+
+
+def test_livelock_watchdog_spares_restarts_before_the_first_completion():
+    # GSA kills and restarts every request at budgets 1, 2, 4, ...: with 200 equal long requests
+    # and room for a few, 10k rounds pass before the first completes (a bound of 10 x the longest
+    # output stopped it)
+    w = wl([1] * 200, [1000] * 200)
+    rec = simulate(w, build_policy({"name": "gsa"}, capacity=4000), build_predictor({"name": "oracle"}), 4000,
+                   unit_rounds(), fast=False)
+    assert np.isfinite(rec.completion).all() and np.nanmin(rec.completion) > 10 * 1001
 
 
 def test_idle_gaps_are_skipped():

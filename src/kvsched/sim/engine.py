@@ -87,22 +87,25 @@ def deadlock_error(policy: str, waiting: int) -> SimulationError:
         f"request(s) while the batch is empty and no request is still to arrive")
 
 
-def livelock_error(policy: str, rounds: int, evictions: int, factor: int, max_output: int) -> SimulationError:
+def livelock_error(policy: str, rounds: int, evictions: int, factor: int, work: int) -> SimulationError:
     """The error for a policy that keeps evicting while nothing finishes: ``rounds`` rounds since
-    a request last left the system, ``evictions`` evictions in them."""
+    a request last left the system, ``evictions`` evictions in them, ``work`` the unfinished
+    requests' output tokens (+1 each)."""
     return SimulationError(
         f"livelock: policy {policy!r} has run {rounds} rounds and evicted requests {evictions} times "
-        f"without any request finishing (the limit is {factor} x (longest output {max_output} + 1) rounds; "
-        f"a request that is never evicted finishes within its output length). Evicting every request "
-        f"before it completes, e.g. all of the batch each round, never makes progress")
+        f"without any request finishing, more than {factor} x the {work} output tokens (+1 per request) "
+        f"that the unfinished requests need. Evicting every request before it completes, e.g. all of "
+        f"the batch each round, never makes progress")
 
 
 class Simulator:
     """One simulation run. Build it, call :meth:`run` once."""
 
-    # Livelock watchdog: without evictions a running request finishes within its output length
-    # (rounds), so the watchdog can fire only on a policy that evicts; it does after this many
-    # times the longest output (plus 1) in rounds with no request finishing.
+    # Livelock watchdog: it fires after STALL_FACTOR x (the unfinished requests' outputs, +1 each)
+    # rounds with evictions and without a request finishing. Every round decodes at least one
+    # token, so a policy that decodes less than that many times the remaining work before
+    # finishing something (one that never evicts, or restarts each request a few times, as GSA's
+    # geometric budgets do) is never stopped.
     STALL_FACTOR = 10
 
     def __init__(self, workload: Workload, policy: Policy, predictor: Predictor, capacity: int,
@@ -142,7 +145,7 @@ class Simulator:
         self.evicted_now = False
         self._last_finish_rnd = 0                 # round of the last completion or rejection
         self._evicted_since = 0                   # evictions since then (livelock watchdog)
-        self._stall_rounds = self.STALL_FACTOR * (int(workload.output.max(initial=0)) + 1)
+        self._work_left = int(np.sum(workload.output)) + n   # output tokens (+1 each) not yet finished
         self.oracle = bool(predictor.oracle)
         # a policy that reads no predictions gets none: the predictor is not run at all
         self.predicts = bool(policy.reads_predictions)
@@ -232,6 +235,7 @@ class Simulator:
         self.finished += len(ids)
         if len(ids):
             self._last_finish_rnd, self._evicted_since = self.rnd, 0
+            self._work_left -= int(np.sum(self._truth[ids])) + len(ids)
         if self.progress_cb is not None and len(ids):
             self.progress_cb(len(ids))
 
@@ -496,9 +500,9 @@ class Simulator:
     def _check_livelock(self) -> None:
         """Raise the livelock error once too many rounds have passed with evictions and without
         a request finishing (see ``STALL_FACTOR``)."""
-        if self._evicted_since and self.rnd - self._last_finish_rnd > self._stall_rounds:
+        if self._evicted_since and self.rnd - self._last_finish_rnd > self.STALL_FACTOR * self._work_left:
             raise livelock_error(self.policy.name, self.rnd - self._last_finish_rnd, self._evicted_since,
-                                 self.STALL_FACTOR, int(self._truth.max()))
+                                 self.STALL_FACTOR, self._work_left)
 
     def _kv_time_integral(self, dur0: float, k: int, B: int, kv0: int) -> float:
         """Sum over the k rounds of (KV tokens held) x (round duration), token-seconds."""
