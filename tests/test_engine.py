@@ -103,6 +103,11 @@ def test_livelock_watchdog_spares_restarts_before_the_first_completion():
     rec = simulate(w, build_policy({"name": "gsa"}, capacity=4000), build_predictor({"name": "oracle"}), 4000,
                    unit_rounds(), fast=False)
     assert np.isfinite(rec.completion).all() and np.nanmin(rec.completion) > 10 * 1001
+    # budgets growing by 10 %: one request redoes ~11x its output (5,919 rounds for 500 tokens),
+    # beyond 10 x the workload; GSA declares that with rework_factor
+    rec = simulate(wl([1], [500]), build_policy({"name": "gsa", "beta": 1.1}, capacity=1000),
+                   build_predictor({"name": "oracle"}), 1000, unit_rounds(), fast=False)
+    assert rec.completion[0] > 10 * 501
 
 
 def test_idle_gaps_are_skipped():

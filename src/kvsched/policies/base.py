@@ -88,6 +88,11 @@ class Policy:
     #: ``pred_q``). The engine then runs no predictor for it and those arrays stay -1: the
     #: configured predictor cannot change its schedule, and its results are labelled without one.
     reads_predictions: ClassVar[bool] = True
+    #: How many times its requests' output tokens the policy may decode, by design, between two
+    #: completions (1 unless it restarts requests on purpose; GSA: about beta / (beta - 1)). The
+    #: engine stops a run as a livelock only after ``Simulator.STALL_FACTOR`` times this much
+    #: work without a completion.
+    rework_factor: ClassVar[float] = 1.0
 
     def __init__(self, params=None, *, capacity: int, seed: int = 0):
         self.params = params if params is not None else self.Params()

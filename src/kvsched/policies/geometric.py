@@ -120,6 +120,9 @@ class StaggeredPhases(Policy):
 
     def __init__(self, params=None, *, capacity: int, seed: int = 0):
         super().__init__(params, capacity=capacity, seed=seed)
+        # kill-and-restart at budgets growing by beta redoes a geometric series of work (the
+        # livelock watchdog's allowance; +1 for the budgets' rounding up)
+        self.rework_factor = self.params.beta / (self.params.beta - 1.0) + 1.0
         self.phase = -1
         self.phase_clock = 0.0
         self.L = 1

@@ -87,25 +87,26 @@ def deadlock_error(policy: str, waiting: int) -> SimulationError:
         f"request(s) while the batch is empty and no request is still to arrive")
 
 
-def livelock_error(policy: str, rounds: int, evictions: int, factor: int, work: int) -> SimulationError:
+def livelock_error(policy: str, rounds: int, evictions: int, limit: float, factor: int) -> SimulationError:
     """The error for a policy that keeps evicting while nothing finishes: ``rounds`` rounds since
-    a request last left the system, ``evictions`` evictions in them, ``work`` the unfinished
-    requests' output tokens (+1 each)."""
+    a request last finished, ``evictions`` evictions in them, ``limit`` the watchdog's bound."""
     return SimulationError(
         f"livelock: policy {policy!r} has run {rounds} rounds and evicted requests {evictions} times "
-        f"without any request finishing, more than {factor} x the {work} output tokens (+1 per request) "
-        f"that the unfinished requests need. Evicting every request before it completes, e.g. all of "
-        f"the batch each round, never makes progress")
+        f"without any request finishing, more than {limit:.0f} ({factor} x the whole workload's output "
+        f"tokens, +1 per request, x the policy's rework_factor). Evicting every request before it "
+        f"completes, e.g. all of the batch each round, never makes progress; a policy that restarts "
+        f"requests on purpose can declare how much work it may redo with rework_factor")
 
 
 class Simulator:
     """One simulation run. Build it, call :meth:`run` once."""
 
-    # Livelock watchdog: it fires after STALL_FACTOR x (the unfinished requests' outputs, +1 each)
-    # rounds with evictions and without a request finishing. Every round decodes at least one
-    # token, so a policy that decodes less than that many times the remaining work before
-    # finishing something (one that never evicts, or restarts each request a few times, as GSA's
-    # geometric budgets do) is never stopped.
+    # Livelock watchdog: a run is stopped after more rounds without a request finishing, with
+    # evictions in them, than STALL_FACTOR x the policy's rework_factor x the whole workload's
+    # output tokens (+1 per request). Every round decodes a token, so no policy that redoes less
+    # work than that between two completions is stopped: one that never evicts finishes a request
+    # within its output length, and GSA declares the geometric series its restarts redo. A policy
+    # that evicts the whole batch every round is stopped, after that many rounds.
     STALL_FACTOR = 10
 
     def __init__(self, workload: Workload, policy: Policy, predictor: Predictor, capacity: int,
@@ -143,9 +144,12 @@ class Simulator:
         self.finished = 0
         self.decisions = 0
         self.evicted_now = False
-        self._last_finish_rnd = 0                 # round of the last completion or rejection
-        self._evicted_since = 0                   # evictions since then (livelock watchdog)
-        self._work_left = int(np.sum(workload.output)) + n   # output tokens (+1 each) not yet finished
+        # livelock watchdog (STALL_FACTOR): the round of the last completion or rejection, and
+        # the evictions since then
+        self._finish_rnd = 0
+        self._evicted_since = 0
+        self._stall_rounds = (self.STALL_FACTOR * max(1.0, float(policy.rework_factor))
+                              * (int(np.sum(workload.output)) + n))
         self.oracle = bool(predictor.oracle)
         # a policy that reads no predictions gets none: the predictor is not run at all
         self.predicts = bool(policy.reads_predictions)
@@ -234,8 +238,7 @@ class Simulator:
     def _finish(self, ids: np.ndarray) -> None:
         self.finished += len(ids)
         if len(ids):
-            self._last_finish_rnd, self._evicted_since = self.rnd, 0
-            self._work_left -= int(np.sum(self._truth[ids])) + len(ids)
+            self._finish_rnd, self._evicted_since = self.rnd, 0
         if self.progress_cb is not None and len(ids):
             self.progress_cb(len(ids))
 
@@ -484,7 +487,7 @@ class Simulator:
                 self.completion[done] = self.clock
                 self._observe(done)
                 self._finish(done)
-            elif self._evicted_since:
+            else:
                 self._check_livelock()
         if self.usage != 0 or len(self.running):
             raise tampered_error(self.policy.name, f"{self.usage} KV tokens still counted after the last request")
@@ -498,11 +501,12 @@ class Simulator:
             energy_j=energy, decisions=self.decisions)
 
     def _check_livelock(self) -> None:
-        """Raise the livelock error once too many rounds have passed with evictions and without
-        a request finishing (see ``STALL_FACTOR``)."""
-        if self._evicted_since and self.rnd - self._last_finish_rnd > self.STALL_FACTOR * self._work_left:
-            raise livelock_error(self.policy.name, self.rnd - self._last_finish_rnd, self._evicted_since,
-                                 self.STALL_FACTOR, self._work_left)
+        """After rounds in which no request finished: the livelock error once evictions happened
+        and more than ``STALL_FACTOR`` x ``rework_factor`` x the workload's output tokens (+1 each)
+        rounds have passed."""
+        if self._evicted_since and self.rnd - self._finish_rnd > self._stall_rounds:
+            raise livelock_error(self.policy.name, self.rnd - self._finish_rnd, self._evicted_since,
+                                 self._stall_rounds, self.STALL_FACTOR)
 
     def _kv_time_integral(self, dur0: float, k: int, B: int, kv0: int) -> float:
         """Sum over the k rounds of (KV tokens held) x (round duration), token-seconds."""
