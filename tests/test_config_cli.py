@@ -396,8 +396,8 @@ def test_a_failed_experiment_rerun_keeps_the_previous_results(tmp_path, monkeypa
         run_experiment("fake", sets=["trials=-1"], out=out)
     monkeypatch.delenv("KVSCHED_TRACEBACK")
     with pytest.raises(ExperimentError):
-        run_experiment("fake", sets=["trials=-1"], out=tmp_path / "new")
-    assert not (tmp_path / "new").exists()                               # a failed first run leaves no folder
+        run_experiment("fake", sets=["trials=-1"], out=tmp_path / "new" / "a" / "b")
+    assert not (tmp_path / "new").exists()                               # a failed first run leaves no folders
     run_experiment("fake", sets=["trials=3"], out=out)
     assert len(pd.read_csv(out / "trials.csv")) == 3 and json.loads((out / "done.json").read_text())["params"]["trials"] == 3
 
@@ -419,7 +419,8 @@ def test_experiment_set_values_have_the_presets_types(monkeypatch, tmp_path, set
 
 @pytest.mark.parametrize("setting,expect", [
     ("families=[nope]", r"unknown families \['nope'\]; valid: fat_prompts, hol_blocking"),
-    ("algorithms=[]", "algorithms is empty"),
+    ("algorithms=[]", "has neither gsa nor gba"),
+    ("algorithms=[{name: fcfs}]", "has neither gsa nor gba"),
     ("synthetic_trials=-2", "synthetic_trials must be >= 0, got -2"),
 ])
 def test_gsa_gba_names_a_bad_value(tmp_path, setting, expect):
@@ -435,6 +436,11 @@ def test_gsa_gba_runs_with_one_of_its_two_algorithms(tmp_path):
                          out=tmp_path)
     claims = json.loads((out / "claims.json").read_text())["claims"]
     assert {c["id"] for c in claims} == {"gba_general"}
+    out = run_experiment("gsa_gba", sets=["traces=[]", "synthetic_trials=1", "families=[hol_blocking]",
+                                          "family_memory=[16]", "algorithms=[{name: gsa, beta: 1.5}, {name: gsa}]"],
+                         out=tmp_path)            # a variant with parameters gets its own claim
+    claims = json.loads((out / "claims.json").read_text())["claims"]
+    assert [c["id"] for c in claims] == ["gsa[1.5]_general", "gsa_general"]
 
 
 def test_data_without_an_action_names_only_the_action(capsys):

@@ -185,6 +185,19 @@ def test_kvsched_engine_writes_the_simulators_files(tmp_path):
     assert it.duration.sum() == pytest.approx(s["metrics"]["busy_time"])
 
 
+def test_kvsched_engine_warns_about_dropped_rows(tmp_path, capsys):
+    from kvsched.cli import main
+    f = tmp_path / "t.csv"
+    f.write_text("t,in,out\n0,3,4\n0.1,2,0\n0.2,5,3\n")
+    out = tmp_path / "run"
+    assert main(["engine", "trace=file", f"trace.path={f}", "trace.prompt_col=in", "trace.output_col=out",
+                 "trace.arrival_col=t", "algorithm=fcfs", "memory.capacity=64", f"out={out}", "--device", "cpu",
+                 "--model-json", json.dumps(MICRO), "--threads", "1"]) == 0
+    assert "1 of 3 rows have output 0 and were left out" in capsys.readouterr().err
+    assert json.loads((out / "summary.json").read_text())["warnings"][0].endswith(
+        "1 of 3 rows have output 0 and were left out (every request decodes at least one token)")
+
+
 def test_engine_fidelity_experiment_writes_table_figure_and_claim(tmp_path):
     from kvsched.experiments import run_experiment
 

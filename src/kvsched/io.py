@@ -53,3 +53,23 @@ def _default(o: Any) -> Any:
     if isinstance(o, Path):
         return str(o)
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def missing_dirs(path: str | Path) -> list[Path]:
+    """The folders of ``path`` (itself included) that do not exist yet, deepest first: those a
+    ``mkdir(parents=True)`` would create, for :func:`remove_empty_dirs` to take back."""
+    made, d = [], Path(path).absolute()
+    while not d.exists() and d != d.parent:
+        made.append(d)
+        d = d.parent
+    return made
+
+
+def remove_empty_dirs(dirs: list[Path]) -> None:
+    """Remove ``dirs`` (deepest first) while they are empty: a failed run leaves no folder of
+    its own behind, and never touches one that holds anything."""
+    for d in dirs:
+        try:
+            d.rmdir()
+        except OSError:
+            break

@@ -11,7 +11,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from .datastore import resolve_data_dir
 from .errors import ConfigError
-from .io import write_json, write_parquet
+from .io import missing_dirs, remove_empty_dirs, write_json, write_parquet
 from .latency import build_latency
 from .metrics import request_table, run_summary
 from .params import check_seed
@@ -101,16 +101,12 @@ def execute(cfg: DictConfig) -> tuple[dict, Any]:
 def run(cfg: DictConfig) -> dict:
     """Simulate and write ``<out>/requests.parquet`` then ``<out>/summary.json`` (each atomically;
     the summary is written last and marks a complete run)."""
-    made = _missing_parents(cfg.out)
+    made = missing_dirs(cfg.out) if isinstance(cfg.out, str) and cfg.out.strip() else []
     out = check_out_dir(cfg.out)                 # before the simulation, not after it
     try:
         summary, table = execute(cfg)            # a failure here keeps the previous results
     except BaseException:
-        for d in made:                           # ... and leaves no empty folder of its own behind
-            try:
-                d.rmdir()
-            except OSError:
-                break                            # not empty (or not ours to remove): stop there
+        remove_empty_dirs(made)                  # ... and leaves no empty folder of its own behind
         raise
     # The new files replace the old ones one at a time: drop the old completion marker first,
     # so a kill in between leaves no complete-looking mix, and the temp files of a run that
@@ -132,18 +128,6 @@ def unit_mismatch(trace_unit: str, latency_unit: str, trace: str, latency: Any) 
     fix = "latency=unit" if trace_unit == "rounds" else "a latency model in seconds (e.g. llama2_70b_a100_tp2)"
     return [f"trace {trace!r} times are in {trace_unit}, latency {latency!r} in {latency_unit}: "
             f"arrivals are read in the latency model's unit; use {fix} unless this is meant"]
-
-
-def _missing_parents(value: Any) -> list[Path]:
-    """The folders of ``out`` that do not exist yet, deepest first (those :func:`check_out_dir`
-    will create)."""
-    if not isinstance(value, str) or not value.strip():
-        return []
-    made, d = [], Path(value).absolute()
-    while not d.exists() and d != d.parent:
-        made.append(d)
-        d = d.parent
-    return made
 
 
 def dropped_rows(wl) -> list[str]:

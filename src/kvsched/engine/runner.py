@@ -14,6 +14,7 @@ atomically, ``summary.json`` last:
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -124,7 +125,7 @@ def run(cfg, engine: Mapping[str, Any] | None = None) -> dict:
     from omegaconf import OmegaConf
 
     from ..datastore import resolve_data_dir
-    from ..runner import _jsonable, resolve_capacity
+    from ..runner import _jsonable, dropped_rows, resolve_capacity
     from ..traces import load_trace
 
     prov = provenance()                 # the code version that runs, not the one at the end
@@ -135,6 +136,9 @@ def run(cfg, engine: Mapping[str, Any] | None = None) -> dict:
     seed = int(c["seed"])
     wl = load_trace(c["trace"], data_dir, seed)
     M = resolve_capacity(c["memory"]["capacity"], wl)
+    notes = dropped_rows(wl)
+    for note in notes:
+        print(f"kvsched: warning: {note}", file=sys.stderr)
     eng = Engine(e["model"], e["device"], e["dtype"], seed, e["threads"], e["warmup_rounds"])
     clock = "rounds" if wl.time_unit == "rounds" else e["clock"]
     res = eng.replay(wl, c["algorithm"], c["predictor"], M, seed=seed, clock=clock,
@@ -147,6 +151,7 @@ def run(cfg, engine: Mapping[str, Any] | None = None) -> dict:
                      "trace_meta": _jsonable(wl.meta)},
         "metrics": metrics,
         "engine": res.engine,
+        "warnings": notes,
         "timing": {"replay_s": res.wall_s, "iterations": int(len(it))},
         "provenance": prov,
     }

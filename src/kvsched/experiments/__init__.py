@@ -34,7 +34,7 @@ from typing import Any
 import pandas as pd
 
 from ..errors import ConfigError, ExperimentError, KvschedError
-from ..io import atomic_write, write_json, write_parquet
+from ..io import atomic_write, missing_dirs, remove_empty_dirs, write_json, write_parquet
 from ..provenance import provenance
 
 
@@ -129,7 +129,7 @@ def run_experiment(name: str, scale: str | None = None, sets: list[str] = (), ou
         params[k] = _check_set(name, k, params[k], _coerce(v))
         changed.append(f"{k}={params[k]!r}")
     outdir = Path(out) if out else Path("results") / name
-    new_dir = not outdir.exists()
+    made = missing_dirs(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     prov = provenance()                 # the code version that runs, not the one at the end
     # The module writes into a staging folder beside the results; only a run that finishes
@@ -153,8 +153,7 @@ def run_experiment(name: str, scale: str | None = None, sets: list[str] = (), ou
         _publish(stage, outdir)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
-        if new_dir and not any(outdir.iterdir()):
-            outdir.rmdir()                      # a failed first run leaves no empty folder
+        remove_empty_dirs(made)                 # a failed first run leaves no empty folders
     return outdir
 
 
@@ -177,12 +176,16 @@ def module_failure(name: str, exc: Exception, changed: list[str], outdir: Path) 
 def _own_code(filename: str) -> bool:
     """Whether a traceback frame is in kvsched or an experiment's own module, not in a library
     (numpy, pandas, ...) or the standard library: the line worth showing."""
+    import site
     import sysconfig
-    f = str(Path(filename).resolve())
-    if f.startswith(str(Path(__file__).resolve().parents[1])):
+    f = Path(filename).resolve()
+    if f.is_relative_to(Path(__file__).resolve().parents[1]):
         return True
     libs = {sysconfig.get_paths()[k] for k in ("stdlib", "purelib", "platlib")}
-    return not any(f.startswith(str(Path(d).resolve())) for d in libs)
+    libs.update(site.getsitepackages())
+    if site.ENABLE_USER_SITE:
+        libs.add(site.getusersitepackages())
+    return not any(f.is_relative_to(Path(d).resolve()) for d in libs)
 
 
 def _publish(stage: Path, outdir: Path) -> None:
