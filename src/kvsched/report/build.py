@@ -94,10 +94,10 @@ def versions_note(claim_files: list[Path], names: list[str], current: str) -> st
 def build(claim_files: list[Path], out: Path, template: Path | None = None) -> str:
     template = template or ROOT / "paper" / "templates" / "report.md"
     out.parent.mkdir(parents=True, exist_ok=True)
-    docs = [json.loads(Path(f).read_text()) for f in sorted(claim_files)]
+    files = sorted(claim_files)
+    docs = [json.loads(Path(f).read_text()) for f in files]
     rows = [r for d in docs for r in d["claims"]]
     prov = provenance()
-    files = sorted(claim_files)
     versions = versions_note(files, [d["experiment"] for d in docs],
                              _label(prov["git"]["commit"], prov["git"]["dirty"]))
     text = Template(template.read_text()).substitute(
@@ -108,7 +108,7 @@ def build(claim_files: list[Path], out: Path, template: Path | None = None) -> s
         n_yes=sum(r["reproduced"] is True for r in rows),
         n_no=sum(r["reproduced"] is False for r in rows),
         n_na=sum(r["reproduced"] is None for r in rows),
-        sections="\n".join(section(d, out.parent, Path(f).parent) for d, f in zip(docs, sorted(claim_files))),
+        sections="\n".join(section(d, out.parent, Path(f).parent) for d, f in zip(docs, files)),
         provenance="\n".join(f"- {k}: {v}" for k, v in prov["packages"].items()) + f"\n- platform: {prov['platform']}",
     )
     atomic_write(out, lambda p: p.write_text(text))

@@ -236,11 +236,11 @@ class Simulator:
         self.waiting, self.wkey = self.waiting[keep], self.wkey[keep]
 
     def _finish(self, ids: np.ndarray) -> None:
-        self.finished += len(ids)
         if len(ids):
+            self.finished += len(ids)
             self._finish_rnd, self._evicted_since = self.rnd, 0
-        if self.progress_cb is not None and len(ids):
-            self.progress_cb(len(ids))
+            if self.progress_cb is not None:
+                self.progress_cb(len(ids))
 
     # --- state transitions -------------------------------------------------------------
     def _arrive(self, lo: int, hi: int) -> None:
