@@ -70,8 +70,22 @@ class Readmit(Policy):
 
 def test_readmitting_names_only_the_wrong_ids():
     w = wl([1, 1, 1], [5, 5, 5], arrival=[0, 1, 2])
-    with pytest.raises(PolicyError, match=r"not waiting \(or twice\): \[0\]$"):
+    with pytest.raises(PolicyError, match=r"not waiting \(or twice\) in round 1: \[0\]$"):
         simulate(w, Readmit(capacity=50), build_predictor({"name": "oracle"}), 50, unit_rounds(), fast=False)
+
+
+class Prescient(Policy):
+    """Admits the last request of the trace at once, before it has arrived."""
+    name = "prescient"
+
+    def admit(self, view):
+        return [len(view.arrival) - 1]
+
+
+def test_admitting_a_request_that_has_not_arrived_says_so():
+    w = wl([1, 1, 1], [5, 5, 5], arrival=[0, 1, 2])
+    with pytest.raises(PolicyError, match=r"in round 0: \[2\]; not arrived yet: \[2\]$"):
+        simulate(w, Prescient(capacity=50), build_predictor({"name": "oracle"}), 50, unit_rounds(), fast=False)
 
 
 def test_deadlock_is_reported():

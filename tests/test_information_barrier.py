@@ -179,18 +179,19 @@ class Scripted(Policy):
 
     name = "scripted"
 
-    def __init__(self, answer=None, vandal=None, value=0, **kw):
+    def __init__(self, answer=None, vandal=None, value=0, target="running", **kw):
         super().__init__(capacity=kw.pop("capacity"))
-        self.answer, self.vandal, self.value = answer, vandal, value
+        self.answer, self.vandal, self.value, self.target = answer, vandal, value, target
 
     def admit(self, view):
         if self.answer is not None and len(view.waiting):
             a, self.answer = self.answer, None
             return a
-        if self.vandal and len(view.running):
-            getattr(view, self.vandal).base[view.running] = self.value
+        ids = getattr(view, self.target)
+        if self.vandal and len(ids):
+            getattr(view, self.vandal).base[ids] = self.value
             self.vandal = None
-        return list(view.waiting[:1]) if view.free >= 2 else []
+        return [i for i in view.waiting[:1] if view.prompt[i] + 1 <= view.free]   # trusts what it sees
 
 
 @pytest.mark.parametrize("answer", [[-1], [10**9], [0.5], [[0]]])
@@ -201,14 +202,54 @@ def test_ids_that_are_not_request_ids_are_refused(answer):
         simulate(w, Scripted(answer=answer, capacity=100), build_predictor({"name": "oracle"}), 100, unit_rounds())
 
 
-@pytest.mark.parametrize("field,value", [("progress", 10**9), ("prompt", 0)])
-def test_writes_through_a_view_base_void_the_run(field, value):
-    """Read-only views stop accidental writes; a deliberate write through ``.base`` leaves the
-    engine's state inconsistent, which it detects instead of reporting impossible latencies."""
+@pytest.mark.parametrize("field,value,target", [("progress", 10**9, "running"), ("prompt", 0, "running"),
+                                                ("prompt", 0, "waiting"), ("status", DONE, "waiting"),
+                                                ("evictions", 3, "running"), ("arrival", 99.0, "waiting")])
+def test_writes_through_a_view_base_void_the_run(field, value, target):
+    """Read-only views stop accidental writes; a deliberate write through ``.base`` changes only
+    the copy the views show (the engine reads its own state), and voids the run, naming the field.
+    A prompt of a waiting request written as 0 used to let the policy over-admit unseen."""
     from kvsched.errors import PolicyError
     w = wl([5, 5, 5, 5], [4, 6, 8, 9], arrival=[0, 0, 1, 2])
-    ok = simulate(w, Scripted(capacity=100), build_predictor({"name": "oracle"}), 100, unit_rounds())
+    ok = simulate(w, Scripted(capacity=14), build_predictor({"name": "oracle"}), 14, unit_rounds())
     assert (ok.completion > 0).all()
-    with pytest.raises(PolicyError, match="written to its view"):
-        simulate(w, Scripted(vandal=field, value=value, capacity=100), build_predictor({"name": "oracle"}),
-                 100, unit_rounds())
+    with pytest.raises(PolicyError, match=rf"wrote to the state its view shows \({field}\).*void"):
+        simulate(w, Scripted(vandal=field, value=value, target=target, capacity=14),
+                 build_predictor({"name": "oracle"}), 14, unit_rounds())
+
+
+def test_the_private_state_object_is_only_a_copy():
+    """``view._pub`` is the shown copy, not the engine's state: writing a waiting request's
+    prompt there voids the run instead of admitting it with less memory than it needs."""
+    from kvsched.errors import PolicyError
+
+    class Shrink(Scripted):
+        def admit(self, view):
+            view._pub.prompt[view.waiting] = 0
+            return [i for i in view.waiting if view.prompt[i] + 1 <= view.free][:1]
+
+    w = wl([5, 5, 5, 5], [4, 6, 8, 9], arrival=[0, 0, 1, 2])
+    with pytest.raises(PolicyError, match=r"\(prompt\)"):
+        simulate(w, Shrink(capacity=14), build_predictor({"name": "oracle"}), 14, unit_rounds())
+
+
+class QueueVandal(Scripted):
+    """Admits like Scripted, after swapping the first two entries of the queues' arrays through
+    ``.base`` (or writing its own copies, when they have no base)."""
+
+    def admit(self, view):
+        for q in (view.running, view.waiting):
+            arr = q.base if q.base is not None else q.copy()
+            if len(arr) > 1:
+                arr[[0, 1]] = arr[[1, 0]]
+        return super().admit(view)
+
+
+def test_the_queues_a_view_shows_are_copies():
+    """``view.running`` and ``view.waiting`` once were views of the engine's own queues, so a
+    write through ``.base`` changed which requests the engine decoded."""
+    w = wl([5, 5, 5, 5, 5], [4, 6, 8, 9, 3], arrival=[0, 0, 0, 1, 2])
+    pred = build_predictor({"name": "oracle"})
+    clean = simulate(w, Scripted(capacity=40), pred, 40, unit_rounds())
+    vandal = simulate(w, QueueVandal(capacity=40), pred, 40, unit_rounds())
+    np.testing.assert_array_equal(vandal.completion, clean.completion)

@@ -118,7 +118,7 @@ class EngineLoop(Simulator):
             self.clock = max(self.clock, t)
 
     def run(self) -> RunRecord:
-        w, pub, M = self.w, self.pub, self.M
+        w, M = self.w, self.M
         n = self.n
         nxt = 0
         last_start = np.full(n, np.nan)
@@ -172,7 +172,7 @@ class EngineLoop(Simulator):
                 raise BudgetExceeded(f"round {self.rnd}: batch holds {kv0} > M={M} tokens")
             r1 = self.timer()
             # 4. execute the round
-            st = self.backend.step([(int(i), int(pub.prompt[i])) for i in adm])
+            st = self.backend.step([(int(i), int(w.prompt[i])) for i in adm])
             if st.kv_physical > M:
                 raise BudgetExceeded(f"round {self.rnd}: executor cache holds {st.kv_physical} > M={M} tokens")
             r2 = self.timer()
@@ -195,9 +195,9 @@ class EngineLoop(Simulator):
             busy_time += dur
             self.clock = start + dur
             self.rnd += 1
-            pub.progress[self.running] += 1
+            self._decode(1)
             self.usage += B
-            done_mask = pub.progress[self.running] >= self._truth[self.running]
+            done_mask = self._progress[self.running] >= self._truth[self.running]
             done = self.running[done_mask]
             if len(done):
                 self._remove_running(done, DONE)
@@ -217,13 +217,14 @@ class EngineLoop(Simulator):
             rows.append(row)
             if self.on_round is not None:
                 self.on_round(row)
+        self._check_published()
         self.iterations = pd.DataFrame(rows, columns=[
             "round", "start", "duration", "prefill_tokens", "prefill_requests", "batch", "kv_tokens",
             "kv_physical", "kv_padded", "evicted", "completed", "policy_s", "prefill_s", "decode_s", "measured_s"])
         return RunRecord(
             workload=w, capacity=M, time_unit=("rounds" if self.clock_mode == "rounds" else "s"),
             first_start=self.first_start, last_start=last_start, first_token=self.first_token,
-            completion=self.completion, evictions=pub.evictions.copy(),
+            completion=self.completion, evictions=self._evicted.copy(),
             wasted_decode=self.wasted_decode, wasted_prefill=self.wasted_prefill,
             reject_reason=self.reject_reason, makespan=self.clock, rounds=self.rnd, busy_time=busy_time,
             peak_memory=int(peak), memory_round_sum=mem_round_sum, memory_time_sum=mem_time_sum,

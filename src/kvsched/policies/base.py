@@ -108,7 +108,8 @@ class Policy:
         return None
 
     def preempt(self, view: SchedulerView) -> Sequence[int]:
-        """Running ids to evict voluntarily before this round (default: none)."""
+        """Running ids to evict voluntarily before this round (default: none). Called only for
+        a policy with ``voluntary_preemption`` true."""
         return ()
 
     def victims(self, view: SchedulerView, excess: int) -> Sequence[int]:

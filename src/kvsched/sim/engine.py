@@ -35,7 +35,7 @@ from ..latency.base import LinearLatency
 from ..policies.base import INF_ROUNDS, Policy
 from ..predictors.base import Predictor, checked_predictions
 from ..workload import Workload
-from .view import DONE, REJECTED, RUNNING, WAITING, PublicState, SchedulerView
+from .view import DONE, FUTURE, REJECTED, RUNNING, WAITING, PublicState, SchedulerView
 
 REJECT_PROMPT = "prompt_exceeds_memory"     # s + 1 > M: cannot run even its first round
 REJECT_KV = "kv_exceeds_memory"             # s + o > M: outgrew memory running alone
@@ -73,10 +73,10 @@ class RunRecord:
 
 
 def tampered_error(policy: str, what: str) -> PolicyError:
-    """The error for engine state that only a write through a view's array could explain."""
+    """The error for a policy that wrote to the state its views show (``what``: the fields)."""
     return PolicyError(
-        f"engine state is inconsistent ({what}): policy {policy!r} appears to have written to "
-        f"its view's arrays (reached through .base or similar); the run is void")
+        f"policy {policy!r} wrote to the state its view shows ({what}), reached through .base, ._pub "
+        f"or similar; the engine keeps its own copy, so nothing was simulated wrongly, but the run is void")
 
 
 def deadlock_error(policy: str, waiting: int) -> SimulationError:
@@ -123,7 +123,15 @@ class Simulator:
         self.progress_cb = progress
         n = len(workload)
         self.n = n
+        # What policies see (``pub``, through views) is a copy the engine writes and never reads:
+        # its own state is in the private arrays below and in the workload, so a policy that writes
+        # to its view's arrays cannot change what is simulated (``_check_published`` voids the run).
         self.pub = PublicState(n)
+        self._status = np.zeros(n, dtype=np.int8)
+        self._progress = np.zeros(n, dtype=np.int64)   # tokens decoded in the current run
+        self._evicted = np.zeros(n, dtype=np.int64)
+        self._own = {"status": self._status, "progress": self._progress, "evictions": self._evicted}
+        self._shown = {name: getattr(self.pub, name) for name in self._own}
         self._truth = workload.output            # private: never handed to policies
         self._texts = workload.text if workload.text is not None else [None] * n
         # outcome arrays
@@ -158,14 +166,15 @@ class Simulator:
 
     # --- queue helpers -----------------------------------------------------------------
     def _view(self) -> SchedulerView:
-        # read-only views of the queues are made once per queue array, not once per view
+        # the queues are shown as read-only copies (a view's .base would be the engine's own
+        # queue), made once per queue array, not once per view
         if self._ro_w_src is not self.waiting:
             self._ro_w_src = self.waiting
-            self._ro_w = self.waiting.view()
+            self._ro_w = self.waiting.copy()
             self._ro_w.flags.writeable = False
         if self._ro_r_src is not self.running:
             self._ro_r_src = self.running
-            self._ro_r = self.running.view()
+            self._ro_r = self.running.copy()
             self._ro_r.flags.writeable = False
         return SchedulerView(self.pub, self.clock, self.rnd, self.M, self._ro_w, self._ro_r, self.usage,
                              self.evicted_now, self.oracle)
@@ -180,7 +189,7 @@ class Simulator:
         m = len(ids)
         if m == 0:
             return
-        self.pub.status[ids] = WAITING
+        self._set("status", ids, WAITING)
         key = self.policy.queue_key(self._view(), ids)
         key = np.zeros(m) if key is None else self._keys(key, m)
         if m > 1:
@@ -229,10 +238,10 @@ class Simulator:
     def _dequeue(self, m: int | None = None) -> None:
         """Drop requests that are no longer waiting (status already updated). ``m``: how many
         left the queue; when they are its first ``m`` entries the queue is just sliced."""
-        if m is not None and m <= len(self.waiting) and not np.any(self.pub.status[self.waiting[:m]] == WAITING):
+        if m is not None and m <= len(self.waiting) and not np.any(self._status[self.waiting[:m]] == WAITING):
             self.waiting, self.wkey = self.waiting[m:], self.wkey[m:]
             return
-        keep = self.pub.status[self.waiting] == WAITING
+        keep = self._status[self.waiting] == WAITING
         self.waiting, self.wkey = self.waiting[keep], self.wkey[keep]
 
     def _finish(self, ids: np.ndarray) -> None:
@@ -257,7 +266,7 @@ class Simulator:
             bad = ids[~fits]
             for i in bad:
                 self.reject_reason[i] = REJECT_PROMPT
-            pub.status[bad] = REJECTED
+            self._set("status", bad, REJECTED)
             self._finish(bad)
             ok = ids[fits]
         if len(ok):
@@ -283,9 +292,9 @@ class Simulator:
 
     def _remove_running(self, ids: np.ndarray, new_status: int) -> None:
         """Take ``ids`` out of the batch and give them ``new_status``."""
-        self.usage -= int(np.sum(self.pub.prompt[ids] + self.pub.progress[ids]))
-        self.pub.status[ids] = new_status
-        self.running = self.running[self.pub.status[self.running] == RUNNING]
+        self.usage -= int(np.sum(self.w.prompt[ids] + self._progress[ids]))
+        self._set("status", ids, new_status)
+        self.running = self.running[self._status[self.running] == RUNNING]
 
     def _ids(self, ids, what: str) -> np.ndarray:
         """A policy's answer as request ids, each an integer in [0, n)."""
@@ -303,16 +312,17 @@ class Simulator:
         ids = np.unique(self._ids(ids, "returned victim"))
         if len(ids) == 0:
             raise PolicyError(f"policy {self.policy.name!r} returned no victims while memory overflows ({why})")
-        if np.any(self.pub.status[ids] != RUNNING):
+        if np.any(self._status[ids] != RUNNING):
+            self._check_published()
             raise PolicyError(f"policy {self.policy.name!r} tried to evict requests that are not running: "
-                              f"{ids[self.pub.status[ids] != RUNNING][:5].tolist()}")
+                              f"{ids[self._status[ids] != RUNNING][:5].tolist()}")
         pub = self.pub
         self._remove_running(ids, WAITING)
-        self.wasted_decode[ids] += pub.progress[ids]
-        self.wasted_prefill[ids] += pub.prompt[ids]
-        pub.evictions[ids] += 1
+        self.wasted_decode[ids] += self._progress[ids]
+        self.wasted_prefill[ids] += self.w.prompt[ids]
+        self._set("evictions", ids, self._evicted[ids] + 1)
         self._evicted_since += len(ids)
-        pub.progress[ids] = 0
+        self._set("progress", ids, 0)
         pub.start_time[ids] = np.nan
         pub.start_round[ids] = -1
         pub.admit_seq[ids] = -1
@@ -323,12 +333,11 @@ class Simulator:
         run = self.running
         if len(run) == 0:
             return
-        need = self.pub.prompt[run] + self.pub.progress[run] + 1
+        need = self.w.prompt[run] + self._progress[run] + 1
         bad = run[need > self.M]
         if len(bad):
-            pub = self.pub
             self._remove_running(bad, REJECTED)
-            self.wasted_decode[bad] += pub.progress[bad]
+            self.wasted_decode[bad] += self._progress[bad]
             for i in bad:
                 self.reject_reason[i] = REJECT_KV
             self._finish(bad)
@@ -338,20 +347,24 @@ class Simulator:
         if not ids:
             return 0
         a = self._ids(ids, "admitted")
-        pub = self.pub
-        if len(set(a.tolist())) != len(a) or np.any(pub.status[a] != WAITING):
+        pub, st, prompt = self.pub, self._status, self.w.prompt
+        if len(set(a.tolist())) != len(a) or np.any(st[a] != WAITING):
+            self._check_published()
             ids_, counts = np.unique(a, return_counts=True)
-            bad = ids_[(pub.status[ids_] != WAITING) | (counts > 1)]
+            bad = ids_[(st[ids_] != WAITING) | (counts > 1)]
+            future = bad[st[bad] == FUTURE]
             raise PolicyError(f"policy {self.policy.name!r} admitted requests that are not waiting "
-                              f"(or twice): {bad[:10].tolist()}")
-        add = int(np.sum(pub.prompt[a] + 1))
+                              f"(or twice) in round {self.rnd}: {bad[:10].tolist()}"
+                              + (f"; not arrived yet: {future[:10].tolist()}" if len(future) else ""))
+        add = int(np.sum(prompt[a] + 1))
         if self.usage + len(self.running) + add > self.M:
+            self._check_published()
             raise PolicyError(
                 f"policy {self.policy.name!r} admitted {len(a)} request(s) needing {add} tokens in round "
                 f"{self.rnd}, but only {self.M - self.usage - len(self.running)} of M={self.M} are free")
-        pub.status[a] = RUNNING
+        self._set("status", a, RUNNING)
         self._dequeue(len(a))
-        pub.progress[a] = 0
+        self._set("progress", a, 0)
         pub.start_time[a] = self.clock
         pub.start_round[a] = self.rnd
         pub.admit_seq[a] = np.arange(self.seq, self.seq + len(a))
@@ -359,8 +372,9 @@ class Simulator:
         first = np.isnan(self.first_start[a])
         self.first_start[a[first]] = self.clock
         self.running = np.concatenate((self.running, a))
-        self.usage += int(np.sum(pub.prompt[a]))
-        return int(np.sum(pub.prompt[a]))
+        prefill = int(np.sum(prompt[a]))
+        self.usage += prefill
+        return prefill
 
     def _evictions(self) -> int:
         """Step 2 of a round, after hopeless requests are gone: the policy's voluntary
@@ -448,10 +462,8 @@ class Simulator:
                 continue
             # 4. how many rounds can be advanced in one step
             kv0 = self.usage + B                          # tokens held in the first round
-            rem = self._truth[self.running] - pub.progress[self.running]
+            rem = self._truth[self.running] - self._progress[self.running]
             k = int(np.min(rem))                           # until the first completion
-            if k < 1:
-                raise tampered_error(self.policy.name, "a running request has decoded its whole output")
             k = min(k, (M - kv0) // B + 1)                 # until memory would cross M
             dur0 = lat.round_time(prefill, B, kv0)
             if nxt < n:                                   # until the next arrival is visible
@@ -478,9 +490,9 @@ class Simulator:
                 energy += lat.power_w * dur
             self.clock += dur
             self.rnd += k
-            pub.progress[self.running] += k
+            self._decode(k)
             self.usage += B * k
-            done_mask = pub.progress[self.running] >= self._truth[self.running]
+            done_mask = self._progress[self.running] >= self._truth[self.running]
             if np.any(done_mask):
                 done = self.running[done_mask]
                 self._remove_running(done, DONE)
@@ -489,16 +501,51 @@ class Simulator:
                 self._finish(done)
             else:
                 self._check_livelock()
-        if self.usage != 0 or len(self.running):
-            raise tampered_error(self.policy.name, f"{self.usage} KV tokens still counted after the last request")
+        self._check_published()
         return RunRecord(
             workload=w, capacity=M, time_unit=("rounds" if unit else "s"),
             first_start=self.first_start, last_start=last_start, first_token=self.first_token,
-            completion=self.completion, evictions=pub.evictions.copy(),
+            completion=self.completion, evictions=self._evicted.copy(),
             wasted_decode=self.wasted_decode, wasted_prefill=self.wasted_prefill,
             reject_reason=self.reject_reason, makespan=self.clock, rounds=self.rnd, busy_time=busy_time,
             peak_memory=int(peak), memory_round_sum=mem_round_sum, memory_time_sum=mem_time_sum,
             energy_j=energy, decisions=self.decisions)
+
+    def _set(self, name: str, ids: np.ndarray, value) -> None:
+        """Set field ``name`` (status, progress or evictions) of requests ``ids`` in the engine's
+        state and in the copy its views show, after checking that copy still equals the state
+        there (a policy's write would otherwise be overwritten unseen)."""
+        mine, shown = self._own[name], self._shown[name]
+        if (shown[ids] != mine[ids]).any():
+            raise tampered_error(self.policy.name, name)
+        mine[ids] = value
+        shown[ids] = value
+
+    def _decode(self, k: int) -> None:
+        """Every running request decodes ``k`` tokens (:meth:`_set` for progress, inlined: it
+        runs once per advance)."""
+        r, mine, shown = self.running, self._progress, self.pub.progress
+        old = mine[r]
+        if (shown[r] != old).any():
+            raise tampered_error(self.policy.name, "progress")
+        old += k
+        mine[r] = old
+        shown[r] = old
+
+    def _check_published(self) -> None:
+        """The run is void if a policy wrote to what its views show: the published status,
+        progress, eviction counts, prompts and arrival times must equal the engine's own (-1 for
+        requests not arrived yet). Checked at the end of a run, and before a policy error whose
+        cause a write could be (a request admitted twice, memory over-admitted); :meth:`_set`
+        checks the entries it is about to overwrite."""
+        pub, w = self.pub, self.w
+        seen = self._status != FUTURE
+        bad = [name for name, mine in (("status", self._status), ("progress", self._progress),
+                                       ("evictions", self._evicted)) if not np.array_equal(getattr(pub, name), mine)]
+        bad += [name for name, mine in (("prompt", w.prompt), ("arrival", w.arrival))
+                if not np.array_equal(getattr(pub, name), np.where(seen, mine, -1))]
+        if bad:
+            raise tampered_error(self.policy.name, ", ".join(bad))
 
     def _check_livelock(self) -> None:
         """After rounds in which no request finished: the livelock error once evictions happened

@@ -1,18 +1,20 @@
 """What a policy may see: the information barrier.
 
-The engine keeps two separate objects:
+The engine keeps its own state apart from what it shows:
 
 * :class:`PublicState` -- arrays a real scheduler could observe. Per-request fields are
   written only when the request arrives (before that they read as -1), so a policy
-  cannot peek at future arrivals either.
+  cannot peek at future arrivals either. The engine writes them and never reads them: it
+  simulates from private copies (status, progress, evictions) and the workload.
 * the private truth (true output lengths) -- held by the engine alone and never
   referenced from ``PublicState`` or :class:`SchedulerView`.
 
-Policies receive a :class:`SchedulerView`, whose arrays are read-only views. The only
-way true lengths reach a policy is through ``pred`` (and ``pred_q``) when the configured
-predictor is the oracle. This is an interface, not a sandbox: in-process Python can reach
-around it (``.base``, ``gc``, frames); the engine detects state that only a write through a
-view explains and voids the run.
+Policies receive a :class:`SchedulerView`, whose arrays are read-only views of the
+``PublicState`` (the queues: read-only copies). The only way true lengths reach a policy is
+through ``pred`` (and ``pred_q``) when the configured predictor is the oracle. This is an
+interface, not a sandbox: in-process Python can reach around it (``gc``, frames, patching the
+engine at import). A write to the shown arrays (``.base``, ``_pub``) cannot change what is
+simulated, and the engine voids the run when it finds one.
 """
 
 from __future__ import annotations
