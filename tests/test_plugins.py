@@ -88,11 +88,13 @@ def test_missing_or_broken_plugins_are_named(tmp_path):
         compose(["plugins=[nope/none.py]"])
     with pytest.raises(ConfigError, match=r"plugin 'no_such_plugin_module': no such module"):
         compose(["plugins=[no_such_plugin_module]"])
-    broken = _plugin(tmp_path, "broken", "raise RuntimeError('boom at import')\n")
-    with pytest.raises(ConfigError, match=r"broken\.py' failed to import: RuntimeError: boom at import"):
+    broken = _plugin(tmp_path, "broken", "x = 1\nraise RuntimeError('boom at import')\n")
+    with pytest.raises(ConfigError, match=r"broken\.py' failed to import: RuntimeError: boom at import, "
+                                          r"at .*broken\.py:2: raise RuntimeError"):
         compose([f"plugins=[{broken}]"])
     needs = _plugin(tmp_path, "needs", "import not_installed_pkg_xyz\n")
-    with pytest.raises(ConfigError, match=r"failed to import: No module named 'not_installed_pkg_xyz'"):
+    with pytest.raises(ConfigError, match=r"failed to import: No module named 'not_installed_pkg_xyz', at .*needs\.py:1: "
+                                          r"import not_installed_pkg_xyz \(a plugin file's folder is not on the import path"):
         compose([f"plugins=[{needs}]"])
 
 
@@ -346,3 +348,29 @@ def test_readme_predictor_and_trace_examples_run_as_written(tmp_path, monkeypatc
     assert len(pred_runs) == len(trace_runs) == 1
     assert s["config"]["trace"] == {"name": "bursts", "n": 200, "size": 10, "gap": 40.0}
     assert s["resolved"]["memory_capacity"] == 500 and s["metrics"]["time_unit"] == "rounds"
+
+
+def test_a_failed_parameter_check_names_the_algorithm(tmp_path):
+    """``Params.validate`` errors, built-in or a plugin's (a ValueError too), say whose values they are."""
+    with pytest.raises(ConfigError, match=r"algorithm 'gsa': beta=1\.0 must be > 1"):
+        _run(["algorithm=gsa", "algorithm.beta=1.0"])
+    checked = _plugin(tmp_path, "checked", """
+        from dataclasses import dataclass
+        from kvsched.policies import Policy, register_policy
+
+        @register_policy
+        class Checked(Policy):
+            name = "checked_headroom"
+
+            @dataclass(frozen=True)
+            class Params:
+                headroom: float = 0.1
+                def validate(self):
+                    if not 0 <= self.headroom < 1:
+                        raise ValueError("headroom must be in [0, 1)")
+
+            def admit(self, view):
+                return []
+    """)
+    with pytest.raises(ConfigError, match=r"algorithm 'checked_headroom': headroom must be in \[0, 1\)"):
+        _run([f"plugins=[{checked}]", "algorithm=checked_headroom", "algorithm.headroom=2.0"])

@@ -55,6 +55,20 @@ def _import_file(path: Path):
     return module
 
 
+def _line_of(exc: BaseException, spec: str) -> str:
+    """Where in plugin file ``spec`` the import failed, as ``, at FILE:LINE: SOURCE`` (the
+    last frame in that file; empty for a module name or no such frame)."""
+    import traceback
+    if not _is_file_spec(spec):
+        return ""
+    path = str(Path(spec).expanduser().resolve())
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if str(Path(f.filename).resolve()) == path]
+    if not frames:
+        return ""
+    f = frames[-1]
+    return f", at {f.filename}:{f.lineno}: {(f.line or '').strip()}"
+
+
 def load_plugins(specs: Iterable[str] | None) -> list[dict]:
     """Import each plugin once per process; return their provenance records.
 
@@ -82,9 +96,11 @@ def load_plugins(specs: Iterable[str] | None) -> list[dict]:
             missing = e.name or ""
             if not _is_file_spec(spec) and (spec == missing or spec.startswith(missing + ".")):
                 raise ConfigError(f"plugin {spec!r}: no such module (a file path must end in .py)") from None
-            raise ConfigError(f"plugin {spec!r} failed to import: {e}") from e
+            hint = (" (a plugin file's folder is not on the import path: keep the plugin in one file, "
+                    "or install what it imports)" if _is_file_spec(spec) else "")
+            raise ConfigError(f"plugin {spec!r} failed to import: {e}{_line_of(e, spec)}{hint}") from e
         except Exception as e:
-            raise ConfigError(f"plugin {spec!r} failed to import: {type(e).__name__}: {e}") from e
+            raise ConfigError(f"plugin {spec!r} failed to import: {type(e).__name__}: {e}{_line_of(e, spec)}") from e
         file = getattr(module, "__file__", None)
         rec = {"plugin": spec, "path": str(Path(file).resolve()) if file else None,
                "sha256": sha256_file(file) if file and Path(file).is_file() else None}

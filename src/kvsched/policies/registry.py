@@ -48,7 +48,10 @@ def make_params(cls: type[Policy], cfg: Mapping[str, Any]) -> Any:
         raise ConfigError(f"algorithm {cls.name!r}: {e}") from None
     check = getattr(p, "validate", None)
     if check is not None:
-        check()
+        try:
+            check()
+        except (ConfigError, TypeError, ValueError) as e:   # name the algorithm the values are for
+            raise ConfigError(f"algorithm {cls.name!r}: {e}") from None
     return p
 
 
