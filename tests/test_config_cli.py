@@ -330,7 +330,7 @@ def test_an_unusable_out_fails_before_the_simulation(tmp_path, monkeypatch, caps
 def test_mixing_time_units_warns_and_is_recorded(tmp_path, capsys):
     out = tmp_path / "r"
     assert main(["run", "trace=synthetic_mcsf", "memory.capacity=auto", "sim.progress=false", f"out={out}"]) == 0
-    assert "times are in rounds, latency 'splitwise_fit' in s" in capsys.readouterr().err
+    assert "times are in rounds, latency splitwise_fit (llama2-70b, a100-80gb, tp 2) in s" in capsys.readouterr().err
     assert json.loads((out / "summary.json").read_text())["warnings"]
     assert main(["run", *SMALL, f"out={out}"]) == 0
     assert "warning" not in capsys.readouterr().err
@@ -469,3 +469,14 @@ def test_engine_line_counts_rejections_as_run_does(monkeypatch, tmp_path, capsys
     metrics.update(rejected=0, rejected_by_reason={}, completed=40)
     assert main(["engine", "trace=lmsys_like", "algorithm=mcsf", "memory.capacity=256", f"out={tmp_path}"]) == 0
     assert "40/40 completed, 0 rejected, mean latency" in capsys.readouterr().out
+
+
+def test_a_policy_that_reads_no_predictions_records_no_oracle(tmp_path):
+    """vllm_fcfs runs no predictor, so its summary must not claim the oracle's truth reached it."""
+    out = tmp_path / "r"
+    assert main(["run", *SMALL, "algorithm=vllm_fcfs", "predictor=oracle", f"out={out}"]) == 0
+    resolved = json.loads((out / "summary.json").read_text())["resolved"]
+    assert resolved["policy_reads_predictions"] is False
+    assert resolved["predictor_is_oracle"] is False and resolved["predictor_uses_truth"] is False
+    assert main(["run", *SMALL, "algorithm=mcsf", "predictor=oracle", f"out={tmp_path / 'm'}"]) == 0
+    assert json.loads((tmp_path / "m" / "summary.json").read_text())["resolved"]["predictor_is_oracle"] is True

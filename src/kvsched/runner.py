@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -69,7 +69,7 @@ def execute(cfg: DictConfig) -> tuple[dict, Any]:
     t_load = time.perf_counter() - t0
     M = resolve_capacity(c["memory"]["capacity"], wl)
     latency = build_latency(c["latency"], data_dir)
-    notes = unit_mismatch(wl.time_unit, latency.unit, wl.name, c["latency"].get("name")) + dropped_rows(wl)
+    notes = unit_mismatch(wl.time_unit, latency.unit, wl.name, latency_label(c["latency"])) + dropped_rows(wl)
     for note in notes:
         print(f"kvsched: warning: {note}", file=sys.stderr)
     policy = build_policy(c["algorithm"], capacity=M, seed=seed + 1, latency=latency)
@@ -87,8 +87,9 @@ def execute(cfg: DictConfig) -> tuple[dict, Any]:
     summary = {
         "config": c,
         "resolved": {"memory_capacity": M, "data_dir": str(data_dir), "latency_model": latency.__dict__,
-                     "predictor_is_oracle": bool(predictor.oracle),
-                     "predictor_uses_truth": bool(predictor.uses_truth),
+                     # a policy that reads no predictions runs no predictor: nothing it saw came from the truth
+                     "predictor_is_oracle": bool(predictor.oracle and policy.reads_predictions),
+                     "predictor_uses_truth": bool(predictor.uses_truth and policy.reads_predictions),
                      "policy_reads_predictions": bool(policy.reads_predictions), "trace_meta": _jsonable(wl.meta)},
         "metrics": metrics,
         "timing": {"load_s": t_load, "simulate_s": t_sim},
@@ -126,8 +127,16 @@ def unit_mismatch(trace_unit: str, latency_unit: str, trace: str, latency: Any) 
     if trace_unit == latency_unit:
         return []
     fix = "latency=unit" if trace_unit == "rounds" else "a latency model in seconds (e.g. llama2_70b_a100_tp2)"
-    return [f"trace {trace!r} times are in {trace_unit}, latency {latency!r} in {latency_unit}: "
+    return [f"trace {trace!r} times are in {trace_unit}, latency {latency} in {latency_unit}: "
             f"arrivals are read in the latency model's unit; use {fix} unless this is meant"]
+
+
+def latency_label(cfg: Mapping[str, Any]) -> str:
+    """The latency model as a user would name it: ``splitwise_fit (llama2-70b, a100-80gb, tp 2)``."""
+    parts = [str(cfg[k]) for k in ("model", "hardware") if cfg.get(k)]
+    if cfg.get("tensor_parallel"):
+        parts.append(f"tp {cfg['tensor_parallel']}")
+    return f"{cfg.get('name')}" + (f" ({', '.join(parts)})" if parts else "")
 
 
 def dropped_rows(wl) -> list[str]:
