@@ -1,6 +1,7 @@
 """Config composition (Hydra compose API), CLI errors, outputs and determinism."""
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -480,3 +481,18 @@ def test_a_policy_that_reads_no_predictions_records_no_oracle(tmp_path):
     assert resolved["predictor_is_oracle"] is False and resolved["predictor_uses_truth"] is False
     assert main(["run", *SMALL, "algorithm=mcsf", "predictor=oracle", f"out={tmp_path / 'm'}"]) == 0
     assert json.loads((tmp_path / "m" / "summary.json").read_text())["resolved"]["predictor_is_oracle"] is True
+
+
+@pytest.mark.parametrize("override,message", [
+    ("~seed", r"~seed: seed is part of every run's config and cannot be removed"),
+    ("~memory.capacity", r"memory.capacity is part of every run's config"),
+    ("~trace", r"trace is part of every run's config"),
+    ("seed=1,2", r"seed=1,2: a run takes one value; to compare several, sweep them"),
+    ("hydra.run.dir=x", r"hydra.run.dir=x: Hydra's own settings are not used"),
+])
+def test_overrides_a_run_cannot_honour_are_refused_by_name(override, message, tmp_path, capsys):
+    """Removing a required key used to crash with OmegaConf's traceback, ``key=a,b`` advised a
+    --multirun that ``run`` does not have, and ``hydra.*`` was silently ignored."""
+    assert main(["run", *SMALL, override, f"out={tmp_path / 'r'}"]) == 2
+    assert re.search(message, capsys.readouterr().err)
+    assert not (tmp_path / "r").exists()

@@ -39,6 +39,12 @@ def compose(overrides: Sequence[str] = (), config_name: str = "config") -> DictC
     register_schema()
     for o in overrides:
         key, value = _split(o)
+        if key == "hydra" or key.startswith("hydra."):
+            raise ConfigError(f"{o}: Hydra's own settings are not used (a run writes to out=..., and "
+                              f"sweeps are experiment presets in conf/experiment/)")
+        if o.startswith("~") and key != "plugins" and (key in GROUPS or OmegaConf.select(_schema(), key, default=_ABSENT) is not _ABSENT):
+            raise ConfigError(f"{o}: {key} is part of every run's config and cannot be removed; "
+                              f"set it instead ({key}=...)")
         if key in GROUPS and value.strip().startswith("["):
             raise ConfigError(f"{o}: a run takes one {key}; to compare several, sweep them in an "
                               f"experiment preset (conf/experiment/, axes)")
@@ -73,6 +79,9 @@ def _schema() -> DictConfig:
     node = OmegaConf.structured(RunConfig)
     OmegaConf.set_readonly(node, True)
     return node
+
+
+_ABSENT = object()
 
 
 def _split(override: str) -> tuple[str, str]:
@@ -135,6 +144,10 @@ def _explain(e: Exception, overrides: Sequence[str], d: Path) -> str:
     import re
     msg = str(e).strip()
     cause = e.__cause__ or e.__context__
+    if "add --multirun" in msg:                           # Hydra's advice for key=a,b; run has no multirun
+        bad = next((o for o in overrides if "," in _split(o)[1] and "[" not in o), msg.splitlines()[0])
+        return (f"{bad}: a run takes one value; to compare several, sweep them in an experiment preset "
+                f"(conf/experiment/, axes), or quote a value that contains a comma: key='a,b'")
     if msg.startswith("Error merging override") and cause is not None:
         reason = str(cause).split("\n")[0].strip()      # the first line; the rest is OmegaConf's
         return f"{msg.replace('Error merging override', 'bad override')}: {reason}"
