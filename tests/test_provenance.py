@@ -1,0 +1,51 @@
+"""What a result records about the code that produced it."""
+
+import subprocess
+
+import pytest
+
+from kvsched.provenance import PACKAGES, package_versions, revision
+
+
+def _git(root, *args):
+    subprocess.run(["git", "-c", "user.email=t@t", "-c", "user.name=t", *args], cwd=root, check=True,
+                   capture_output=True)
+
+
+@pytest.fixture
+def repo(tmp_path):
+    _git(tmp_path, "init", "-q")
+    (tmp_path / ".gitignore").write_text("results/\n")
+    (tmp_path / "a.py").write_text("x = 1\n")
+    _git(tmp_path, "add", ".")
+    _git(tmp_path, "commit", "-qm", "one")
+    return tmp_path
+
+
+def test_a_clean_tree_is_its_commit(repo):
+    r = revision(repo)
+    assert len(r["commit"]) == 40 and r["dirty"] is False and "diff_sha256" not in r
+    (repo / "results").mkdir()
+    (repo / "results" / "out.json").write_text("{}")     # ignored output does not count
+    assert revision(repo)["dirty"] is False
+
+
+def test_new_and_changed_files_make_it_dirty_with_a_hash_of_the_difference(repo):
+    """A new, untracked file (e.g. a preset of one's own) used to leave ``dirty: false``."""
+    (repo / "mine.yaml").write_text("axes: {}\n")
+    r1 = revision(repo)
+    assert r1["dirty"] is True and r1["changed"] == ["mine.yaml"]
+    (repo / "mine.yaml").write_text("axes: {seed: [1]}\n")
+    r2 = revision(repo)
+    assert r2["diff_sha256"] != r1["diff_sha256"]
+    (repo / "mine.yaml").unlink()
+    (repo / "a.py").write_text("x = 2\n")
+    r3 = revision(repo)
+    assert r3["dirty"] is True and r3["changed"] == ["a.py"] and r3["diff_sha256"] not in (r1["diff_sha256"],
+                                                                                              r2["diff_sha256"])
+    assert revision(repo) == r3                             # the same state, the same record
+
+
+def test_solver_and_figure_versions_are_recorded():
+    assert {"ortools", "scipy", "matplotlib"} <= set(PACKAGES)
+    assert package_versions()["ortools"]
