@@ -139,7 +139,24 @@ def test_rows_longer_than_the_header_are_refused(tmp_path, body):
         _load(f)
 
 
-def test_repeated_header_name_reads_its_first_column(tmp_path):
+def test_a_repeated_header_name_is_refused_where_it_is_read(tmp_path):
+    """Which of two 'in' columns holds the prompts is a guess; it used to be the first, silently."""
     f = tmp_path / "dup.csv"
     f.write_text("t,in,out,in\n0,5,2,9\n1,6,3,9\n")
+    with pytest.raises(TraceFormatError, match=r"dup\.csv: column 'in' appears twice in the header \(columns 2 and 4\)"):
+        _load(f)
+    f.write_text("t,in,out,note,note\n0,5,2,a,b\n1,6,3,c,d\n")      # a column the trace does not read
     np.testing.assert_array_equal(_load(f).prompt, [5, 6])
+
+
+def test_text_that_is_not_utf8_names_its_line(tmp_path):
+    f = tmp_path / "latin.csv"
+    f.write_bytes(b"t,in,out\n0,5,2\n1,6,3\n2,7,4 caf\xe9\n")
+    with pytest.raises(TraceFormatError, match=r"latin\.csv: line 4: not UTF-8 text \(byte 0xe9, byte 10 of the line\)"):
+        _load(f)
+
+
+def test_a_null_in_parquet_is_called_one(tmp_path):
+    f = _write(tmp_path, "parquet", ROWS.assign(out=[4.0, np.nan, 9.0, 2.0]))
+    with pytest.raises(TraceFormatError, match=r"row 2: column 'out': missing value \(null or NaN\) \(nan\)"):
+        _load(f)

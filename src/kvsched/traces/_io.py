@@ -34,18 +34,20 @@ MAX_TOKENS = 2 ** 53
 MISSING = "missing value (an empty field or a short row)"
 
 
-def _nonnegative_ints(num: np.ndarray, missing: np.ndarray, shown, col: str, fail) -> np.ndarray:
+def _nonnegative_ints(num: np.ndarray, missing: np.ndarray, shown, col: str, fail, *,
+                      missing_what: str = MISSING) -> np.ndarray:
     """``num`` (float64) as int64; ``fail(i, what)`` for its first entry that is missing (mask
-    ``missing``), not a number, negative, fractional or implausibly large (``shown[i]``: the raw
-    value)."""
+    ``missing``; said as ``missing_what``), not a number, negative, fractional or implausibly
+    large (``shown[i]``: the raw value)."""
     bad = ~np.isfinite(num) | (num < 0) | (num != np.floor(num)) | (num >= MAX_TOKENS)
     if bad.any():
         i = int(np.argmax(bad))
         x = num[i]
-        why = (MISSING if missing[i] else "not a number" if not np.isfinite(x)
+        why = (missing_what if missing[i] else "not a number" if not np.isfinite(x)
                else "negative value" if x < 0 else "not an integer" if x != np.floor(x)
                else "too large (>= 2^53 tokens)")
-        raise fail(i, f"column {col!r}: {why} ({shown[i]!r})")
+        val = shown[i].item() if isinstance(shown[i], np.generic) else shown[i]   # nan, not np.float64(nan)
+        raise fail(i, f"column {col!r}: {why} ({val!r})")
     return num.astype(np.int64)
 
 
@@ -59,6 +61,23 @@ def _seconds(secs: np.ndarray, shown, col: str, fail) -> np.ndarray:
             raise fail(i, f"column {col!r}: {MISSING}")
         raise fail(i, f"column {col!r}: time must be a number of seconds >= 0 ({shown[i]!r})")
     return secs - secs.min()
+
+
+def _undecodable_line(path: Path, e: UnicodeDecodeError) -> str:
+    """The first line of ``path`` that is not UTF-8, for a message (``e``: pandas' error)."""
+    import gzip
+    try:
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rb") as f:
+            for k, line in enumerate(f, start=1):
+                try:
+                    line.decode("utf-8")
+                except UnicodeDecodeError as bad:
+                    return (f"line {k}: not UTF-8 text (byte 0x{line[bad.start]:02x}, byte "
+                            f"{bad.start + 1} of the line); save the file as UTF-8")
+    except (OSError, EOFError, zlib.error):
+        pass
+    return f"cannot read: {e}"
 
 
 def read_csv_columns(path: Path, int_cols: Sequence[str], time_col: str | None = None,
@@ -83,13 +102,18 @@ def read_csv_columns(path: Path, int_cols: Sequence[str], time_col: str | None =
         raise TraceFormatError(f"{path}: cannot parse CSV: {e}") from None
     except FileNotFoundError:
         raise
-    except (OSError, EOFError, zlib.error, UnicodeDecodeError) as e:   # e.g. a .gz that is not gzip
+    except UnicodeDecodeError as e:
+        raise TraceFormatError(f"{path}: {_undecodable_line(path, e)}") from None
+    except (OSError, EOFError, zlib.error) as e:   # e.g. a .gz that is not gzip
         raise TraceFormatError(f"{path}: cannot read: {e}") from None
     header = list(raw.iloc[0])
     where: dict[str, int] = {}
-    for j, name in enumerate(header):
-        where.setdefault(name, j)                 # a repeated name: its first column
     wanted = _wanted(int_cols, time_col, text_col)
+    for j, name in enumerate(header):
+        if name in where and name in wanted:
+            raise TraceFormatError(f"{path}: column {name!r} appears twice in the header "
+                                   f"(columns {where[name] + 1} and {j + 1})")
+        where.setdefault(name, j)                 # a repeated name the trace does not read: its first
     for col in wanted:
         if col not in where:
             raise TraceFormatError(f"{path}: missing required column {col!r} (header has: {', '.join(header)})")
@@ -216,7 +240,7 @@ def read_parquet_columns(path: Path, int_cols: Sequence[str], time_col: str | No
         if not (pd.api.types.is_numeric_dtype(v) and not pd.api.types.is_bool_dtype(v)):
             raise TraceFormatError(f"{path}: column {col!r} must hold integers, has type {v.dtype}")
         num = v.to_numpy(dtype=np.float64, na_value=np.nan)
-        out[col] = _nonnegative_ints(num, np.isnan(num), v.to_numpy(), col, fail)
+        out[col] = _nonnegative_ints(num, np.isnan(num), v.to_numpy(), col, fail, missing_what="missing value (null or NaN)")
     if time_col:
         v = df[time_col]
         if pd.api.types.is_datetime64_any_dtype(v):
