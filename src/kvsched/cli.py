@@ -161,7 +161,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["bench"]:  # its own option parser
         argv = ["bench", "--", *argv[1:]] if len(argv) > 1 else argv
-    args = p.parse_args(argv)
+    if argv[:1] == ["data"]:   # options and keys in any order (`fetch --force KEY`): parse_args
+        args = d.parse_intermixed_args(argv[1:])   # would leave a key after an option unparsed
+    else:
+        args = p.parse_args(argv)
     try:
         return args.func(args)
     except KvschedError as e:

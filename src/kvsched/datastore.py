@@ -12,6 +12,7 @@ import hashlib
 import io
 import json
 import os
+import shlex
 import sys
 import tempfile
 import urllib.request
@@ -153,6 +154,15 @@ ENV_NO_VERIFY = "KVSCHED_NO_CHECKSUM"
 _VERIFIED: dict[tuple[str, int, int], str] = {}
 
 
+def fetch_command(key: str, data_dir: str | Path, force: bool = False) -> str:
+    """The ``kvsched data fetch`` command line that puts file ``key`` into ``data_dir``
+    (``--data-dir`` is named only where it is not the default directory)."""
+    cmd = ["kvsched", "data", "fetch", *(["--force"] if force else []), key]
+    if Path(data_dir).resolve() != resolve_data_dir(None).resolve():
+        cmd += ["--data-dir", str(data_dir)]
+    return shlex.join(cmd)
+
+
 def data_path(key: str, data_dir: str | Path | None = None, verify: bool = True) -> Path:
     """Path of manifest file ``key`` in the data directory. DataError if it is missing or (with
     ``verify``, unless $KVSCHED_NO_CHECKSUM=1) its sha256 differs from the manifest's; each file
@@ -162,7 +172,7 @@ def data_path(key: str, data_dir: str | Path | None = None, verify: bool = True)
     p = d / entry.relpath
     if not p.is_file():
         raise DataError(
-            f"data file {entry.relpath!r} ({key}) not found in {d}. Run `kvsched data fetch` "
+            f"data file {entry.relpath!r} ({key}) not found in {d}. Run `{fetch_command(key, d)}` "
             f"to download it, or set {ENV_DATA_DIR} (or the config key data.dir) to a folder "
             f"that has it."
         )
@@ -174,7 +184,7 @@ def data_path(key: str, data_dir: str | Path | None = None, verify: bool = True)
         if _VERIFIED[k] != entry.sha256:
             raise DataError(
                 f"data file {p} ({key}) is corrupted or modified: sha256 {_VERIFIED[k][:16]}… differs from "
-                f"the expected {entry.sha256[:16]}…. Restore it with `kvsched data fetch --force {key}`, "
+                f"the expected {entry.sha256[:16]}…. Restore it with `{fetch_command(key, d, force=True)}`, "
                 f"or set {ENV_NO_VERIFY}=1 to use it anyway.")
     return p
 
