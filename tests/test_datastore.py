@@ -82,3 +82,17 @@ def test_the_printed_command_names_no_data_dir_for_the_default_one(tmp_path, ups
     with pytest.raises(DataError) as e:
         data_path("azure_code")
     assert "`kvsched data fetch azure_code`" in str(e.value)
+
+
+def test_fetch_fails_when_a_mismatching_file_is_left_in_place(tmp_path, upstream, capsys):
+    """`verify || fetch` (run.sh replicate) must not go on into the pipeline with a bad file."""
+    d = tmp_path / "data"
+    (d / "azure").mkdir(parents=True)
+    (d / upstream.relpath).write_bytes(b"edited")
+    assert main(["data", "fetch", "--data-dir", str(d)] + ["azure_code"]) == 1
+    err = capsys.readouterr().err
+    assert "kvsched: error: 1 file(s)" in err and "azure_code" in err
+    assert (d / upstream.relpath).read_bytes() == b"edited"   # not replaced without --force
+    assert main(_command_in(err)) == 0                       # the command it names replaces it
+    assert (d / upstream.relpath).read_bytes() == BODY
+    assert main(["data", "fetch", "--data-dir", str(d), "azure_code"]) == 0

@@ -51,7 +51,14 @@ def _cmd_data(args: argparse.Namespace) -> int:
             print(f"{v:9s} {k}")
         print(f"data dir: {d}")
         return 0 if all(v == "ok" for v in st.values()) else 1
-    fetch(d, keys=args.keys or None, force=args.force)
+    st = fetch(d, keys=args.keys or None, force=args.force)
+    bad = [k for k, v in st.items() if v == "mismatch"]
+    if bad:   # left in place: a pipeline run after `verify || fetch` would stop on it anyway
+        from .datastore import fetch_command
+        print(f"kvsched: error: {len(bad)} file(s) in {d} differ from their sha256 and were left as "
+              f"they are: {', '.join(bad)}. Replace them with `{fetch_command(bad, d, force=True)}`, "
+              f"or set KVSCHED_NO_CHECKSUM=1 to use them anyway.", file=sys.stderr)
+        return 1
     return 0
 
 

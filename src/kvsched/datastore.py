@@ -154,10 +154,11 @@ ENV_NO_VERIFY = "KVSCHED_NO_CHECKSUM"
 _VERIFIED: dict[tuple[str, int, int], str] = {}
 
 
-def fetch_command(key: str, data_dir: str | Path, force: bool = False) -> str:
-    """The ``kvsched data fetch`` command line that puts file ``key`` into ``data_dir``
+def fetch_command(keys: str | Iterable[str], data_dir: str | Path, force: bool = False) -> str:
+    """The ``kvsched data fetch`` command line that puts the file(s) ``keys`` into ``data_dir``
     (``--data-dir`` is named only where it is not the default directory)."""
-    cmd = ["kvsched", "data", "fetch", *(["--force"] if force else []), key]
+    keys = [keys] if isinstance(keys, str) else list(keys)
+    cmd = ["kvsched", "data", "fetch", *(["--force"] if force else []), *keys]
     if Path(data_dir).resolve() != resolve_data_dir(None).resolve():
         cmd += ["--data-dir", str(data_dir)]
     return shlex.join(cmd)
@@ -276,7 +277,7 @@ def fetch(data_dir: str | Path | None = None, keys: Iterable[str] | None = None,
             if not force:
                 out[k] = "mismatch"
                 if progress:
-                    print(f"{entry.relpath}: checksum mismatch, not replaced (use force)",
+                    print(f"{entry.relpath}: sha256 differs, left as it is (--force replaces it)",
                           file=sys.stderr)
                 continue
         if entry.url is None:
