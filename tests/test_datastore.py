@@ -96,3 +96,71 @@ def test_fetch_fails_when_a_mismatching_file_is_left_in_place(tmp_path, upstream
     assert main(_command_in(err)) == 0                       # the command it names replaces it
     assert (d / upstream.relpath).read_bytes() == BODY
     assert main(["data", "fetch", "--data-dir", str(d), "azure_code"]) == 0
+
+
+@pytest.fixture
+def http_dir(tmp_path):
+    """A local HTTP server over tmp_path/www; yields (folder, base URL)."""
+    import functools
+    import http.server
+    import threading
+
+    www = tmp_path / "www"
+    www.mkdir()
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(www)))
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    try:
+        yield www, f"http://127.0.0.1:{srv.server_address[1]}"
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+def _unreachable_port() -> int:
+    import socket
+    with socket.socket() as s:       # bound, never listening: a connection is refused
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("where", ["missing file://", "http 404", "connection refused"])
+def test_a_failed_download_is_one_error_line_and_leaves_nothing(tmp_path, upstream, monkeypatch,
+                                                                http_dir, where, capsys):
+    www, base = http_dir
+    url = {"missing file://": (tmp_path / "nowhere.csv").as_uri(), "http 404": f"{base}/nowhere.csv",
+           "connection refused": f"http://127.0.0.1:{_unreachable_port()}/code.csv"}[where]
+    monkeypatch.setitem(datastore.MANIFEST, "azure_code", DataFile(upstream.relpath, url, upstream.sha256, "t", "t"))
+    d = tmp_path / "data"
+    assert main(["data", "fetch", "azure_code", "--data-dir", str(d)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"kvsched: error: could not download {upstream.relpath} (azure_code) from {url}: "), err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    if where == "http 404":
+        assert err.rstrip().endswith("HTTP Error 404: File not found"), err
+    assert not d.exists()            # no temp file, no folder made for it
+
+
+def test_fetch_over_http(tmp_path, upstream, http_dir, monkeypatch):
+    www, base = http_dir
+    (www / "code.csv").write_bytes(BODY)
+    monkeypatch.setitem(datastore.MANIFEST, "azure_code",
+                        DataFile(upstream.relpath, f"{base}/code.csv", upstream.sha256, "t", "t"))
+    d = tmp_path / "data"
+    assert main(["data", "fetch", "azure_code", "--data-dir", str(d)]) == 0
+    assert (d / upstream.relpath).read_bytes() == BODY
+
+
+def test_a_failed_alpaca_eval_build_names_the_upstream_file(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(datastore, "_raw", lambda repo, commit, path: (tmp_path / "up" / path).as_uri())
+    d = tmp_path / "data"
+    assert main(["data", "fetch", "alpaca_eval", "--data-dir", str(d)]) == 2
+    err = capsys.readouterr().err.splitlines()[-1]   # after the progress line
+    assert err.startswith("kvsched: error: could not download results/llama-2-7b-chat-hf/model_outputs.json "
+                          "for alpaca_eval/model_outputs.jsonl.gz (alpaca_eval) from file://"), err
+    assert not d.exists()

@@ -9,18 +9,21 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import http.client
 import io
 import json
 import os
 import shlex
 import sys
 import tempfile
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ConfigError, DataError
+from .io import missing_dirs, remove_empty_dirs
 
 ENV_DATA_DIR = "KVSCHED_DATA_DIR"
 
@@ -223,11 +226,14 @@ def verify(data_dir: str | Path | None = None, keys: Iterable[str] | None = None
 def _install(dest: Path, entry: DataFile, write: Callable[[io.BufferedWriter], None]) -> None:
     """Write via ``write`` to a temp file beside ``dest``, check sha256, then rename atomically.
 
-    On a checksum mismatch the temp file is deleted and DataError raised.
+    On any failure (a checksum mismatch, a download error, an interrupt) the temp file and the
+    folders made for it are deleted: nothing half-written is left behind.
     """
+    made = missing_dirs(dest.parent)
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
     tmp = Path(tmp_name)
+    done = False
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
@@ -238,22 +244,52 @@ def _install(dest: Path, entry: DataFile, write: Callable[[io.BufferedWriter], N
                 f"got {actual}; the download was deleted"
             )
         os.replace(tmp, dest)
+        done = True
     finally:
         tmp.unlink(missing_ok=True)
+        if not done:
+            remove_empty_dirs(made)
+
+
+# What a failed download raises: URLError (HTTPError, unreachable host, a missing file:// path),
+# OSError (timeouts, resets), HTTPException (a malformed or truncated response).
+_NET_ERRORS = (OSError, http.client.HTTPException)
+
+
+def _download_error(what: str, url: str, e: BaseException) -> DataError:
+    reason = e.reason if type(e) is urllib.error.URLError else e   # HTTPError's str has the code
+    return DataError(f"could not download {what} from {url}: {reason}")
+
+
+def _urlopen(url: str, what: str):
+    try:
+        return urllib.request.urlopen(url, timeout=60)
+    except _NET_ERRORS as e:
+        raise _download_error(what, url, e) from e
 
 
 def _download_to(url: str, f: io.BufferedWriter, label: str, progress: bool) -> None:
-    with urllib.request.urlopen(url, timeout=60) as r:
-        total = int(r.headers.get("Content-Length") or 0)
-        done = 0
-        while chunk := r.read(1 << 20):
-            f.write(chunk)
-            done += len(chunk)
-            if progress:
-                of = f"/{total / 1e6:.1f}" if total else ""
-                print(f"\r{label}: {done / 1e6:.1f}{of} MB", end="", file=sys.stderr, flush=True)
-    if progress:
-        print(file=sys.stderr)
+    shown = False
+    try:
+        with _urlopen(url, label) as r:
+            total = int(r.headers.get("Content-Length") or 0)
+            done = 0
+            while True:
+                try:
+                    chunk = r.read(1 << 20)
+                except _NET_ERRORS as e:
+                    raise _download_error(label, url, e) from e
+                if not chunk:
+                    break
+                f.write(chunk)
+                done += len(chunk)
+                if progress:
+                    of = f"/{total / 1e6:.1f}" if total else ""
+                    print(f"\r{label}: {done / 1e6:.1f}{of} MB", end="", file=sys.stderr, flush=True)
+                    shown = True
+    finally:
+        if shown:
+            print(file=sys.stderr)
 
 
 def fetch(data_dir: str | Path | None = None, keys: Iterable[str] | None = None,
@@ -263,7 +299,8 @@ def fetch(data_dir: str | Path | None = None, keys: Iterable[str] | None = None,
     A file that is present with the right checksum is never touched. Returns a status per
     key: ``"ok"`` (already good), ``"downloaded"``, ``"built"`` (alpaca_eval) or
     ``"mismatch"`` (present, wrong checksum, left alone because ``force`` is False).
-    Raises DataError on a checksum mismatch of a download (which is deleted).
+    Raises DataError, naming the file and its URL, where a download fails or its checksum
+    differs; nothing of it is left behind.
     """
     d = resolve_data_dir(data_dir)
     out: dict[str, str] = {}
@@ -287,7 +324,8 @@ def fetch(data_dir: str | Path | None = None, keys: Iterable[str] | None = None,
             out[k] = "built"
         else:
             url = entry.url
-            _install(dest, entry, lambda f: _download_to(url, f, entry.relpath, progress))
+            label = f"{entry.relpath} ({k})"
+            _install(dest, entry, lambda f: _download_to(url, f, label, progress))
             out[k] = "downloaded"
     return out
 
@@ -305,8 +343,12 @@ def _write_alpaca_eval(f: io.BufferedWriter, progress: bool = False) -> None:
             url = _raw(ALPACA_EVAL_REPO, ALPACA_EVAL_COMMIT, f"results/{model}/model_outputs.json")
             if progress:
                 print(f"alpaca_eval: {model}", file=sys.stderr)
-            with urllib.request.urlopen(url, timeout=60) as r:
-                records = json.load(r)
+            what = f"results/{model}/model_outputs.json for {MANIFEST['alpaca_eval'].relpath} (alpaca_eval)"
+            with _urlopen(url, what) as r:
+                try:
+                    records = json.load(r)
+                except _NET_ERRORS as e:
+                    raise _download_error(what, url, e) from e
             for rec in records:
                 row = {k: rec.get(k, model if k == "generator" else None) for k in _ALPACA_FIELDS}
                 t.write(json.dumps(row) + "\n")
