@@ -164,3 +164,54 @@ def test_a_failed_alpaca_eval_build_names_the_upstream_file(tmp_path, monkeypatc
     assert err.startswith("kvsched: error: could not download results/llama-2-7b-chat-hf/model_outputs.json "
                           "for alpaca_eval/model_outputs.jsonl.gz (alpaca_eval) from file://"), err
     assert not d.exists()
+
+
+def _mirror(tmp_path: Path, body: bytes = BODY) -> Path:
+    m = tmp_path / "mirror"
+    (m / "azure").mkdir(parents=True)
+    (m / "azure" / "code.csv").write_bytes(body)
+    return m
+
+
+@pytest.mark.parametrize("how", ["folder", "file://", "http://", "env"])
+def test_fetch_from_a_mirror(tmp_path, upstream, monkeypatch, http_dir, how):
+    """A mirror laid out like the data directory replaces the upstream URLs (here unreachable)."""
+    monkeypatch.setitem(datastore.MANIFEST, "azure_code",
+                        DataFile(upstream.relpath, (tmp_path / "gone.csv").as_uri(), upstream.sha256, "t", "t"))
+    m = _mirror(tmp_path)
+    www, base = http_dir
+    (www / "azure").mkdir()
+    (www / "azure" / "code.csv").write_bytes(BODY)
+    src = {"folder": str(m), "file://": m.as_uri() + "/", "http://": base, "env": str(m)}[how]
+    d = tmp_path / "data"
+    if how == "env":
+        monkeypatch.setenv("KVSCHED_DATA_MIRROR", src)
+        args = []
+    else:
+        args = ["--mirror", src]
+    assert main(["data", "fetch", "azure_code", "--data-dir", str(d), *args]) == 0
+    assert (d / upstream.relpath).read_bytes() == BODY
+
+
+def test_a_mirror_is_checked_against_the_manifest(tmp_path, upstream, capsys):
+    m = _mirror(tmp_path, b"not the published file")
+    d = tmp_path / "data"
+    assert main(["data", "fetch", "azure_code", "--data-dir", str(d), "--mirror", str(m)]) == 2
+    err = capsys.readouterr().err
+    assert f"checksum mismatch for 'azure/code.csv' from {m.as_uri()}/azure/code.csv" in err, err
+    assert not d.exists()
+    assert main(["data", "fetch", "azure_code", "--data-dir", str(d), "--mirror", str(tmp_path / "nope")]) == 2
+    assert "neither a URL" in capsys.readouterr().err
+
+
+def test_a_mirror_serves_alpaca_eval_as_a_file(tmp_path, monkeypatch):
+    """alpaca_eval has no upstream file (it is built from 16); a mirror has the built one."""
+    body = b"built elsewhere"
+    monkeypatch.setitem(datastore.MANIFEST, "alpaca_eval",
+                        DataFile("alpaca_eval/m.jsonl.gz", None, hashlib.sha256(body).hexdigest(), "t", "t"))
+    (tmp_path / "mirror" / "alpaca_eval").mkdir(parents=True)
+    (tmp_path / "mirror" / "alpaca_eval" / "m.jsonl.gz").write_bytes(body)
+    st = datastore.fetch(tmp_path / "data", ["alpaca_eval"], progress=False, mirror=tmp_path / "mirror")
+    assert st == {"alpaca_eval": "downloaded"}
+    assert (tmp_path / "data" / "alpaca_eval" / "m.jsonl.gz").read_bytes() == body
+

@@ -341,6 +341,7 @@ def test_verify_missing_and_mismatch(tmp_path):
 
 
 def test_fetch_atomic_download_and_checksum(tmp_path, monkeypatch):
+    monkeypatch.delenv("KVSCHED_DATA_MIRROR", raising=False)
     src = tmp_path / "upstream.csv"
     src.write_bytes(b"a,b\n1,2\n")
     good = hashlib.sha256(src.read_bytes()).hexdigest()

@@ -51,7 +51,7 @@ def _cmd_data(args: argparse.Namespace) -> int:
             print(f"{v:9s} {k}")
         print(f"data dir: {d}")
         return 0 if all(v == "ok" for v in st.values()) else 1
-    st = fetch(d, keys=args.keys or None, force=args.force)
+    st = fetch(d, keys=args.keys or None, force=args.force, mirror=args.mirror)
     bad = [k for k, v in st.items() if v == "mismatch"]
     if bad:   # left in place: a pipeline run after `verify || fetch` would stop on it anyway
         from .datastore import fetch_command
@@ -136,6 +136,9 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("keys", nargs="*", default=[], help="manifest keys (default: all)")  # a default keeps it optional
     d.add_argument("--data-dir", default=None)
     d.add_argument("--force", action="store_true", help="re-download files whose checksum differs")
+    d.add_argument("--mirror", default=None, metavar="URL|DIR",
+                   help="fetch from <URL|DIR>/<file's path in the data dir> instead of the upstream URLs "
+                        "(https://, file:// or a folder; default $KVSCHED_DATA_MIRROR); sha256 still checked")
     d.set_defaults(func=_cmd_data)
     ls = sub.add_parser("list", help="list registered algorithms, predictors and traces")
     ls.add_argument("--plugin", action="append", default=[],

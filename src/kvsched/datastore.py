@@ -13,10 +13,12 @@ import http.client
 import io
 import json
 import os
+import re
 import shlex
 import sys
 import tempfile
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -223,8 +225,28 @@ def verify(data_dir: str | Path | None = None, keys: Iterable[str] | None = None
 
 # ---------------------------------------------------------------------------- downloading
 
-def _install(dest: Path, entry: DataFile, write: Callable[[io.BufferedWriter], None]) -> None:
+ENV_DATA_MIRROR = "KVSCHED_DATA_MIRROR"
+_URL_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def mirror_url(mirror: str | Path, relpath: str) -> str:
+    """URL of data file ``relpath`` in ``mirror``: a base URL (``https://``, ``file://``, …) or a
+    local folder, laid out like the data directory (``<mirror>/<relpath>``)."""
+    m = str(mirror)
+    if _URL_SCHEME.match(m):
+        base = m.rstrip("/")
+    else:
+        d = Path(m).expanduser()
+        if not d.is_dir():
+            raise ConfigError(f"data mirror {m!r} is neither a URL (https://, file://, ...) nor a folder")
+        base = d.resolve().as_uri()
+    return f"{base}/{urllib.parse.quote(relpath)}"
+
+
+def _install(dest: Path, entry: DataFile, write: Callable[[io.BufferedWriter], None],
+             source: str | None = None) -> None:
     """Write via ``write`` to a temp file beside ``dest``, check sha256, then rename atomically.
+    ``source`` (a URL) is named in a checksum error.
 
     On any failure (a checksum mismatch, a download error, an interrupt) the temp file and the
     folders made for it are deleted: nothing half-written is left behind.
@@ -240,8 +262,8 @@ def _install(dest: Path, entry: DataFile, write: Callable[[io.BufferedWriter], N
         actual = sha256_file(tmp)
         if actual != entry.sha256:
             raise DataError(
-                f"checksum mismatch for {entry.relpath!r}: expected sha256 {entry.sha256}, "
-                f"got {actual}; the download was deleted"
+                f"checksum mismatch for {entry.relpath!r}{f' from {source}' if source else ''}: "
+                f"expected sha256 {entry.sha256}, got {actual}; the download was deleted"
             )
         os.replace(tmp, dest)
         done = True
@@ -293,9 +315,13 @@ def _download_to(url: str, f: io.BufferedWriter, label: str, progress: bool) -> 
 
 
 def fetch(data_dir: str | Path | None = None, keys: Iterable[str] | None = None,
-          force: bool = False, progress: bool = True) -> dict[str, str]:
+          force: bool = False, progress: bool = True, mirror: str | Path | None = None) -> dict[str, str]:
     """Download missing data files (and, with ``force``, replace mismatching ones).
 
+    Files come from their pinned upstream URLs or, with ``mirror`` (default
+    ``$KVSCHED_DATA_MIRROR``; ``""`` for none), from ``<mirror>/<relpath>``: a base URL or a
+    local folder laid out like the data directory (see :func:`mirror_url`); alpaca_eval is then
+    copied as it is, not built. Every file is checked against its sha256 either way.
     A file that is present with the right checksum is never touched. Returns a status per
     key: ``"ok"`` (already good), ``"downloaded"``, ``"built"`` (alpaca_eval) or
     ``"mismatch"`` (present, wrong checksum, left alone because ``force`` is False).
@@ -303,6 +329,8 @@ def fetch(data_dir: str | Path | None = None, keys: Iterable[str] | None = None,
     differs; nothing of it is left behind.
     """
     d = resolve_data_dir(data_dir)
+    if mirror is None:
+        mirror = os.environ.get(ENV_DATA_MIRROR, "")
     out: dict[str, str] = {}
     for k in _keys(keys):
         entry = MANIFEST[k]
@@ -317,15 +345,15 @@ def fetch(data_dir: str | Path | None = None, keys: Iterable[str] | None = None,
                     print(f"{entry.relpath}: sha256 differs, left as it is (--force replaces it)",
                           file=sys.stderr)
                 continue
-        if entry.url is None:
+        url = mirror_url(mirror, entry.relpath) if str(mirror) else entry.url
+        if url is None:
             if k != "alpaca_eval":
                 raise DataError(f"no download URL for {entry.relpath!r}: {entry.note}")
             _install(dest, entry, lambda f: _write_alpaca_eval(f, progress))
             out[k] = "built"
         else:
-            url = entry.url
             label = f"{entry.relpath} ({k})"
-            _install(dest, entry, lambda f: _download_to(url, f, label, progress))
+            _install(dest, entry, lambda f: _download_to(url, f, label, progress), source=url)
             out[k] = "downloaded"
     return out
 
