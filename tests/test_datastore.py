@@ -215,3 +215,13 @@ def test_a_mirror_serves_alpaca_eval_as_a_file(tmp_path, monkeypatch):
     assert st == {"alpaca_eval": "downloaded"}
     assert (tmp_path / "data" / "alpaca_eval" / "m.jsonl.gz").read_bytes() == body
 
+
+@pytest.mark.parametrize("umask", [0o022, 0o002, 0o077], ids=["022", "002", "077"])
+def test_fetched_files_get_the_usual_permissions(tmp_path, upstream, umask):
+    import os
+    old = os.umask(umask)
+    try:
+        datastore.fetch(tmp_path / "data", ["azure_code"], progress=False)
+    finally:
+        os.umask(old)
+    assert (tmp_path / "data" / upstream.relpath).stat().st_mode & 0o777 == 0o666 & ~umask

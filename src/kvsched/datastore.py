@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ConfigError, DataError
-from .io import missing_dirs, remove_empty_dirs
+from .io import _umask, missing_dirs, remove_empty_dirs
 
 ENV_DATA_DIR = "KVSCHED_DATA_DIR"
 
@@ -246,6 +246,7 @@ def mirror_url(mirror: str | Path, relpath: str) -> str:
 def _install(dest: Path, entry: DataFile, write: Callable[[io.BufferedWriter], None],
              source: str | None = None) -> None:
     """Write via ``write`` to a temp file beside ``dest``, check sha256, then rename atomically.
+    The file gets the usual permissions (0666 less the umask), not the temp file's 0600.
     ``source`` (a URL) is named in a checksum error.
 
     On any failure (a checksum mismatch, a download error, an interrupt) the temp file and the
@@ -265,6 +266,7 @@ def _install(dest: Path, entry: DataFile, write: Callable[[io.BufferedWriter], N
                 f"checksum mismatch for {entry.relpath!r}{f' from {source}' if source else ''}: "
                 f"expected sha256 {entry.sha256}, got {actual}; the download was deleted"
             )
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, dest)
         done = True
     finally:
