@@ -407,6 +407,59 @@ def test_cache_sees_an_in_place_edit_of_unverified_data(tmp_path, monkeypatch):
     assert not cached_read(p, read_azure).equals(first)
 
 
+def _cache_entry(tmp_path: Path) -> Path:
+    (entry,) = (tmp_path / "cache" / "traces").glob("*.parquet")
+    return entry
+
+
+@pytest.mark.parametrize("edit", ["columns", "values"])
+def test_a_modified_cache_entry_is_parsed_again(tmp_path, monkeypatch, caplog, edit):
+    """A cache entry that is valid parquet but not what was cached (other columns, edited values)
+    is a bad entry: warned about, parsed again and replaced; never used, and no KeyError."""
+    import pandas as pd
+    monkeypatch.setenv("KVSCHED_CACHE_DIR", str(tmp_path / "cache"))
+    _azure_dir(tmp_path, _row(1, 10, 5) + _row(2, 20, 6))
+    cfg = {"name": "azure_conv", "arrival": "trace"}
+    first = load_trace(cfg, tmp_path)
+    entry = _cache_entry(tmp_path)
+    good = entry.read_bytes()
+    df = pd.read_parquet(entry)
+    bad = df.rename(columns={"prompt": "ctx"}) if edit == "columns" else df.assign(prompt=df["prompt"] + 1)
+    bad.to_parquet(entry, index=False)
+    with caplog.at_level("WARNING", logger="kvsched.traces.cache"):
+        again = load_trace(cfg, tmp_path)
+    assert again.prompt.tolist() == first.prompt.tolist() == [10, 20]
+    assert "is corrupted or modified" in caplog.text and entry.name in caplog.text
+    assert entry.read_bytes() == good       # rewritten
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="kvsched.traces.cache"):
+        load_trace(cfg, tmp_path)
+    assert caplog.text == ""
+
+
+def test_cache_entries_carry_their_sha256(tmp_path, monkeypatch, caplog):
+    """Each entry has a sha256sum-style sidecar; an entry without one (an older kvsched's) is
+    parsed again quietly and gets one."""
+    monkeypatch.setenv("KVSCHED_CACHE_DIR", str(tmp_path / "cache"))
+    p = _azure_dir(tmp_path, _row(1, 10, 5))
+    calls = []
+
+    def reader(path):
+        calls.append(path)
+        return read_azure(path)
+
+    first = cached_read(p, reader)
+    entry = _cache_entry(tmp_path)
+    side = entry.with_name(entry.name + ".sha256")
+    assert side.read_text() == f"{hashlib.sha256(entry.read_bytes()).hexdigest()}  {entry.name}\n"
+    assert sorted(f.name for f in entry.parent.iterdir()) == [entry.name, side.name]  # no temp files
+    side.unlink()
+    with caplog.at_level("WARNING", logger="kvsched.traces.cache"):
+        assert cached_read(p, reader).equals(first) and len(calls) == 2
+    assert caplog.text == "" and side.is_file()
+    assert cached_read(p, reader).equals(first) and len(calls) == 2
+
+
 def test_corrupted_data_file_is_named_with_its_checksum(tmp_path, data_dir, monkeypatch):
     """A data file whose bytes differ from the manifest fails with a clear error, even when
     its content still parses."""

@@ -4,14 +4,22 @@ Cache directory: ``$KVSCHED_CACHE_DIR`` or ``~/.cache/kvsched``; set ``KVSCHED_C
 disable. Entries are keyed by the source file's path, size and mtime plus the reader's name
 and :data:`CACHE_VERSION` (bump it when a reader's output changes). The contents are hashed
 into the key only under ``KVSCHED_NO_CHECKSUM=1``: otherwise every read checks the file's
-sha256 against the manifest already, so an edited file never reaches the cache. Writes are
-atomic (temp file + ``os.replace``). Any caching failure is logged and ignored: the file is
-then simply parsed again.
+sha256 against the manifest already, so an edited file never reaches the cache.
+
+Each entry ``<name>.parquet`` has a sidecar ``<name>.parquet.sha256`` (``sha256sum`` format)
+with the sha256 of the entry's bytes, written with it; a read hashes the bytes it parses (well
+under 1 ms: entries are a few hundred kB) and takes an entry whose hash differs (edited,
+truncated, replaced) as a bad entry, even under ``KVSCHED_NO_CHECKSUM=1``. An entry without a
+sidecar (an older kvsched's) is parsed again and rewritten. Writes are atomic (temp file +
+``os.replace``), the sidecar first, so an entry is only ever used with the sha256 recorded for
+it. Any caching failure or bad entry is logged and ignored: the file is then simply parsed
+again.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import os
 import tempfile
@@ -47,27 +55,62 @@ def _entry(path: Path, reader: Callable) -> Path | None:
     return d / "traces" / f"{path.name}-{hashlib.sha1(ident.encode()).hexdigest()[:16]}.parquet"
 
 
+def _sidecar(entry: Path) -> Path:
+    return entry.with_name(entry.name + ".sha256")
+
+
+def _load(entry: Path, path: Path) -> pd.DataFrame | None:
+    """The table in ``entry`` if its bytes match its sidecar's sha256; None (with a warning
+    where the entry is there but wrong) otherwise."""
+    if not entry.is_file():
+        return None
+    data = entry.read_bytes()
+    try:
+        want = _sidecar(entry).read_text().split()[0]
+    except (FileNotFoundError, IndexError):
+        log.info("trace cache entry %s has no checksum; parsing %s again", entry, path)
+        return None
+    got = hashlib.sha256(data).hexdigest()
+    if got != want:
+        log.warning("trace cache entry %s is corrupted or modified (sha256 %s…, recorded %s…); "
+                    "parsing %s again", entry, got[:16], want[:16], path)
+        return None
+    return pd.read_parquet(io.BytesIO(data))
+
+
+def _store(entry: Path, df: pd.DataFrame) -> None:
+    buf = io.BytesIO()
+    df.to_parquet(buf, index=False)
+    data = buf.getvalue()
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    # the sidecar first; two writers of one entry write the same bytes (same key, same reader)
+    for target, blob in ((_sidecar(entry), f"{hashlib.sha256(data).hexdigest()}  {entry.name}\n".encode()),
+                         (entry, data)):
+        fd, tmp = tempfile.mkstemp(dir=entry.parent, prefix=f".{target.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(blob)
+            os.replace(tmp, target)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+
+
 def cached_read(path: str | Path, reader: Callable[[Path], pd.DataFrame]) -> pd.DataFrame:
     """``reader(path)``, memoised on disk as parquet. Reader errors propagate; cache errors do not."""
     path = Path(path)
     entry = None
     try:
         entry = _entry(path, reader)
-        if entry is not None and entry.is_file():
-            return pd.read_parquet(entry)
+        if entry is not None:
+            df = _load(entry, path)
+            if df is not None:
+                return df
     except Exception as e:  # noqa: BLE001 - a broken cache must never break a run
         log.warning("trace cache read failed for %s: %s", path, e)  # a corrupt entry is rewritten
     df = reader(path)
     if entry is not None:
         try:
-            entry.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=entry.parent, prefix=f".{entry.name}.", suffix=".tmp")
-            os.close(fd)
-            try:
-                df.to_parquet(tmp, index=False)
-                os.replace(tmp, entry)
-            finally:
-                Path(tmp).unlink(missing_ok=True)
+            _store(entry, df)
         except Exception as e:  # noqa: BLE001
             log.warning("trace cache write failed for %s: %s", path, e)
     return df
