@@ -225,3 +225,12 @@ def test_fetched_files_get_the_usual_permissions(tmp_path, upstream, umask):
     finally:
         os.umask(old)
     assert (tmp_path / "data" / upstream.relpath).stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_a_data_directory_is_a_mirror(tmp_path, data_dir, monkeypatch, capsys):
+    """The published files, fetched from a data directory that has them (only read here)."""
+    monkeypatch.delenv("KVSCHED_NO_CHECKSUM", raising=False)
+    keys = ["azure_code", "splitwise_perf_model"]
+    d = tmp_path / "data"
+    assert main(["data", "fetch", *keys, "--mirror", str(data_dir), "--data-dir", str(d)]) == 0
+    assert main(["data", "verify", *keys, "--data-dir", str(d)]) == 0
