@@ -6,6 +6,10 @@
 #   snakemake --cores 2 validate  the simulator against the real engine (needs the engine extra; docs/engine.md)
 # Outputs live under results/ and paper/ only.
 
+from snakemake.utils import min_version
+
+min_version("9.14")   # update() outputs restored when a job fails (workflow/rules/common.smk)
+
 configfile: "workflow/config.yaml"
 
 include: "workflow/rules/common.smk"
@@ -24,6 +28,8 @@ rule all:
     input:
         # the report when the experiments are the replication's (common.smk), else their claims
         "paper/report.md" if REPORTED else all_claims(),
+        # an experiment whose last rerun failed is retried (its results kept meanwhile; common.smk)
+        [stamp(e) for e in EXPERIMENTS],
         # every run too: a deleted run directory is recomputed (and only it)
         [s for e in SWEEPS for s in summaries_of(e)],
         [f for e in SWEEPS for f in sweep_figures(e)],

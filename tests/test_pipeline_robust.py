@@ -208,10 +208,24 @@ def test_pipeline_reports_a_broken_summary(tmp_path, snakemake_available):
     _snakemake(w)
     s = _summary(w, "fcfs")
     s.write_text(s.read_text()[:50])             # cut short
+    table = w / "results" / "robust" / "runs.parquet"
+    before = {f: f.read_bytes() for f in (table, table.with_suffix(".csv"))}
     p = _snakemake(w, popen=True)
     out = p.communicate(timeout=300)[0]
     assert p.returncode != 0
     assert f"{s.relative_to(w)}: not a complete run summary (invalid JSON" in out, out[-4000:]
+    # the failed aggregation kept the previous table, and the next run tries it again
+    assert {f: f.read_bytes() for f in before if f.exists()} == before
+    assert _planned(_dry_run(w, "robust"), "aggregate") == 1
+
+
+def _dry_run(w: Path, experiments: str) -> str:
+    """What `snakemake -n` (the default target) would run for these experiments."""
+    r = subprocess.run([f"{BIN}/snakemake", "-n", "--cores", "1", "--workflow-profile", "none",
+                        "--config", f"experiments=[{experiments}]"], cwd=w, env=_env(w / "src"),
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout[-4000:]
+    return r.stdout
 
 
 @pytest.mark.parametrize("value, planned", [("robust", 1), ("robust,robust2", 2), ("[robust, robust2]", 2)])
@@ -227,3 +241,48 @@ def test_experiments_as_a_name_or_comma_separated(tmp_path, snakemake_available,
     assert r.returncode == 0, r.stdout[-4000:]
     assert _planned(r.stdout) == planned, r.stdout
     assert not (w / "results").exists()
+
+
+# ----------------------------------------------------------------------------------------
+# A module experiment whose rerun fails
+
+
+FAKE_MODULE = textwrap.dedent("""
+    import pandas as pd
+
+    def run(ctx):
+        if ctx.params["fail"]:
+            raise ValueError("a corrupted input")
+        ctx.table(pd.DataFrame({"x": [1, 2]}), "table")
+        ctx.claim("c", "paper", "a claim", 1, 2, False)
+""")
+
+
+def _module(w: Path, fail: bool, *args: str) -> subprocess.CompletedProcess:
+    """Preset 'modexp' (a module experiment that fails when its parameter says so), then its claims."""
+    (w / "src" / "modexp_module.py").write_text(FAKE_MODULE)
+    (w / "conf" / "experiment" / "modexp.yaml").write_text(
+        "name: modexp\nkind: module\nmodule: modexp_module\ndescription: pipeline robustness test\n"
+        f"scale: quick\nparams:\n  quick: {{fail: {json.dumps(fail)}}}\n")
+    return subprocess.run([f"{BIN}/snakemake", "--cores", "1", "--config", "experiments=[modexp]",
+                           "--rerun-incomplete", "--workflow-profile", "none", "results/modexp/claims.json", *args],
+                          cwd=w, env=_env(w / "src"), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, timeout=300)
+
+
+def test_a_failed_module_experiment_rerun_keeps_its_results(tmp_path, snakemake_available):
+    """Snakemake removes a job's outputs before it runs and after it fails; the experiment's
+    claims.json and done.json survive a failed rerun all the same, and the next run retries it."""
+    w = _workdir(tmp_path)
+    r = _module(w, fail=False)
+    assert r.returncode == 0, r.stdout[-4000:]
+    out = w / "results" / "modexp"
+    before = {f: f.read_bytes() for f in (out / "claims.json", out / "done.json", out / "table.parquet")}
+    r = _module(w, fail=True)                      # an edited preset reruns it, and the run fails
+    assert r.returncode != 0 and "a corrupted input" in (w / "results" / "logs" / "modexp.log").read_text()
+    assert {f: f.read_bytes() for f in before if f.exists()} == before, r.stdout[-4000:]
+    assert not list(out.glob(".staging-*"))
+    assert _planned(_dry_run(w, "modexp"), "experiment_module") == 1        # not taken as done
+    r = _module(w, fail=False)
+    assert r.returncode == 0, r.stdout[-4000:]
+    assert json.loads((out / "claims.json").read_text())["claims"][0]["ours"] == 2

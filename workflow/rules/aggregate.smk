@@ -10,8 +10,10 @@ rule aggregate:
     input:
         run_summaries,
     output:
-        table="results/{exp}/runs.parquet",
-        csv="results/{exp}/runs.csv",
+        # a failed rerun keeps the previous table ("A failed rerun" in common.smk)
+        table=update("results/{exp}/runs.parquet"),
+        csv=update("results/{exp}/runs.csv"),
+        stamp=touch("results/logs/{exp}/aggregate.ok"),
     wildcard_constraints:
         exp=one_of(SWEEPS),
     shell:
@@ -20,7 +22,8 @@ rule aggregate:
 
 rule figure:
     input:
-        "results/{exp}/runs.parquet",
+        table="results/{exp}/runs.parquet",
+        stamp=lambda wc: stamp(wc.exp),
     output:
         png=report("results/{exp}/{fig}.png", category="{exp}"),
         pdf="results/{exp}/{fig}.pdf",
@@ -28,12 +31,13 @@ rule figure:
         exp=one_of(SWEEPS),
         fig=r"[a-z_]+",
     shell:
-        "python -m kvsched.analysis.plots {wildcards.fig} {input} {output.png} {output.pdf}"
+        "python -m kvsched.analysis.plots {wildcards.fig} {input.table} {output.png} {output.pdf}"
 
 
 rule sweep_claims:
     input:
         table="results/{exp}/runs.parquet",
+        stamp=lambda wc: stamp(wc.exp),
         figures=lambda wc: sweep_figures(wc.exp),
     output:
         "results/{exp}/claims.json",
@@ -44,13 +48,16 @@ rule sweep_claims:
 
 
 # Module experiments (kind: module): one job each; claims.json, then done.json, are written last.
+# A failed run changes nothing in results/<exp>/ (the experiment publishes only a finished run),
+# and Snakemake keeps and restores the two declared files too ("A failed rerun" in common.smk).
 rule experiment_module:
     input:
         # an edited preset reruns its experiment
         preset=lambda wc: str(Path(workflow.basedir) / "conf" / "experiment" / f"{wc.exp}.yaml"),
     output:
-        claims="results/{exp}/claims.json",
-        done="results/{exp}/done.json",
+        claims=update("results/{exp}/claims.json"),
+        done=update("results/{exp}/done.json"),
+        stamp=touch("results/logs/{exp}.ok"),
     wildcard_constraints:
         exp=one_of(parallel_modules(False)),
     params:

@@ -31,6 +31,20 @@ for _e in SWEEPS:  # compose every point with Hydra now: a bad override fails be
     validate_points(SPECS[_e], EXTRA)
 
 
+# A failed rerun keeps what was computed. Snakemake removes a job's outputs before it runs and
+# again when it fails. The rules that write an experiment's results (aggregate,
+# experiment_module, engine_validate) flag them update() instead: Snakemake leaves them in place
+# and, if the job fails, restores them from a copy. A restored file is newer than the job's inputs
+# and has lost its metadata, so it would pass as up to date; hence each such rule also touches a
+# stamp (stamp() below), which Snakemake does remove, and every rule that reads those results
+# (and `all`) takes the stamp as an input too: after a failure, the next run retries the job.
+
+
+def stamp(exp):
+    """The stamp of an experiment's results: present while the last run that wrote them finished."""
+    return f"results/logs/{exp}.ok" if exp in MODULES else f"results/logs/{exp}/aggregate.ok"
+
+
 def one_of(names):
     """Wildcard constraint matching exactly these names (nothing if empty)."""
     return "|".join(re.escape(n) for n in names) if names else "(?!)"

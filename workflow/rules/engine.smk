@@ -23,12 +23,14 @@ ruleorder: engine_validate > experiment_module
 
 rule engine_validate:
     output:
-        claims="results/engine_fidelity/claims.json",
-        done="results/engine_fidelity/done.json",
-        table="results/engine_fidelity/fidelity.csv",
-        markdown="results/engine_fidelity/fidelity.md",
-        png=report("results/engine_fidelity/fidelity.png", category="engine_fidelity"),
-        pdf="results/engine_fidelity/fidelity.pdf",
+        # a failed rerun keeps the previous results ("A failed rerun" in common.smk)
+        claims=update("results/engine_fidelity/claims.json"),
+        done=update("results/engine_fidelity/done.json"),
+        table=update("results/engine_fidelity/fidelity.csv"),
+        markdown=update("results/engine_fidelity/fidelity.md"),
+        png=update(report("results/engine_fidelity/fidelity.png", category="engine_fidelity")),
+        pdf=update("results/engine_fidelity/fidelity.pdf"),
+        stamp=touch("results/logs/engine_fidelity.ok"),
     log:
         "results/logs/engine_fidelity.log",
     params:

@@ -9,6 +9,7 @@ localrules:
 rule notebook_sweep_figure:
     input:
         table="results/{exp}/runs.parquet",
+        stamp=lambda wc: stamp(wc.exp),
         notebook=str(Path(workflow.basedir) / "workflow" / "notebooks" / "sweep_figure.py"),
     output:
         "results/{exp}/notebooks/{fig}.ipynb",
@@ -26,6 +27,7 @@ rule notebook_sweep_figure:
 rule notebook_experiment_figures:
     input:
         done="results/{exp}/done.json",
+        stamp=lambda wc: stamp(wc.exp),
         notebook=str(Path(workflow.basedir) / "workflow" / "notebooks" / "experiment_figures.py"),
     output:
         "results/{exp}/notebooks/experiment_figures.ipynb",

@@ -6,6 +6,7 @@ localrules:
 rule report:
     input:
         claims=all_claims(),
+        stamps=[stamp(e) for e in EXPERIMENTS],   # a failed rerun is retried first (common.smk)
         template=str(Path(workflow.basedir) / "paper" / "templates" / "report.md"),
     output:
         md="paper/report.md",
