@@ -403,6 +403,63 @@ def test_a_failed_experiment_rerun_keeps_the_previous_results(tmp_path, monkeypa
     assert len(pd.read_csv(out / "trials.csv")) == 3 and json.loads((out / "done.json").read_text())["params"]["trials"] == 3
 
 
+KILLED_EXPERIMENT = """
+import os, signal, sys, types
+import pandas as pd
+from kvsched import experiments
+
+def run(ctx):
+    ctx.table(pd.DataFrame({"t": [1]}), "trials")
+    os.kill(os.getpid(), signal.SIGKILL)             # killed mid-run (kill -9)
+
+mod = types.ModuleType("kvsched_test_killed_experiment")
+mod.run = run
+sys.modules[mod.__name__] = mod
+experiments.load_module_spec = lambda name: {"name": name, "kind": "module", "module": mod.__name__,
+                                             "scale": "quick", "params": {"quick": {}}}
+experiments.run_experiment("fake", out=sys.argv[1])
+"""
+
+
+def test_the_next_run_removes_a_killed_runs_staging_folder_only(tmp_path, monkeypatch):
+    """A killed run leaves its staging folder; the next run of the experiment removes it, but
+    not the folder of a run still going (it holds the folder's lock) nor one just made."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import tempfile
+    import time
+    from kvsched.experiments import run_experiment
+
+    out = tmp_path / "fake"
+    r = subprocess.run([sys.executable, "-c", KILLED_EXPERIMENT, str(out)], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == -signal.SIGKILL, r.stderr
+    (killed,) = out.glob(".staging-*")
+    assert (killed / "trials.parquet").exists()
+    hour_ago = time.time() - 3600
+    os.utime(killed, (hour_ago, hour_ago))
+    new = Path(tempfile.mkdtemp(prefix=".staging-", dir=out))   # made this instant, not locked yet
+    _fake_module_experiment(monkeypatch, lambda ctx: ctx.table(pd.DataFrame({"t": [2]}), "trials"))
+    run_experiment("fake", out=out)
+    assert not killed.exists() and new.exists()
+    published = sorted(p.name for p in out.iterdir() if not p.name.startswith(".staging-"))
+    assert published == ["claims.json", "done.json", "trials.csv", "trials.parquet"]   # no lock, no debris
+    assert pd.read_parquet(out / "trials.parquet")["t"].tolist() == [2]
+
+    from kvsched.experiments import _open_stage
+    running, lock = _open_stage(out)                 # a concurrent run of the same experiment
+    for d in (new, running):
+        os.utime(d, (hour_ago, hour_ago))
+    run_experiment("fake", out=out)
+    assert running.exists() and not new.exists()     # new never took a lock: a killed run's too
+    os.close(lock)                                   # that run was killed as well
+    os.utime(running, (hour_ago, hour_ago))
+    run_experiment("fake", out=out)
+    assert not list(out.glob(".staging-*"))
+
+
 @pytest.mark.parametrize("setting,expect", [
     ("seeds=5", "seeds must be a list"),
     ("trials=abc", "trials must be a whole number"),

@@ -17,11 +17,14 @@ and a preset ``conf/experiment/<name>.yaml``::
 Run alone with ``kvsched experiment <name> [--scale full] [--set key=value ...]``; it
 writes tables and figures under ``results/<name>/`` and, last, ``results/<name>/done.json``
 (resolved params, code version, package versions, what was written), after
-``results/<name>/claims.json`` (the rows the replication report shows).
+``results/<name>/claims.json`` (the rows the replication report shows). A run writes into a
+staging folder ``results/<name>/.staging-*/`` and moves its files into place once it has
+finished; the folder of a killed run is removed by the experiment's next run.
 """
 
 from __future__ import annotations
 
+import fcntl
 import importlib
 import os
 import shutil
@@ -133,8 +136,10 @@ def run_experiment(name: str, scale: str | None = None, sets: list[str] = (), ou
     outdir.mkdir(parents=True, exist_ok=True)
     prov = provenance()                 # the code version that runs, not the one at the end
     # The module writes into a staging folder beside the results; only a run that finishes
-    # replaces them, so a failed or killed rerun leaves the previous results whole.
-    stage = Path(tempfile.mkdtemp(prefix=".staging-", dir=outdir))
+    # replaces them, so a failed or killed rerun leaves the previous results whole. A killed
+    # run's staging folder stays behind: the next run of the experiment removes it.
+    clear_stale_stages(outdir)
+    stage, lock = _open_stage(outdir)
     try:
         ctx = ExperimentContext(name, scale, params, stage, data_dir)
         mod = importlib.import_module(spec["module"])
@@ -153,8 +158,51 @@ def run_experiment(name: str, scale: str | None = None, sets: list[str] = (), ou
         _publish(stage, outdir)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
+        os.close(lock)
         remove_empty_dirs(made)                 # a failed first run leaves no empty folders
     return outdir
+
+
+STAGE_PREFIX = ".staging-"
+STAGE_LOCK = ".staging.lock"
+STAGE_GRACE_S = 60.0
+
+
+def _open_stage(outdir: Path) -> tuple[Path, int]:
+    """A new staging folder in ``outdir`` and the descriptor of its lock file, locked (flock):
+    the lock lasts while this process holds it, and ends with the process, even a killed one."""
+    stage = Path(tempfile.mkdtemp(prefix=STAGE_PREFIX, dir=outdir))
+    fd = os.open(stage / STAGE_LOCK, os.O_CREAT | os.O_RDWR, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return stage, fd
+
+
+def clear_stale_stages(outdir: Path, grace_s: float = STAGE_GRACE_S) -> list[Path]:
+    """Remove the staging folders in ``outdir`` that no run uses: those of killed runs. A folder
+    is in use while a process holds its lock (another run of the same experiment, say); one
+    changed less than ``grace_s`` ago is left alone too, as its run may not have taken its lock
+    yet. A folder without a lock file, older than that, is a killed run's as well."""
+    removed = []
+    for d in sorted(Path(outdir).glob(STAGE_PREFIX + "*")):
+        try:
+            if not d.is_dir() or time.time() - d.stat().st_mtime < grace_s:
+                continue
+            fd = os.open(d / STAGE_LOCK, os.O_RDWR)
+        except FileNotFoundError:
+            fd = None
+        except OSError:
+            continue
+        try:
+            if fd is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            shutil.rmtree(d, ignore_errors=True)
+            removed.append(d)
+        except BlockingIOError:                 # a running run's
+            pass
+        finally:
+            if fd is not None:
+                os.close(fd)
+    return removed
 
 
 def module_failure(name: str, exc: Exception, changed: list[str], outdir: Path) -> Exception:
@@ -189,11 +237,12 @@ def _own_code(filename: str) -> bool:
 
 
 def _publish(stage: Path, outdir: Path) -> None:
-    """Move every file of ``stage`` to the same place under ``outdir`` (each move atomic);
-    ``done.json``, the completion marker, is removed first and moved last."""
+    """Move every file of ``stage`` (but its lock) to the same place under ``outdir`` (each move
+    atomic); ``done.json``, the completion marker, is removed first and moved last."""
     (outdir / "done.json").unlink(missing_ok=True)
     done = stage / "done.json"
-    for f in sorted((p for p in stage.rglob("*") if p.is_file()), key=lambda p: (p == done, p)):
+    files = (p for p in stage.rglob("*") if p.is_file() and p != stage / STAGE_LOCK)
+    for f in sorted(files, key=lambda p: (p == done, p)):
         dest = outdir / f.relative_to(stage)
         dest.parent.mkdir(parents=True, exist_ok=True)
         os.replace(f, dest)
