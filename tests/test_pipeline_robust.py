@@ -286,3 +286,24 @@ def test_a_failed_module_experiment_rerun_keeps_its_results(tmp_path, snakemake_
     r = _module(w, fail=False)
     assert r.returncode == 0, r.stdout[-4000:]
     assert json.loads((out / "claims.json").read_text())["claims"][0]["ours"] == 2
+
+
+def test_config_keys_are_checked_and_an_override_string_is_one_override(tmp_path, snakemake_available):
+    """A misspelt key was ignored (the default experiments ran); `extra_overrides=seed=1` was
+    read as the overrides 's', 'e', ..."""
+    w = _workdir(tmp_path)
+    _preset(w, TINY, ["fcfs"])
+
+    def dry(*config):
+        return subprocess.run([f"{BIN}/snakemake", "-n", "-p", "--cores", "1", "--workflow-profile", "none",
+                               "--config", *config], cwd=w, env=_env(w / "src"), stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, timeout=300)
+
+    r = dry("experimnts=[robust]")
+    assert r.returncode != 0 and "unknown config key(s) experimnts; valid: engine_device, engine_scale, " \
+        "experiments, extra_overrides, scale" in r.stdout, r.stdout[-4000:]
+    r = dry("experiments=[robust]", "extra_overrides=predictor=noisy")
+    assert r.returncode == 0, r.stdout[-4000:]
+    assert _planned(r.stdout) == 1 and "'predictor=noisy' sim.progress=false" in r.stdout, r.stdout[-4000:]
+    r = dry("experiments=[robust]", "extra_overrides=[predictor=noisy, seed=3]")
+    assert r.returncode == 0 and "'predictor=noisy' 'seed=3' sim.progress" in r.stdout, r.stdout[-4000:]

@@ -7,6 +7,7 @@ import yaml
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 from kvsched.analysis.sweep import expand as _expand, load_sweep, run_dir, validate_points  # noqa: E402
+from kvsched.errors import ConfigError  # noqa: E402
 
 
 def _names(value):
@@ -16,12 +17,23 @@ def _names(value):
     return list(value or [])
 
 
+_DEFAULTS = yaml.safe_load((Path(workflow.basedir) / "workflow" / "config.yaml").read_text())
+# The config keys are those of workflow/config.yaml: a misspelt one (--config experimnts=[...])
+# would be ignored, and the default experiments run.
+_UNKNOWN = sorted(set(config) - set(_DEFAULTS))
+if _UNKNOWN:
+    raise ConfigError(f"unknown config key(s) {', '.join(_UNKNOWN)}; valid: {', '.join(sorted(_DEFAULTS))} "
+                      "(see workflow/config.yaml)")
+
 EXPERIMENTS = _names(config.get("experiments", []))
 # paper/report.md covers the replication: workflow/config.yaml's experiments. Another list
 # (--config 'experiments=[...]') builds those experiments and leaves the report as it is.
-_REPLICATION = yaml.safe_load((Path(workflow.basedir) / "workflow" / "config.yaml").read_text())["experiments"]
+_REPLICATION = _DEFAULTS["experiments"]
 REPORTED = sorted(EXPERIMENTS) == sorted(_REPLICATION)
-EXTRA = list(config.get("extra_overrides", []))
+# a string is one override (extra_overrides=seed=1), not a list of its letters; overrides may
+# hold commas (x=[1,2]), so it is never split
+_extra = config.get("extra_overrides") or []
+EXTRA = [_extra] if isinstance(_extra, str) else [str(o) for o in _extra]
 SCALE = config.get("scale") or None   # quick (default) | full; per-preset default otherwise
 SPECS = {e: load_sweep(e, SCALE) for e in EXPERIMENTS}
 SWEEPS = [e for e in EXPERIMENTS if SPECS[e].get("kind", "sweep") == "sweep"]
