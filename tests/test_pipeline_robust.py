@@ -254,17 +254,18 @@ FAKE_MODULE = textwrap.dedent("""
         if ctx.params["fail"]:
             raise ValueError("a corrupted input")
         ctx.table(pd.DataFrame({"x": [1, 2]}), "table")
+        ctx.summary({"data_dir": ctx.data_dir})
         ctx.claim("c", "paper", "a claim", 1, 2, False)
 """)
 
 
-def _module(w: Path, fail: bool, *args: str) -> subprocess.CompletedProcess:
+def _module(w: Path, fail: bool, *args: str, config: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
     """Preset 'modexp' (a module experiment that fails when its parameter says so), then its claims."""
     (w / "src" / "modexp_module.py").write_text(FAKE_MODULE)
     (w / "conf" / "experiment" / "modexp.yaml").write_text(
         "name: modexp\nkind: module\nmodule: modexp_module\ndescription: pipeline robustness test\n"
         f"scale: quick\nparams:\n  quick: {{fail: {json.dumps(fail)}}}\n")
-    return subprocess.run([f"{BIN}/snakemake", "--cores", "1", "--config", "experiments=[modexp]",
+    return subprocess.run([f"{BIN}/snakemake", "--cores", "1", "--config", "experiments=[modexp]", *config,
                            "--rerun-incomplete", "--workflow-profile", "none", "results/modexp/claims.json", *args],
                           cwd=w, env=_env(w / "src"), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           text=True, timeout=300)
@@ -286,6 +287,19 @@ def test_a_failed_module_experiment_rerun_keeps_its_results(tmp_path, snakemake_
     r = _module(w, fail=False)
     assert r.returncode == 0, r.stdout[-4000:]
     assert json.loads((out / "claims.json").read_text())["claims"][0]["ours"] == 2
+
+
+def test_module_experiments_read_the_data_dir_of_extra_overrides(tmp_path, snakemake_available):
+    """extra_overrides apply to every run: a module experiment reads the data folder they set
+    (sweep runs did, module experiments the default one), and an override that cannot apply to
+    it is an error, not ignored."""
+    w = _workdir(tmp_path)
+    r = _module(w, False, config=("extra_overrides=data.dir=elsewhere",))
+    assert r.returncode == 0, r.stdout[-4000:]
+    assert json.loads((w / "results" / "modexp" / "summary.json").read_text())["data_dir"] == "elsewhere"
+    r = _module(w, False, "-n", config=("extra_overrides=[data.dir=elsewhere, sim.fast=false]",))
+    assert r.returncode != 0, r.stdout[-4000:]
+    assert "extra_overrides sim.fast=false cannot apply to the module experiment modexp" in r.stdout, r.stdout
 
 
 def test_config_keys_are_checked_and_an_override_string_is_one_override(tmp_path, snakemake_available):

@@ -63,6 +63,7 @@ rule experiment_module:
     params:
         scale=lambda wc: module_scale(wc.exp),
         processes=lambda wc, threads: processes_override(wc, threads),
+        data=lambda wc: module_data_arg(wc.exp),
     threads: lambda wc: module_processes(wc.exp)
     resources:
         # on SLURM, one CPU per process (the profile's default cpus_per_task is 1)
@@ -71,7 +72,7 @@ rule experiment_module:
         "results/logs/{exp}.log",
     priority: 1
     shell:
-        "kvsched experiment {wildcards.exp} --scale {params.scale} {params.processes} > {log} 2>&1"
+        "kvsched experiment {wildcards.exp} --scale {params.scale} {params.processes} {params.data} > {log} 2>&1"
 
 
 # Module experiments that run several processes start first. A job that needs every core cannot

@@ -1,5 +1,6 @@
 # Helpers shared by all rules: expand experiment presets (conf/experiment/*.yaml) into jobs.
 import re
+import shlex
 import sys
 from pathlib import Path
 
@@ -41,6 +42,34 @@ MODULES = [e for e in EXPERIMENTS if SPECS[e].get("kind") == "module"]
 POINTS = {e: {p.path: p for p in _expand(SPECS[e])} for e in SWEEPS}
 for _e in SWEEPS:  # compose every point with Hydra now: a bad override fails before any job runs
     validate_points(SPECS[_e], EXTRA)
+
+
+def _parse_extra(overrides):
+    """extra_overrides, parsed: (the data folder they set or None, the other overrides)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    try:
+        parsed = OverridesParser.create().parse_overrides(overrides)
+    except Exception as e:
+        raise ConfigError(f"extra_overrides: {e}") from None
+    data = [o for o in parsed if o.key_or_group == "data.dir" and not o.is_delete()]
+    value = data[-1].value() if data else None
+    return (None if value in (None, "") else str(value)), [o.input_line for o in parsed if o not in data]
+
+
+EXTRA_DATA, EXTRA_OTHER = _parse_extra(EXTRA)
+
+
+def module_data_arg(exp):
+    """``--data-dir DIR`` for `kvsched experiment <exp>` when extra_overrides set data.dir, as
+    sweep runs read it. No other run override means anything to a module experiment (its
+    parameters are its preset's), so one is an error, not ignored."""
+    if EXTRA_OTHER:
+        raise ConfigError(
+            f"extra_overrides {', '.join(EXTRA_OTHER)} cannot apply to the module experiment {exp}: "
+            "a module experiment takes only data.dir from extra_overrides; its own parameters are "
+            f"in its preset (conf/experiment/{exp}.yaml). To apply them to the sweeps alone, leave "
+            "the module experiments out: --config 'experiments=[...]'")
+    return f"--data-dir {shlex.quote(EXTRA_DATA)}" if EXTRA_DATA else ""
 
 
 # A failed rerun keeps what was computed. Snakemake removes a job's outputs before it runs and

@@ -36,11 +36,12 @@ rule engine_validate:
     params:
         scale=ENGINE_SCALE,
         device=ENGINE_DEVICE,
+        data=lambda wc: module_data_arg("engine_fidelity"),
     threads: 1
     resources:
         **ENGINE_RESOURCES,
     shell:
-        "kvsched experiment engine_fidelity --scale {params.scale} --set device={params.device} > {log} 2>&1"
+        "kvsched experiment engine_fidelity --scale {params.scale} --set device={params.device} {params.data} > {log} 2>&1"
 
 
 rule validate:
