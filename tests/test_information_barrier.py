@@ -253,3 +253,19 @@ def test_the_queues_a_view_shows_are_copies():
     clean = simulate(w, Scripted(capacity=40), pred, 40, unit_rounds())
     vandal = simulate(w, QueueVandal(capacity=40), pred, 40, unit_rounds())
     np.testing.assert_array_equal(vandal.completion, clean.completion)
+
+
+class Early(Scripted):
+    """Writes the prompt of a request that has not arrived yet, which arrival used to overwrite unseen."""
+
+    def admit(self, view):
+        if view.round == 0:
+            view._pub.prompt[len(view.arrival) - 1] = 999
+        return super().admit(view)
+
+
+def test_a_write_before_a_request_arrives_voids_the_run():
+    from kvsched.errors import PolicyError
+    w = wl([5, 5, 5, 5], [4, 6, 8, 9], arrival=[0, 0, 1, 2])
+    with pytest.raises(PolicyError, match=r"prompt or arrival of a request not arrived yet"):
+        simulate(w, Early(capacity=14), build_predictor({"name": "oracle"}), 14, unit_rounds())

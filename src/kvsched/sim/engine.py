@@ -255,6 +255,8 @@ class Simulator:
     def _arrive(self, lo: int, hi: int) -> None:
         ids = np.arange(lo, hi, dtype=np.int64)
         pub, w = self.pub, self.w
+        if (pub.prompt[lo:hi] != -1).any() or (pub.arrival[lo:hi] != -1).any():   # written before arriving
+            raise tampered_error(self.policy.name, "prompt or arrival of a request not arrived yet")
         pub.arrival[lo:hi] = w.arrival[lo:hi]
         pr = w.prompt[lo:hi]
         pub.prompt[lo:hi] = pr
