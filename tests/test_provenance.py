@@ -49,3 +49,17 @@ def test_new_and_changed_files_make_it_dirty_with_a_hash_of_the_difference(repo)
 def test_solver_and_figure_versions_are_recorded():
     assert {"ortools", "scipy", "matplotlib"} <= set(PACKAGES)
     assert package_versions()["ortools"]
+
+
+def test_a_rename_lists_both_paths(repo):
+    """With -z, a rename's old path is an entry of its own, without the status letters; its first
+    three characters used to be cut off."""
+    _git(repo, "mv", "a.py", "b.py")
+    assert revision(repo)["changed"] == ["a.py", "b.py"]
+
+
+def test_a_file_name_that_is_not_utf8_does_not_break_the_record(repo):
+    import os
+    (repo / os.fsdecode(b"notes\xff.txt")).write_text("x")
+    r = revision(repo)
+    assert r["dirty"] is True and len(r["changed"]) == 1 and r["diff_sha256"]

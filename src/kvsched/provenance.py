@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import platform
 import subprocess
 import sys
@@ -31,28 +32,49 @@ def git_revision() -> dict:
 def revision(root: Path) -> dict:
     """Commit of the git tree at ``root``, whether it differs from that commit (changed, staged or new
     files that git does not ignore: a preset of one's own counts), and then which files and a
-    sha256 of the difference (``git diff HEAD`` plus the new files' paths and contents), so two
+    sha256 of the difference (``git diff HEAD`` plus the new files' paths and contents, a file over
+    1 MiB by its size), so two
     results from different uncommitted states can be told apart."""
     try:
         rev = _git(root, "rev-parse", "HEAD").decode().strip()
-        status = _git(root, "status", "--porcelain", "-z").decode(errors="replace")
+        status = _git(root, "status", "--porcelain", "-z")
     except (OSError, subprocess.SubprocessError):
         return {"commit": None, "dirty": None}
-    out = {"commit": rev or None, "dirty": status != ""}
+    out = {"commit": rev or None, "dirty": status != b""}
     if status and rev:
         try:
             h = hashlib.sha256(_git(root, "diff", "HEAD", "--binary"))
-            new = [p for p in _git(root, "ls-files", "--others", "--exclude-standard", "-z").decode().split("\0") if p]
-            for p in sorted(new):
-                h.update(b"\0new\0" + p.encode())
-                f = root / p
-                if f.is_file():
-                    h.update(f.read_bytes())
+            new = [p for p in _git(root, "ls-files", "--others", "--exclude-standard", "-z").split(b"\0") if p]
+            for p in sorted(new):             # names as bytes: git may list names that are not UTF-8
+                h.update(b"\0new\0" + p)
+                f = root / os.fsdecode(p)
+                if f.is_file():               # contents up to 1 MiB; a larger file by its size
+                    size = f.stat().st_size
+                    h.update(f.read_bytes() if size <= HASH_LIMIT else str(size).encode())
         except (OSError, subprocess.SubprocessError):
             return out
-        changed = sorted({e[3:] for e in status.split("\0") if len(e) > 3})
-        out.update(diff_sha256=h.hexdigest(), changed=changed[:50])
+        out.update(diff_sha256=h.hexdigest(), changed=_changed(status)[:50])
     return out
+
+
+HASH_LIMIT = 1 << 20   # bytes of a new file hashed into diff_sha256 (larger ones count by size)
+
+
+def _changed(status: bytes) -> list[str]:
+    """The paths in ``git status --porcelain -z`` output: ``XY path``, and after a rename or
+    copy (X or Y is R or C) the old path as an entry of its own."""
+    names, entries, k = set(), status.split(b"\0"), 0
+    while k < len(entries):
+        e = entries[k]
+        k += 1
+        if len(e) < 4:
+            continue
+        names.add(os.fsdecode(e[3:]))
+        if b"R" in e[:2] or b"C" in e[:2]:
+            if k < len(entries) and entries[k]:
+                names.add(os.fsdecode(entries[k]))
+            k += 1
+    return sorted(names)
 
 
 @lru_cache(maxsize=1)
