@@ -289,7 +289,7 @@ def test_a_failed_module_experiment_rerun_keeps_its_results(tmp_path, snakemake_
     assert json.loads((out / "claims.json").read_text())["claims"][0]["ours"] == 2
 
 
-def test_module_experiments_read_the_data_dir_of_extra_overrides(tmp_path, snakemake_available):
+def test_module_experiments_read_the_data_dir_of_extra_overrides(tmp_path, snakemake_available, monkeypatch):
     """extra_overrides apply to every run: a module experiment reads the data folder they set
     (sweep runs did, module experiments the default one), and an override that cannot apply to
     it is an error, not ignored."""
@@ -300,6 +300,10 @@ def test_module_experiments_read_the_data_dir_of_extra_overrides(tmp_path, snake
     r = _module(w, False, "-n", config=("extra_overrides=[data.dir=elsewhere, sim.fast=false]",))
     assert r.returncode != 0, r.stdout[-4000:]
     assert "extra_overrides sim.fast=false cannot apply to the module experiment modexp" in r.stdout, r.stdout
+    # resolved as a sweep run resolves it (an interpolation used to reach the module verbatim)
+    monkeypatch.setenv("KVSCHED_TEST_DATA_DIR", "fromenv")
+    r = _module(w, False, "-n", "-p", "--forceall", config=("extra_overrides=data.dir=${oc.env:KVSCHED_TEST_DATA_DIR}",))
+    assert r.returncode == 0 and "--data-dir fromenv" in r.stdout, r.stdout[-4000:]
 
 
 def test_config_keys_are_checked_and_an_override_string_is_one_override(tmp_path, snakemake_available):

@@ -52,7 +52,10 @@ def _parse_extra(overrides):
     except Exception as e:
         raise ConfigError(f"extra_overrides: {e}") from None
     data = [o for o in parsed if o.key_or_group == "data.dir" and not o.is_delete()]
-    value = data[-1].value() if data else None
+    value = None
+    if data:   # as a sweep run resolves it (interpolations such as ${oc.env:...} included)
+        from kvsched.config.compose import compose
+        value = compose([o.input_line for o in data]).data.dir
     return (None if value in (None, "") else str(value)), [o.input_line for o in parsed if o not in data]
 
 
