@@ -524,15 +524,8 @@ class Simulator:
         shown[ids] = value
 
     def _decode(self, k: int) -> None:
-        """Every running request decodes ``k`` tokens (:meth:`_set` for progress, inlined: it
-        runs once per advance)."""
-        r, mine, shown = self.running, self._progress, self.pub.progress
-        old = mine[r]
-        if (shown[r] != old).any():
-            raise tampered_error(self.policy.name, "progress")
-        old += k
-        mine[r] = old
-        shown[r] = old
+        """Every running request decodes ``k`` tokens."""
+        self._set("progress", self.running, self._progress[self.running] + k)
 
     def _check_published(self) -> None:
         """The run is void if a policy wrote to what its views show: the published status,
@@ -542,8 +535,7 @@ class Simulator:
         checks the entries it is about to overwrite."""
         pub, w = self.pub, self.w
         seen = self._status != FUTURE
-        bad = [name for name, mine in (("status", self._status), ("progress", self._progress),
-                                       ("evictions", self._evicted)) if not np.array_equal(getattr(pub, name), mine)]
+        bad = [name for name, mine in self._own.items() if not np.array_equal(self._shown[name], mine)]
         bad += [name for name, mine in (("prompt", w.prompt), ("arrival", w.arrival))
                 if not np.array_equal(getattr(pub, name), np.where(seen, mine, -1))]
         if bad:
