@@ -55,14 +55,18 @@ def _import_file(path: Path):
     return module
 
 
+def _frames_in(exc: BaseException, paths: set[str]) -> list:
+    """The frames of ``exc``'s traceback in the files ``paths`` (resolved paths), oldest first."""
+    import traceback
+    return [f for f in traceback.extract_tb(exc.__traceback__) if str(Path(f.filename).resolve()) in paths]
+
+
 def _line_of(exc: BaseException, spec: str) -> str:
     """Where in plugin file ``spec`` the import failed, as ``, at FILE:LINE: SOURCE`` (the
     last frame in that file; empty for a module name or no such frame)."""
-    import traceback
     if not _is_file_spec(spec):
         return ""
-    path = str(Path(spec).expanduser().resolve())
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if str(Path(f.filename).resolve()) == path]
+    frames = _frames_in(exc, {str(Path(spec).expanduser().resolve())})
     if not frames:
         return ""
     f = frames[-1]
@@ -115,11 +119,10 @@ def failure_in_plugin(exc: BaseException) -> str | None:
     """For an exception raised inside a loaded plugin's code: a short report with the plugin's
     own frames (file, line, function, source), else None. KVSCHED_TRACEBACK=1 turns it off."""
     import os
-    import traceback
     paths = {r["path"] for r in _LOADED.values() if r.get("path")}
     if not paths or os.environ.get("KVSCHED_TRACEBACK") == "1":
         return None
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if str(Path(f.filename).resolve()) in paths]
+    frames = _frames_in(exc, paths)
     if not frames:
         return None
     lines = [f"a plugin raised {type(exc).__name__}: {exc}"]
