@@ -16,7 +16,6 @@ import os
 import re
 import shlex
 import sys
-import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -25,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ConfigError, DataError
-from .io import _umask, missing_dirs, remove_empty_dirs
+from .io import atomic_write, missing_dirs, remove_empty_dirs
 
 ENV_DATA_DIR = "KVSCHED_DATA_DIR"
 
@@ -253,12 +252,9 @@ def _install(dest: Path, entry: DataFile, write: Callable[[io.BufferedWriter], N
     folders made for it are deleted: nothing half-written is left behind.
     """
     made = missing_dirs(dest.parent)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    tmp = Path(tmp_name)
-    done = False
-    try:
-        with os.fdopen(fd, "wb") as f:
+
+    def checked(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
             write(f)
         actual = sha256_file(tmp)
         if actual != entry.sha256:
@@ -266,13 +262,12 @@ def _install(dest: Path, entry: DataFile, write: Callable[[io.BufferedWriter], N
                 f"checksum mismatch for {entry.relpath!r}{f' from {source}' if source else ''}: "
                 f"expected sha256 {entry.sha256}, got {actual}; the download was deleted"
             )
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, dest)
-        done = True
-    finally:
-        tmp.unlink(missing_ok=True)
-        if not done:
-            remove_empty_dirs(made)
+
+    try:
+        atomic_write(dest, checked)      # the temp file is removed on any failure
+    except BaseException:
+        remove_empty_dirs(made)
+        raise
 
 
 # What a failed download raises: URLError (HTTPError, unreachable host, a missing file:// path),

@@ -22,13 +22,13 @@ import hashlib
 import io
 import logging
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 
 from ..datastore import ENV_NO_VERIFY, sha256_file
+from ..io import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -82,17 +82,10 @@ def _store(entry: Path, df: pd.DataFrame) -> None:
     buf = io.BytesIO()
     df.to_parquet(buf, index=False)
     data = buf.getvalue()
-    entry.parent.mkdir(parents=True, exist_ok=True)
     # the sidecar first; two writers of one entry write the same bytes (same key, same reader)
-    for target, blob in ((_sidecar(entry), f"{hashlib.sha256(data).hexdigest()}  {entry.name}\n".encode()),
-                         (entry, data)):
-        fd, tmp = tempfile.mkstemp(dir=entry.parent, prefix=f".{target.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(blob)
-            os.replace(tmp, target)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
+    sidecar = f"{hashlib.sha256(data).hexdigest()}  {entry.name}\n".encode()
+    atomic_write(_sidecar(entry), lambda p: p.write_bytes(sidecar))
+    atomic_write(entry, lambda p: p.write_bytes(data))
 
 
 def cached_read(path: str | Path, reader: Callable[[Path], pd.DataFrame]) -> pd.DataFrame:
