@@ -69,9 +69,7 @@ def execute(cfg: DictConfig) -> tuple[dict, Any]:
     t_load = time.perf_counter() - t0
     M = resolve_capacity(c["memory"]["capacity"], wl)
     latency = build_latency(c["latency"], data_dir)
-    notes = unit_mismatch(wl.time_unit, latency.unit, wl.name, latency_label(c["latency"])) + dropped_rows(wl)
-    for note in notes:
-        print(f"kvsched: warning: {note}", file=sys.stderr)
+    notes = warn(unit_mismatch(wl.time_unit, latency.unit, wl.name, latency_label(c["latency"])) + dropped_rows(wl))
     policy = build_policy(c["algorithm"], capacity=M, seed=seed + 1, latency=latency)
     predictor = build_predictor(c["predictor"], seed=seed + 2)
     bar, cb = _progress_bar(c["sim"]["progress"], len(wl), f"{c['algorithm']['name']} on {wl.name}")
@@ -119,6 +117,13 @@ def run(cfg: DictConfig) -> dict:
     write_parquet(out / "requests.parquet", table)
     write_json(out / "summary.json", summary)
     return summary
+
+
+def warn(notes: list[str]) -> list[str]:
+    """Print a run's warnings to stderr; return them, for its summary."""
+    for note in notes:
+        print(f"kvsched: warning: {note}", file=sys.stderr)
+    return notes
 
 
 def unit_mismatch(trace_unit: str, latency_unit: str, trace: str, latency: Any) -> list[str]:

@@ -14,7 +14,6 @@ atomically, ``summary.json`` last:
 
 from __future__ import annotations
 
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -125,7 +124,7 @@ def run(cfg, engine: Mapping[str, Any] | None = None) -> dict:
     from omegaconf import OmegaConf
 
     from ..datastore import resolve_data_dir
-    from ..runner import _jsonable, dropped_rows, resolve_capacity
+    from ..runner import _jsonable, dropped_rows, resolve_capacity, warn
     from ..traces import load_trace
 
     prov = provenance()                 # the code version that runs, not the one at the end
@@ -136,9 +135,7 @@ def run(cfg, engine: Mapping[str, Any] | None = None) -> dict:
     seed = int(c["seed"])
     wl = load_trace(c["trace"], data_dir, seed)
     M = resolve_capacity(c["memory"]["capacity"], wl)
-    notes = dropped_rows(wl)
-    for note in notes:
-        print(f"kvsched: warning: {note}", file=sys.stderr)
+    notes = warn(dropped_rows(wl))
     eng = Engine(e["model"], e["device"], e["dtype"], seed, e["threads"], e["warmup_rounds"])
     clock = "rounds" if wl.time_unit == "rounds" else e["clock"]
     res = eng.replay(wl, c["algorithm"], c["predictor"], M, seed=seed, clock=clock,
