@@ -30,11 +30,11 @@ def git_revision() -> dict:
 
 
 def revision(root: Path) -> dict:
-    """Commit of the git tree at ``root``, whether it differs from that commit (changed, staged or new
-    files that git does not ignore: a preset of one's own counts), and then which files and a
-    sha256 of the difference (``git diff HEAD`` plus the new files' paths and contents, a file over
-    1 MiB by its size), so two
-    results from different uncommitted states can be told apart."""
+    """Commit of the git tree at ``root``, whether it differs from that commit (changed, staged
+    or new files that git does not ignore: a preset of one's own counts), and then which files
+    and a sha256 of the difference (``git diff HEAD`` plus the new files' paths and contents, a
+    file over 1 MiB by its size), so two results from different uncommitted states can be told
+    apart."""
     try:
         rev = _git(root, "rev-parse", "HEAD").decode().strip()
         status = _git(root, "status", "--porcelain", "-z")
