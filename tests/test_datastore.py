@@ -234,3 +234,22 @@ def test_a_data_directory_is_a_mirror(tmp_path, data_dir, monkeypatch, capsys):
     d = tmp_path / "data"
     assert main(["data", "fetch", *keys, "--mirror", str(data_dir), "--data-dir", str(d)]) == 0
     assert main(["data", "verify", *keys, "--data-dir", str(d)]) == 0
+
+
+def test_a_failed_download_does_not_stop_the_other_files(tmp_path, upstream, monkeypatch, capsys):
+    """Each file is fetched on its own: one that fails is named at the end, the others land."""
+    monkeypatch.setitem(datastore.MANIFEST, "azure_conv",
+                        DataFile("azure/conv.csv", (tmp_path / "nowhere.csv").as_uri(), upstream.sha256, "t", "t"))
+    d = tmp_path / "data"
+    assert main(["data", "fetch", "azure_conv", "azure_code", "--data-dir", str(d)]) == 2
+    err = capsys.readouterr().err
+    assert "kvsched: error: could not download azure/conv.csv (azure_conv)" in err, err
+    assert "the other files: azure_code downloaded" in err, err
+    assert (d / upstream.relpath).read_bytes() == BODY
+    assert not (d / "azure" / "conv.csv").exists()
+
+
+@pytest.mark.parametrize("opt", [["--force"], ["--mirror", "x"]])
+def test_verify_refuses_the_options_of_fetch(tmp_path, upstream, opt, capsys):
+    assert main(["data", "verify", "azure_code", "--data-dir", str(tmp_path), *opt]) == 2
+    assert f"{opt[0]} applies to `kvsched data fetch`" in capsys.readouterr().err

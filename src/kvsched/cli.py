@@ -45,6 +45,10 @@ def _cmd_data(args: argparse.Namespace) -> int:
     from .datastore import fetch, resolve_data_dir, verify
 
     d = resolve_data_dir(args.data_dir)
+    if args.action == "verify" and (args.force or args.mirror is not None):
+        print(f"kvsched: error: {'--force' if args.force else '--mirror'} applies to `kvsched data fetch`, "
+              f"not to verify, which only checks the files in {d}", file=sys.stderr)
+        return 2
     if args.action == "verify":
         st = verify(d, keys=args.keys or None)
         for k, v in st.items():

@@ -322,14 +322,16 @@ def fetch(data_dir: str | Path | None = None, keys: Iterable[str] | None = None,
     A file that is present with the right checksum is never touched. Returns a status per
     key: ``"ok"`` (already good), ``"downloaded"``, ``"built"`` (alpaca_eval) or
     ``"mismatch"`` (present, wrong checksum, left alone because ``force`` is False).
-    Raises DataError, naming the file and its URL, where a download fails or its checksum
-    differs; nothing of it is left behind.
+    A file whose download fails or whose checksum differs leaves nothing behind; the other
+    files are still fetched, and then DataError is raised naming each failed file and its URL.
     """
     d = resolve_data_dir(data_dir)
     if mirror is None:
         mirror = os.environ.get(ENV_DATA_MIRROR, "")
     out: dict[str, str] = {}
-    for k in _keys(keys):
+    failed: list[str] = []
+    ks = _keys(keys)
+    for k in ks:
         entry = MANIFEST[k]
         dest = d / entry.relpath
         if dest.is_file():
@@ -343,15 +345,27 @@ def fetch(data_dir: str | Path | None = None, keys: Iterable[str] | None = None,
                           file=sys.stderr)
                 continue
         url = mirror_url(mirror, entry.relpath) if str(mirror) else entry.url
-        if url is None:
-            if k != "alpaca_eval":
-                raise DataError(f"no download URL for {entry.relpath!r}: {entry.note}")
-            _install(dest, entry, lambda f: _write_alpaca_eval(f, progress))
-            out[k] = "built"
-        else:
-            label = f"{entry.relpath} ({k})"
-            _install(dest, entry, lambda f: _download_to(url, f, label, progress), source=url)
-            out[k] = "downloaded"
+        try:
+            if url is None:
+                if k != "alpaca_eval":
+                    raise DataError(f"no download URL for {entry.relpath!r}: {entry.note}")
+                _install(dest, entry, lambda f: _write_alpaca_eval(f, progress))
+                out[k] = "built"
+            else:
+                label = f"{entry.relpath} ({k})"
+                _install(dest, entry, lambda f: _download_to(url, f, label, progress), source=url)
+                out[k] = "downloaded"
+        except DataError as e:   # go on with the other files; report every failure at the end
+            failed.append(str(e))
+            if progress and k != ks[-1]:
+                print(f"{entry.relpath}: failed (reported at the end); going on with the other files",
+                      file=sys.stderr)
+    if failed:
+        msg = failed[0] if len(failed) == 1 else \
+            f"{len(failed)} files could not be fetched:\n" + "\n".join(f"  {m}" for m in failed)
+        if out:
+            msg += "\nthe other files: " + ", ".join(f"{k} {v}" for k, v in out.items())
+        raise DataError(msg)
     return out
 
 
