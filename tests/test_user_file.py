@@ -160,3 +160,22 @@ def test_a_null_in_parquet_is_called_one(tmp_path):
     f = _write(tmp_path, "parquet", ROWS.assign(out=[4.0, np.nan, 9.0, 2.0]))
     with pytest.raises(TraceFormatError, match=r"row 2: column 'out': missing value \(null or NaN\) \(nan\)"):
         _load(f)
+
+
+def test_requests_map_back_to_their_rows_in_the_file(tmp_path):
+    """Rows are run in arrival order; ``source_row`` in requests.parquet names each one's record
+    in the file (0-based, header not counted, dropped rows counted)."""
+    import json
+    from kvsched.cli import main
+    rows = pd.DataFrame({"t": [3.0, 1.0, 2.0, 0.5], "in": [1, 2, 3, 4], "out": [5, 0, 7, 8]})
+    f = _write(tmp_path, "csv", rows)
+    out = tmp_path / "r"
+    assert main(["run", "trace=file", f"trace.path={f}", "trace.prompt_col=in", "trace.output_col=out",
+                 "trace.arrival_col=t", "algorithm=fcfs", "memory.capacity=64", "sim.progress=false",
+                 f"out={out}"]) == 0
+    req = pd.read_parquet(out / "requests.parquet")
+    assert req.source_row.tolist() == [3, 2, 0]
+    assert (req.prompt.to_numpy() == rows["in"].to_numpy()[req.source_row]).all()
+    assert "source_row" not in json.loads((out / "summary.json").read_text())["resolved"]["trace_meta"]
+    w = _load(f)
+    assert w.subset(np.array([0, 2])).meta["source_row"] == [3, 0]

@@ -11,12 +11,14 @@ import numpy as np
 import pandas as pd
 
 from .sim.engine import RunRecord
+from .workload import SOURCE_ROW
 
 
 def request_table(rec: RunRecord) -> pd.DataFrame:
-    """One row per request."""
+    """One row per request; for a trace read from a table (a recorded trace or ``trace=file``)
+    also ``source_row``, the request's record in the file (0-based, header not counted)."""
     w = rec.workload
-    return pd.DataFrame({
+    df = pd.DataFrame({
         "id": np.arange(len(w), dtype=np.int64),
         "arrival": w.arrival,
         "prompt": w.prompt,
@@ -32,6 +34,10 @@ def request_table(rec: RunRecord) -> pd.DataFrame:
         "wasted_prefill_tokens": rec.wasted_prefill,
         "rejected": pd.array(rec.reject_reason, dtype="string"),
     })
+    rows = w.meta.get(SOURCE_ROW)
+    if isinstance(rows, list) and len(rows) == len(w):
+        df["source_row"] = np.asarray(rows, dtype=np.int64)
+    return df
 
 
 def _pct(x: np.ndarray, q: float) -> float | None:

@@ -21,7 +21,7 @@ from .predictors import build_predictor
 from .provenance import provenance
 from .sim.engine import simulate
 from .traces import load_trace
-from .workload import Workload
+from .workload import SOURCE_ROW, Workload
 
 
 def resolve_capacity(value: Any, workload: Workload) -> int:
@@ -173,6 +173,8 @@ def check_out_dir(value: Any) -> Path:
 def _jsonable(meta: dict) -> dict:
     out = {}
     for k, v in meta.items():
+        if k == SOURCE_ROW:        # per request: a column of requests.parquet instead
+            continue
         if isinstance(v, (str, int, float, bool)) or v is None:
             out[k] = v
         elif isinstance(v, (list, tuple)) and len(v) <= 32:

@@ -13,6 +13,8 @@ import numpy as np
 
 from .errors import TraceFormatError
 
+SOURCE_ROW = "source_row"   # meta key: per request, its record in the trace file (0-based)
+
 
 @dataclass(frozen=True)
 class Workload:

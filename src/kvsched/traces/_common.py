@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError
-from ..workload import Workload
+from ..workload import SOURCE_ROW, Workload
 
 ARRIVALS = ("trace", "poisson", "zero")
 # Accepted keys (with defaults) of file-backed traces with / without timestamps.
@@ -100,7 +100,9 @@ def table_workload(p: dict[str, Any], df: pd.DataFrame, seed: int, meta: dict[st
     ``n`` without replacement); set arrivals per ``arrival``. Replayed timestamps are
     shifted so the first kept request arrives at 0 (the shift is ``meta["time_offset"]``);
     with a ``rate`` (requests/s) they are also stretched to that mean rate, keeping the
-    bursts (the factor is ``meta["time_scale"]``).
+    bursts (the factor is ``meta["time_scale"]``). ``meta["source_row"]`` gives, per request,
+    its row in ``df`` (0-based, dropped rows counted), which becomes the ``source_row``
+    column of ``requests.parquet``.
     """
     name = p["name"]
     rows = len(df)
@@ -151,5 +153,6 @@ def table_workload(p: dict[str, Any], df: pd.DataFrame, seed: int, meta: dict[st
         meta["time_scale"] = time_scale     # replayed gaps = recorded gaps x time_scale
     for c in list_cols:
         meta[c] = cols[c][idx].tolist()
+    meta[SOURCE_ROW] = np.flatnonzero(keep)[idx].tolist()   # the file's records, 0-based
     text = cols["text"][idx].tolist() if "text" in cols else None
     return Workload(arrival, cols["prompt"][idx], cols["output"][idx], name, "s", text, meta)
