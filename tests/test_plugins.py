@@ -198,7 +198,7 @@ def test_plugin_sweep_preset_composes():
         @register_trace("azure_conv", defaults={})
         def mine(p, data_dir, seed):
             pass
-    """, "trace name 'azure_conv' is taken by a built-in trace; register mine under another name"),
+    """, "trace name 'azure_conv' is taken by the built-in trace; give mine another name"),
 ])
 def test_plugin_names_are_checked(tmp_path, body, expect):
     """A class without a name of its own would register as its parent's; a built-in's name is refused."""

@@ -192,7 +192,7 @@ def test_registry_errors(tmp_path):
         load_trace({"name": "synthetic_mcsf", "bogus": 1})
     with pytest.raises(ConfigError, match="unknown key 'sample'"):
         load_trace({"name": "azure_conv", "sample": True}, tmp_path)
-    with pytest.raises(ValueError, match="is taken by a built-in trace"):
+    with pytest.raises(ValueError, match="is taken by the built-in trace"):
         register_trace("azure_conv", defaults={})(lambda p, d, s: None)
     with pytest.raises(ConfigError, match="arrival_model"):
         load_trace({"name": "synthetic_mcsf", "arrival_model": 3})

@@ -62,8 +62,13 @@ def name_clash(kind: str, cls: type, registry: dict) -> None:
         raise ValueError(f"{kind} class {cls.__qualname__} sets no name; add name = \"my_{kind}\" to the class")
     old = registry.get(name)
     if old is not None and old is not cls:
-        whose = f"the built-in {kind}" if old.__module__.startswith("kvsched.") else f"{kind} {old.__module__}.{old.__qualname__}"
-        raise ValueError(f"{kind} name {name!r} is taken by {whose}; give {cls.__qualname__} another name")
+        raise name_taken(kind, name, old, cls)
+
+
+def name_taken(kind: str, name: str, old: Any, new: Any) -> ValueError:
+    """The error for registering ``new`` (a class or function) under ``name``, which ``old`` holds."""
+    whose = f"the built-in {kind}" if old.__module__.startswith("kvsched.") else f"{kind} {old.__module__}.{old.__qualname__}"
+    return ValueError(f"{kind} name {name!r} is taken by {whose}; give {new.__qualname__} another name")
 
 
 def check_seed(seed: Any) -> int:

@@ -13,7 +13,7 @@ from typing import Any
 
 from ..datastore import resolve_data_dir
 from ..errors import ConfigError
-from ..params import check_seed
+from ..params import check_seed, name_taken
 from ..workload import Workload
 
 Loader = Callable[[dict[str, Any], Path, int], Workload]
@@ -38,9 +38,7 @@ def register_trace(name: str, *, defaults: Mapping[str, Any]) -> Callable[[Loade
 
     def deco(loader: Loader) -> Loader:
         if name in _REGISTRY:
-            old = _REGISTRY[name].loader
-            whose = "a built-in trace" if old.__module__.startswith("kvsched.") else f"{old.__module__}.{old.__qualname__}"
-            raise ValueError(f"trace name {name!r} is taken by {whose}; register {loader.__qualname__} under another name")
+            raise name_taken("trace", name, _REGISTRY[name].loader, loader)
         doc = (loader.__doc__ or "").strip().splitlines()
         _REGISTRY[name] = TraceSpec(name, loader, {"name": name, **defaults}, doc[0] if doc else "")
         return loader
