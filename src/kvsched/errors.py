@@ -1,5 +1,14 @@
 """Exception types. Every user-facing error names the offending file, line, key or value."""
 
+import os
+
+TRACEBACK_ENV = "KVSCHED_TRACEBACK"   # =1: a failure in user or module code shows its whole traceback
+
+
+def whole_traceback() -> bool:
+    """Whether ``$KVSCHED_TRACEBACK=1`` asks for whole tracebacks instead of short reports."""
+    return os.environ.get(TRACEBACK_ENV) == "1"
+
 
 class KvschedError(Exception):
     """Base class for all kvsched errors."""

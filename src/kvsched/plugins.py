@@ -26,7 +26,7 @@ import sys
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from .errors import ConfigError
+from .errors import ConfigError, whole_traceback
 
 # spec as given -> provenance record of the loaded plugin
 _LOADED: dict[str, dict] = {}
@@ -118,9 +118,8 @@ def load_plugins(specs: Iterable[str] | None) -> list[dict]:
 def failure_in_plugin(exc: BaseException) -> str | None:
     """For an exception raised inside a loaded plugin's code: a short report with the plugin's
     own frames (file, line, function, source), else None. KVSCHED_TRACEBACK=1 turns it off."""
-    import os
     paths = {r["path"] for r in _LOADED.values() if r.get("path")}
-    if not paths or os.environ.get("KVSCHED_TRACEBACK") == "1":
+    if not paths or whole_traceback():
         return None
     frames = _frames_in(exc, paths)
     if not frames:

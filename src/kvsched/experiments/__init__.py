@@ -36,7 +36,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..errors import ConfigError, ExperimentError, KvschedError
+from ..errors import ConfigError, ExperimentError, KvschedError, whole_traceback
 from ..io import atomic_write, missing_dirs, remove_empty_dirs, write_json, write_parquet
 from ..provenance import provenance
 
@@ -210,7 +210,7 @@ def module_failure(name: str, exc: Exception, changed: list[str], outdir: Path) 
     names the experiment, the failing line and the ``--set`` values, the likely cause. With
     KVSCHED_TRACEBACK=1 the exception itself is raised, with its whole traceback."""
     import traceback
-    if os.environ.get("KVSCHED_TRACEBACK") == "1":
+    if whole_traceback():
         return exc
     frames = traceback.extract_tb(exc.__traceback__)
     where = next((f for f in reversed(frames[1:]) if _own_code(f.filename)), frames[-1] if frames else None)
