@@ -361,7 +361,8 @@ def _figure(runs, imp, policies):
         ax.axhline(PAPER_IMPROVEMENT, color="k", ls="--", label="paper 28.7%")
         ax.axhline(0, color="grey", lw=0.8)
         ax.set_title(f"{tr}: SageSched vs best baseline"); ax.set_ylabel("improvement (%)")
-        ax.legend(fontsize=7)
+        ax.tick_params(axis="x", labelrotation=0)
+        ax.legend(fontsize=7, title="M (tokens)", title_fontsize=7)
     axes[0][0].legend(fontsize=7)
     fig.tight_layout()
     return fig
