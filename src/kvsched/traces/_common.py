@@ -94,11 +94,12 @@ def table_workload(p: dict[str, Any], df: pd.DataFrame, seed: int, meta: dict[st
     """Turn a parsed table into a Workload (time unit seconds).
 
     ``df`` has int columns ``prompt`` and ``output`` (tokens), optionally ``arrival``
-    (seconds), ``text`` and the per-request ``list_cols`` (copied into ``meta`` as lists).
+    (seconds after the file's earliest time: the readers shift it), ``text`` and the per-request ``list_cols`` (copied into ``meta`` as lists).
     Steps: drop output-0 rows (counted in ``meta["dropped_zero_output"]``); sort by arrival
     (stable) if timed; skip ``start`` rows; keep the first ``n`` (or, with ``sample``, draw
     ``n`` without replacement); set arrivals per ``arrival``. Replayed timestamps are
-    shifted so the first kept request arrives at 0 (the shift is ``meta["time_offset"]``);
+    shifted so the first kept request arrives at 0 (the shift, seconds after the file's
+    earliest time, is ``meta["time_offset"]``);
     with a ``rate`` (requests/s) they are also stretched to that mean rate, keeping the
     bursts (the factor is ``meta["time_scale"]``). ``meta["source_row"]`` gives, per request,
     its row in ``df`` (0-based, dropped rows counted), which becomes the ``source_row``
