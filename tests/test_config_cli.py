@@ -245,12 +245,14 @@ def test_run_where_every_request_is_rejected(tmp_path, data_dir, capsys):
     assert m["completed"] == 0 and m["latency_mean"] is None
 
 
-def test_failed_run_keeps_previous_results(tmp_path):
+def test_failed_run_keeps_previous_results(tmp_path, capsys):
     out = tmp_path / "r"
     assert main(["run", *SMALL, f"out={out}"]) == 0
     before = (out / "summary.json").read_bytes()
     assert main(["run", *SMALL, "predictor=noisy", "predictor.eps=-1", f"out={out}"]) == 2
     assert (out / "summary.json").read_bytes() == before
+    # the refused value is named with the predictor it was given to, as for algorithms
+    assert "kvsched: error: predictor 'noisy': eps=-1 must be >= 0" in capsys.readouterr().err
 
 
 def test_failed_run_leaves_no_folder_of_its_own(tmp_path):

@@ -76,3 +76,25 @@ def check_seed(seed: Any) -> int:
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
         raise ConfigError(f"seed must be an integer >= 0, got {seed!r}")
     return int(seed)
+
+
+def build_params(kind: str, name: str, params_cls: type, cfg: Mapping[str, Any]) -> Any:
+    """``params_cls(**cfg)`` (a policy's or predictor's dataclass of parameters; the key
+    ``name`` is skipped), then its ``validate()`` if any. An unknown key, a wrong type or a
+    value ``validate`` refuses is a ConfigError that names the ``kind`` and ``name``."""
+    import dataclasses
+    valid = [f.name for f in dataclasses.fields(params_cls)]
+    kw = {k: v for k, v in dict(cfg).items() if k != "name"}
+    bad = sorted(set(kw) - set(valid))
+    if bad:
+        raise ConfigError(f"{kind} {name!r} has no parameter(s) {', '.join(bad)}; "
+                          f"valid: {', '.join(valid) if valid else '(none)'}")
+    check_param_types(params_cls, kw, f"{kind} {name!r}")
+    try:
+        p = params_cls(**kw)
+        check = getattr(p, "validate", None)
+        if check is not None:
+            check()
+    except (ConfigError, TypeError, ValueError) as e:   # name what the values are for
+        raise ConfigError(f"{kind} {name!r}: {e}") from None
+    return p

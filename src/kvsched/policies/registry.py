@@ -5,9 +5,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Mapping
 
-from ..params import check_param_types, name_clash
+from ..params import build_params, name_clash
 from ..errors import ConfigError
-from .base import Policy, params_fields
+from .base import Policy
 
 _REGISTRY: dict[str, type[Policy]] = {}
 
@@ -34,25 +34,7 @@ def get_policy_class(name: str) -> type[Policy]:
 
 def make_params(cls: type[Policy], cfg: Mapping[str, Any]) -> Any:
     """Build ``cls.Params`` from a mapping, rejecting unknown keys by name."""
-    valid = params_fields(cls.Params)
-    kw = {k: v for k, v in dict(cfg).items() if k != "name"}
-    bad = sorted(set(kw) - set(valid))
-    if bad:
-        raise ConfigError(
-            f"algorithm {cls.name!r} has no parameter(s) {', '.join(bad)}; "
-            f"valid: {', '.join(valid) if valid else '(none)'}")
-    check_param_types(cls.Params, kw, f"algorithm {cls.name!r}")
-    try:
-        p = cls.Params(**kw)
-    except (TypeError, ValueError) as e:
-        raise ConfigError(f"algorithm {cls.name!r}: {e}") from None
-    check = getattr(p, "validate", None)
-    if check is not None:
-        try:
-            check()
-        except (ConfigError, TypeError, ValueError) as e:   # name the algorithm the values are for
-            raise ConfigError(f"algorithm {cls.name!r}: {e}") from None
-    return p
+    return build_params("algorithm", cls.name, cls.Params, cfg)
 
 
 def build_policy(cfg: Mapping[str, Any], *, capacity: int, seed: int = 0, latency=None) -> Policy:

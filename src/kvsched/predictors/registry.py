@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any, Mapping
 
-from ..params import check_param_types, name_clash
+from ..params import build_params, name_clash
 from ..errors import ConfigError
 from .base import Predictor
 
@@ -29,13 +28,5 @@ def build_predictor(cfg: Mapping[str, Any], *, seed: int = 0) -> Predictor:
     if name not in _REGISTRY:
         raise ConfigError(f"unknown predictor {name!r}; valid: {', '.join(list_predictors())}")
     cls = _REGISTRY[name]
-    valid = [f.name for f in dataclasses.fields(cls.Params)]
-    bad = sorted(set(cfg) - set(valid))
-    if bad:
-        raise ConfigError(f"predictor {name!r} has no parameter(s) {', '.join(bad)}; "
-                          f"valid: {', '.join(valid) if valid else '(none)'}")
-    check_param_types(cls.Params, cfg, f"predictor {name!r}")
-    params = cls.Params(**cfg)
-    if hasattr(params, "validate"):
-        params.validate()
+    params = build_params("predictor", name, cls.Params, cfg)
     return cls(params, seed=seed)
