@@ -179,3 +179,17 @@ def test_requests_map_back_to_their_rows_in_the_file(tmp_path):
     assert "source_row" not in json.loads((out / "summary.json").read_text())["resolved"]["trace_meta"]
     w = _load(f)
     assert w.subset(np.array([0, 2])).meta["source_row"] == [3, 0]
+
+
+def test_a_run_says_when_it_reorders_the_rows(tmp_path, capsys):
+    from kvsched.cli import main
+    base = ["trace=file", "trace.prompt_col=in", "trace.output_col=out", "trace.arrival_col=t",
+            "algorithm=fcfs", "memory.capacity=64", "sim.progress=false"]
+    shuffled = _write(tmp_path, "csv", pd.DataFrame({"t": [2.0, 1.0], "in": [1, 2], "out": [3, 4]}))
+    assert main(["run", *base, f"trace.path={shuffled}", f"out={tmp_path / 'a'}"]) == 0
+    assert "the rows are not in arrival order" in capsys.readouterr().err
+    in_order = _write(tmp_path, "parquet", pd.DataFrame({"t": [1.0, 2.0], "in": [1, 2], "out": [3, 4]}))
+    assert main(["run", *base, f"trace.path={in_order}", f"out={tmp_path / 'b'}"]) == 0
+    assert "arrival order" not in capsys.readouterr().err
+    assert main(["run", *base, f"trace.path={shuffled}", "trace.arrival=zero", f"out={tmp_path / 'c'}"]) == 0
+    assert "arrival order" not in capsys.readouterr().err   # file order kept: nothing reordered

@@ -69,7 +69,7 @@ def execute(cfg: DictConfig) -> tuple[dict, Any]:
     t_load = time.perf_counter() - t0
     M = resolve_capacity(c["memory"]["capacity"], wl)
     latency = build_latency(c["latency"], data_dir)
-    notes = warn(unit_mismatch(wl.time_unit, latency.unit, wl.name, latency_label(c["latency"])) + dropped_rows(wl))
+    notes = warn(unit_mismatch(wl.time_unit, latency.unit, wl.name, latency_label(c["latency"])) + trace_warnings(wl))
     policy = build_policy(c["algorithm"], capacity=M, seed=seed + 1, latency=latency)
     predictor = build_predictor(c["predictor"], seed=seed + 2)
     bar, cb = _progress_bar(c["sim"]["progress"], len(wl), f"{c['algorithm']['name']} on {wl.name}")
@@ -144,15 +144,21 @@ def latency_label(cfg: Mapping[str, Any]) -> str:
     return f"{cfg.get('name')}" + (f" ({', '.join(parts)})" if parts else "")
 
 
-def dropped_rows(wl) -> list[str]:
-    """A warning when the trace loader left out rows with output 0 (a request decodes at least
-    one token); otherwise they would vanish from the results without a word."""
+def trace_warnings(wl) -> list[str]:
+    """Warnings about how the trace loader used the file: rows with output 0 left out (a request
+    decodes at least one token), which would otherwise vanish from the results without a word,
+    and rows run in another order than the file's."""
     k = int(wl.meta.get("dropped_zero_output") or 0)
-    if not k:
-        return []
     rows, src = wl.meta.get("rows"), wl.meta.get("source")
-    return [f"trace {wl.name!r}{f' ({src})' if src else ''}: {k} of {rows} rows have output 0 and were left out "
-            f"(every request decodes at least one token)"]
+    where = f"trace {wl.name!r}{f' ({src})' if src else ''}"
+    out = []
+    if k:
+        out.append(f"{where}: {k} of {rows} rows have output 0 and were left out "
+                   f"(every request decodes at least one token)")
+    if wl.meta.get("reordered"):
+        out.append(f"{where}: the rows are not in arrival order; the requests run in arrival order "
+                   f"(the source_row column of requests.parquet gives each one's row in the file)")
+    return out
 
 
 def check_out_dir(value: Any) -> Path:

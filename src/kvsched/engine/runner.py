@@ -124,7 +124,7 @@ def run(cfg, engine: Mapping[str, Any] | None = None) -> dict:
     from omegaconf import OmegaConf
 
     from ..datastore import resolve_data_dir
-    from ..runner import _jsonable, dropped_rows, resolve_capacity, warn
+    from ..runner import _jsonable, trace_warnings, resolve_capacity, warn
     from ..traces import load_trace
 
     prov = provenance()                 # the code version that runs, not the one at the end
@@ -135,7 +135,7 @@ def run(cfg, engine: Mapping[str, Any] | None = None) -> dict:
     seed = int(c["seed"])
     wl = load_trace(c["trace"], data_dir, seed)
     M = resolve_capacity(c["memory"]["capacity"], wl)
-    notes = warn(dropped_rows(wl))
+    notes = warn(trace_warnings(wl))
     eng = Engine(e["model"], e["device"], e["dtype"], seed, e["threads"], e["warmup_rounds"])
     clock = "rounds" if wl.time_unit == "rounds" else e["clock"]
     res = eng.replay(wl, c["algorithm"], c["predictor"], M, seed=seed, clock=clock,

@@ -96,7 +96,8 @@ def table_workload(p: dict[str, Any], df: pd.DataFrame, seed: int, meta: dict[st
     ``df`` has int columns ``prompt`` and ``output`` (tokens), optionally ``arrival``
     (seconds after the file's earliest time: the readers shift it), ``text`` and the per-request ``list_cols`` (copied into ``meta`` as lists).
     Steps: drop output-0 rows (counted in ``meta["dropped_zero_output"]``); sort by arrival
-    (stable) if timed; skip ``start`` rows; keep the first ``n`` (or, with ``sample``, draw
+    (stable) if timed (``meta["reordered"]`` says whether the file's order differed, when the
+    timestamps are replayed); skip ``start`` rows; keep the first ``n`` (or, with ``sample``, draw
     ``n`` without replacement); set arrivals per ``arrival``. Replayed timestamps are
     shifted so the first kept request arrives at 0 (the shift, seconds after the file's
     earliest time, is ``meta["time_offset"]``);
@@ -148,8 +149,11 @@ def table_workload(p: dict[str, Any], df: pd.DataFrame, seed: int, meta: dict[st
     else:
         arrival = np.zeros(n)
 
+    # replayed timestamps out of file order: the requests run in arrival order instead
+    reordered = mode == "trace" and bool(np.any(np.diff(cols["arrival"]) < 0))
     meta = {**meta, "rows": rows, "dropped_zero_output": dropped, "start": start, "n": n,
-            "arrival": mode, "rate": rate, "sample": sample, "seed": seed, "time_offset": offset}
+            "arrival": mode, "rate": rate, "sample": sample, "seed": seed, "time_offset": offset,
+            "reordered": reordered}
     if time_scale is not None:
         meta["time_scale"] = time_scale     # replayed gaps = recorded gaps x time_scale
     for c in list_cols:
