@@ -124,7 +124,7 @@ def run(cfg, engine: Mapping[str, Any] | None = None) -> dict:
     from omegaconf import OmegaConf
 
     from ..datastore import resolve_data_dir
-    from ..runner import _jsonable, trace_warnings, resolve_capacity, warn
+    from ..runner import _jsonable, resolve_capacity, trace_warnings, warn
     from ..traces import load_trace
 
     prov = provenance()                 # the code version that runs, not the one at the end
