@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from .errors import KvschedError
 
@@ -122,6 +123,18 @@ def _cmd_engine(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from .analysis.compare import DEFAULT_ROOT, compare_table, render
+    from .io import atomic_write
+
+    df = compare_table(args.paths or [DEFAULT_ROOT], sort=args.sort)
+    print(render(df))
+    if args.csv:
+        atomic_write(Path(args.csv), lambda p: df.drop(columns=["done", "predictor_shown", "settings"]).to_csv(p, index=False))
+        print(f"{len(df)} runs -> {args.csv}")
+    return 0
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     from .bench import main as bench_main
 
@@ -169,6 +182,13 @@ def main(argv: list[str] | None = None) -> int:
                    help="virtual clock: round durations in wall time, or in this process's CPU time (shared CPUs)")
     g.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     g.set_defaults(func=_cmd_engine)
+    c = sub.add_parser("compare", help="the runs in some folders side by side (default results/runs/adhoc)")
+    c.add_argument("paths", nargs="*", help="run folders, summary.json files, or folders searched for them")
+    c.add_argument("--sort", default="latency_mean",
+                   help="within each trace and M: latency_mean (default), latency_p99, latency_total, "
+                        "ttft_mean, makespan, evictions, memory_peak or simulate_s")
+    c.add_argument("--csv", default=None, metavar="FILE", help="also write every column of every run to FILE")
+    c.set_defaults(func=_cmd_compare)
     b = sub.add_parser("bench", help="simulator throughput benchmarks")
     b.add_argument("bench_args", nargs=argparse.REMAINDER)
     b.set_defaults(func=_cmd_bench)

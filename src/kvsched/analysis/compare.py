@@ -1,0 +1,107 @@
+"""``kvsched compare``: the runs in some folders side by side, one line per run.
+
+Paths are run folders, ``summary.json`` files, or folders searched recursively for run
+summaries (default ``results/runs/adhoc``, where ``kvsched run`` writes). A summary that
+cannot be read (a run cut short) is reported and skipped; the others are still shown.
+Module experiments' summaries (no run config) are skipped where a folder is searched.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+
+import pandas as pd
+
+from ..errors import DataError
+from .aggregate import load_row
+
+DEFAULT_ROOT = Path("results/runs/adhoc")
+SORT_KEYS = ("latency_mean", "latency_p99", "latency_total", "ttft_mean", "makespan", "evictions",
+             "memory_peak", "simulate_s")
+# shown columns: (row key, header); latencies in the run's own unit (s, or rounds for latency=unit)
+COLUMNS = (("trace", "trace"), ("memory", "M"), ("label", "algorithm"), ("predictor_shown", "predictor"),
+           ("seed", "seed"), ("done", "done"), ("latency_mean", "mean lat"), ("latency_p99", "p99 lat"),
+           ("ttft_mean", "mean TTFT"), ("evictions", "evictions"), ("memory_peak", "peak mem"),
+           ("time_unit", "unit"), ("simulate_s", "sim s"), ("settings", "settings"))
+
+
+def _is_run_summary(path: Path) -> bool:
+    try:
+        return "config" in json.loads(path.read_text())
+    except (OSError, ValueError):
+        return True          # unreadable: let load_row report it
+
+
+def find_summaries(paths: Iterable[str | Path]) -> list[Path]:
+    """The run summaries named by ``paths`` (files, run folders, or folders searched below)."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_file():
+            out.append(p)
+        elif (p / "summary.json").is_file():
+            out.append(p / "summary.json")
+        elif p.is_dir():
+            out.extend(f for f in sorted(p.rglob("summary.json")) if _is_run_summary(f))
+        else:
+            raise DataError(f"{p}: no such file or folder")
+    return list(dict.fromkeys(out))
+
+
+def compare_table(paths: Iterable[str | Path], sort: str = "latency_mean",
+                  warn=lambda msg: print(f"kvsched: warning: {msg}", file=sys.stderr)) -> pd.DataFrame:
+    """One row per readable run summary under ``paths``, sorted by trace, M, then ``sort``."""
+    if sort not in SORT_KEYS:
+        raise DataError(f"cannot sort by {sort!r}; choose one of {', '.join(SORT_KEYS)}")
+    rows = []
+    for f in find_summaries(paths):
+        try:
+            rows.append(dict(load_row(f), summary=str(f)))
+        except DataError as e:
+            warn(f"skipped {e}")
+    if not rows:
+        raise DataError(f"no run summaries found in {', '.join(map(str, paths))}")
+    df = pd.DataFrame(rows)
+    df["done"] = df["completed"].astype(str) + "/" + df["requests"].astype(str)
+    df["predictor_shown"] = df["predictor"].where(df["reads_predictions"], "-")
+    df["settings"] = _settings(df)
+    return df.sort_values(["trace", "memory", sort, "label", "seed"], na_position="last").reset_index(drop=True)
+
+
+def _settings(df: pd.DataFrame) -> pd.Series:
+    """Per run, the parameters that tell it apart from other runs of the same trace, algorithm
+    or predictor (e.g. ``predictor.eps=0.5``); a parameter the same in all of them is left out."""
+    varying = []
+    for group in ("trace", "algorithm", "predictor"):
+        for key in (c for c in df.columns if c.startswith(group + ".")):
+            if df[key].astype(str).groupby(df[group]).nunique().max() > 1:
+                varying.append(key)
+    return pd.Series([", ".join(f"{k}={_fmt(row[k])}" for k in varying if not _missing(row[k]))
+                      for _, row in df.iterrows()], index=df.index, dtype=object)
+
+
+def _missing(v) -> bool:
+    return v is None or (isinstance(v, float) and pd.isna(v))
+
+
+def _fmt(v) -> str:
+    if _missing(v):
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.4g}" if abs(v) < 1e5 else f"{v:.0f}"
+    return str(v)
+
+
+def render(df: pd.DataFrame) -> str:
+    """The table as aligned text (numbers right-aligned)."""
+    cols = [(k, h) for k, h in COLUMNS if k in df.columns]
+    cells = [[_fmt(v) for v in df[k]] for k, _ in cols]
+    widths = [max([len(h)] + [len(c) for c in col]) for (_, h), col in zip(cols, cells)]
+    num = [pd.api.types.is_numeric_dtype(df[k]) for k, _ in cols]
+    line = lambda items: "  ".join(s.rjust(w) if n else s.ljust(w)  # noqa: E731
+                                   for s, w, n in zip(items, widths, num)).rstrip()
+    out = [line([h for _, h in cols]), line(["-" * w for w in widths])]
+    out += [line([col[i] for col in cells]) for i in range(len(df))]
+    return "\n".join(out)
