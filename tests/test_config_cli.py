@@ -531,6 +531,27 @@ def test_engine_line_counts_rejections_as_run_does(monkeypatch, tmp_path, capsys
     assert "40/40 completed, 0 rejected, mean latency" in capsys.readouterr().out
 
 
+def test_overrides_may_follow_options(monkeypatch, tmp_path, capsys):
+    """``run`` and ``engine`` read overrides before and after their options, as ``data`` reads its
+    keys: an override appended to ``kvsched engine OVERRIDES --device cpu --timer process`` (the
+    command in docs/engine.md) is an override, not an unrecognized argument."""
+    assert main(["run", "trace=synthetic_mcsf", "--cfg", "seed=3"]) == 0
+    printed = OmegaConf.create(capsys.readouterr().out)
+    assert printed.seed == 3 and printed.trace.name == "synthetic_mcsf"
+    import kvsched.engine.runner as engine_runner
+
+    seen = {}
+    metrics = {"requests": 1, "completed": 1, "rejected": 0, "rejected_by_reason": {}, "latency_mean": 1.0,
+               "latency_p99": 1.0, "evictions": 0, "time_unit": "s"}
+    summary = {"metrics": metrics, "resolved": {"memory_capacity": 256}, "timing": {"iterations": 1},
+               "engine": {"label": "cpu-tiny", "dtype": "float32", "clock": "virtual"}}
+    monkeypatch.setattr(engine_runner, "run", lambda cfg, engine: seen.update(cfg=cfg, engine=engine) or summary)
+    assert main(["engine", "trace=lmsys_like", "memory.capacity=256", "--device", "cpu", "--timer", "process",
+                 f"out={tmp_path}", "algorithm=fcfs"]) == 0
+    assert seen["cfg"].out == str(tmp_path) and seen["cfg"].algorithm.name == "fcfs"
+    assert seen["engine"]["device"] == "cpu" and seen["engine"]["timer"] == "process"
+
+
 def test_a_policy_that_reads_no_predictions_records_no_oracle(tmp_path):
     """vllm_fcfs runs no predictor, so its summary must not claim the oracle's truth reached it."""
     out = tmp_path / "r"

@@ -195,8 +195,11 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["bench"]:  # its own option parser
         argv = ["bench", "--", *argv[1:]] if len(argv) > 1 else argv
-    if argv[:1] == ["data"]:   # options and keys in any order (`fetch --force KEY`): parse_args
-        args = d.parse_intermixed_args(argv[1:])   # would leave a key after an option unparsed
+    # options and positionals in any order (`fetch --force KEY`, `engine OVERRIDES --device cpu
+    # out=DIR`): parse_args would leave a positional after an option unparsed
+    intermixed = {"data": d, "run": r, "engine": g}
+    if argv[:1] and argv[0] in intermixed:
+        args = intermixed[argv[0]].parse_intermixed_args(argv[1:])
     else:
         args = p.parse_args(argv)
     try:
