@@ -36,7 +36,8 @@ def test_compare_sorts_runs_and_shows_what_tells_them_apart(tmp_path, capsys):
     csv = pd.read_csv(tmp_path / "t.csv")
     assert len(csv) == 4 and {"latency_mean", "algorithm.scan", "summary"} <= set(csv.columns)
 
-    assert main(["compare", "--sort", "evictions", str(root / "vllm"), str(root / "fcfs" / "summary.json")]) == 0
+    # options and paths in any order
+    assert main(["compare", str(root / "vllm"), "--sort", "evictions", str(root / "fcfs" / "summary.json")]) == 0
     assert [r[2] for r in _table(capsys.readouterr().out)] == ["fcfs", "vllm_fcfs"]
 
 

@@ -197,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         argv = ["bench", "--", *argv[1:]] if len(argv) > 1 else argv
     # options and positionals in any order (`fetch --force KEY`, `engine OVERRIDES --device cpu
     # out=DIR`): parse_args would leave a positional after an option unparsed
-    intermixed = {"data": d, "run": r, "engine": g}
+    intermixed = {"data": d, "run": r, "engine": g, "compare": c}
     if argv[:1] and argv[0] in intermixed:
         args = intermixed[argv[0]].parse_intermixed_args(argv[1:])
     else:
