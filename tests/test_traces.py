@@ -174,6 +174,7 @@ def test_alpaca_eval_word_rule_and_generators(tmp_path):
     assert w.text[1].startswith("one two") and w.meta["generator"] == ["m1", "m2", "m2"]
     w2 = load_trace({"name": "alpaca_eval", "generator": "m2", "rate": 1.0}, tmp_path)
     assert len(w2) == 2 and w2.meta["generator"] == ["m2", "m2"]
+    assert w2.meta["source_row"] == [1, 2]      # the records' rows in the file, not in the selection
     with pytest.raises(ConfigError, match="unknown generator 'zz'.*m1, m2"):
         load_trace({"name": "alpaca_eval", "generator": ["zz"], "rate": 1.0}, tmp_path)
 

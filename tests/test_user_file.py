@@ -191,5 +191,8 @@ def test_a_run_says_when_it_reorders_the_rows(tmp_path, capsys):
     in_order = _write(tmp_path, "parquet", pd.DataFrame({"t": [1.0, 2.0], "in": [1, 2], "out": [3, 4]}))
     assert main(["run", *base, f"trace.path={in_order}", f"out={tmp_path / 'b'}"]) == 0
     assert "arrival order" not in capsys.readouterr().err
-    assert main(["run", *base, f"trace.path={shuffled}", "trace.arrival=zero", f"out={tmp_path / 'c'}"]) == 0
-    assert "arrival order" not in capsys.readouterr().err   # file order kept: nothing reordered
+    # generated arrivals too: the rows are still taken in timestamp order (here the second first)
+    assert main(["run", *base, f"trace.path={shuffled}", "trace.arrival=zero", "trace.n=1",
+                 f"out={tmp_path / 'c'}"]) == 0
+    assert "the rows are not in arrival order" in capsys.readouterr().err
+    assert pd.read_parquet(tmp_path / "c" / "requests.parquet").source_row.tolist() == [1]

@@ -96,15 +96,16 @@ def table_workload(p: dict[str, Any], df: pd.DataFrame, seed: int, meta: dict[st
     ``df`` has int columns ``prompt`` and ``output`` (tokens), optionally ``arrival``
     (seconds after the file's earliest time: the readers shift it), ``text`` and the per-request ``list_cols`` (copied into ``meta`` as lists).
     Steps: drop output-0 rows (counted in ``meta["dropped_zero_output"]``); sort by arrival
-    (stable) if timed (``meta["reordered"]`` says whether the file's order differed, when the
-    timestamps are replayed); skip ``start`` rows; keep the first ``n`` (or, with ``sample``, draw
+    (stable) if timed, whatever ``arrival`` is (``meta["reordered"]`` says whether the file's
+    order differed); skip ``start`` rows; keep the first ``n`` (or, with ``sample``, draw
     ``n`` without replacement); set arrivals per ``arrival``. Replayed timestamps are
     shifted so the first kept request arrives at 0 (the shift, seconds after the file's
     earliest time, is ``meta["time_offset"]``);
     with a ``rate`` (requests/s) they are also stretched to that mean rate, keeping the
     bursts (the factor is ``meta["time_scale"]``). ``meta["source_row"]`` gives, per request,
-    its row in ``df`` (0-based, dropped rows counted), which becomes the ``source_row``
-    column of ``requests.parquet``.
+    its row in the file: ``df``'s integer index (0-based, dropped rows counted; a reader that
+    filters rows keeps the index), which becomes the ``source_row`` column of
+    ``requests.parquet``.
     """
     name = p["name"]
     rows = len(df)
@@ -149,8 +150,8 @@ def table_workload(p: dict[str, Any], df: pd.DataFrame, seed: int, meta: dict[st
     else:
         arrival = np.zeros(n)
 
-    # replayed timestamps out of file order: the requests run in arrival order instead
-    reordered = mode == "trace" and bool(np.any(np.diff(cols["arrival"]) < 0))
+    # timestamps out of file order: the requests are taken (and run) in arrival order instead
+    reordered = timed and bool(np.any(np.diff(cols["arrival"]) < 0))
     meta = {**meta, "rows": rows, "dropped_zero_output": dropped, "start": start, "n": n,
             "arrival": mode, "rate": rate, "sample": sample, "seed": seed, "time_offset": offset,
             "reordered": reordered}
@@ -158,6 +159,7 @@ def table_workload(p: dict[str, Any], df: pd.DataFrame, seed: int, meta: dict[st
         meta["time_scale"] = time_scale     # replayed gaps = recorded gaps x time_scale
     for c in list_cols:
         meta[c] = cols[c][idx].tolist()
-    meta[SOURCE_ROW] = np.flatnonzero(keep)[idx].tolist()   # the file's records, 0-based
+    in_file = df.index.to_numpy() if pd.api.types.is_integer_dtype(df.index) else np.arange(rows)
+    meta[SOURCE_ROW] = in_file[keep][idx].tolist()   # the file's records, 0-based
     text = cols["text"][idx].tolist() if "text" in cols else None
     return Workload(arrival, cols["prompt"][idx], cols["output"][idx], name, "s", text, meta)

@@ -58,6 +58,6 @@ def alpaca_eval(p: dict[str, Any], data_dir: Path, seed: int) -> Workload:
         if bad or not wanted:
             raise ConfigError(f"alpaca_eval: unknown generator {bad[0] if bad else gen!r}; "
                               f"valid: {', '.join(sorted(known))}")
-        df = df[df["generator"].isin(wanted)].reset_index(drop=True)
+        df = df[df["generator"].isin(wanted)]     # the index keeps each record's row in the file
     meta = {"source": str(path), "token_rule": "ceil(1.3 * words), min 1", "generators": gen}
     return table_workload(p, df, seed, meta, list_cols=("generator",))
