@@ -58,3 +58,45 @@ def test_compare_errors_name_the_problem(tmp_path, capsys):
     assert "no run summaries found" in capsys.readouterr().err
     assert main(["compare", "--sort", "speed", str(tmp_path)]) == 2
     assert "cannot sort by 'speed'" in capsys.readouterr().err
+
+
+def test_compare_reads_engine_replays_and_module_folders(tmp_path, capsys):
+    """Real-engine summaries (no latency group, replay time) are runs too, and a folder whose own
+    summary.json is a module experiment's is searched below."""
+    import json
+    root = _runs(tmp_path)
+    s = json.loads((root / "fcfs" / "summary.json").read_text())
+    # the shape of an engine_fidelity replay's summary: no latency group, no resolved section
+    s["config"].pop("latency"); s["config"]["memory"] = s.pop("resolved")["memory_capacity"]
+    s["timing"] = {"replay_s": 1.5, "iterations": 10}
+    s["engine"] = {"label": "cpu-tiny"}
+    mod = tmp_path / "module"
+    (mod / "runs" / "a").mkdir(parents=True)
+    (mod / "runs" / "a" / "summary.json").write_text(json.dumps(s))
+    (mod / "summary.json").write_text('{"experiment": "x"}')
+    capsys.readouterr()
+    assert main(["compare", str(mod), str(root / "mcsf")]) == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+    rows = _table(out)
+    assert sorted(r[2] for r in rows) == ["fcfs", "mcsf"]
+    assert "latency_model=measured (real engine)" in out and "latency_model=unit" in out
+
+
+def test_compare_ranks_only_like_with_like_and_lists_a_run_once(tmp_path, capsys):
+    a, b = tmp_path / "n20", tmp_path / "n30"
+    for out, n, algo in [(a, 20, "fcfs"), (b, 30, "mcsf")]:
+        assert main(["run", *SMALL, f"trace.n={n}", f"algorithm={algo}", f"out={out}"]) == 0
+    assert main(["run", *SMALL, "trace.n=30", "algorithm=fcfs", f"out={tmp_path / 'n30b'}"]) == 0
+    (tmp_path / "link").symlink_to(a, target_is_directory=True)
+    capsys.readouterr()
+    assert main(["compare", str(tmp_path), str(a), str(tmp_path / "link")]) == 0
+    rows = _table(capsys.readouterr().out)
+    assert len(rows) == 3                                   # n20 once, however it was named
+    assert [r[-1] for r in rows] == ["trace.n=20", "trace.n=30", "trace.n=30"]   # n blocks, not one ranking
+
+
+def test_compare_csv_to_a_folder_is_an_error(tmp_path, capsys):
+    root = _runs(tmp_path)
+    assert main(["compare", str(root / "fcfs"), "--csv", str(tmp_path)]) == 2
+    assert f"kvsched: error: cannot write {tmp_path}" in capsys.readouterr().err

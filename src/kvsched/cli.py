@@ -1,5 +1,5 @@
 """Command line: ``kvsched run <overrides>``, ``kvsched data fetch|verify``, ``kvsched list``,
-``kvsched bench``,
+``kvsched compare [paths]``, ``kvsched experiment <name>``, ``kvsched bench``,
 ``kvsched engine <overrides>`` (real-engine replay)."""
 
 from __future__ import annotations
@@ -125,12 +125,17 @@ def _cmd_engine(args: argparse.Namespace) -> int:
 
 def _cmd_compare(args: argparse.Namespace) -> int:
     from .analysis.compare import DEFAULT_ROOT, compare_table, render
+    from .errors import DataError
     from .io import atomic_write
 
     df = compare_table(args.paths or [DEFAULT_ROOT], sort=args.sort)
     print(render(df))
     if args.csv:
-        atomic_write(Path(args.csv), lambda p: df.drop(columns=["done", "predictor_shown", "settings"]).to_csv(p, index=False))
+        table = df.drop(columns=["done", "predictor_shown", "settings"])
+        try:
+            atomic_write(Path(args.csv), lambda p: table.to_csv(p, index=False))
+        except OSError as e:
+            raise DataError(f"cannot write {args.csv}: {e.strerror or e}") from None
         print(f"{len(df)} runs -> {args.csv}")
     return 0
 

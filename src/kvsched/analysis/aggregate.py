@@ -20,7 +20,14 @@ RERUN = "delete the folder to rerun that point"
 
 
 def flatten(summary: dict) -> dict:
+    """One run's summary as a flat row: the config's names and parameters (``trace.n``,
+    ``algorithm.scan``, ``latency.tensor_parallel``, ...), the metrics and the timing. Also reads
+    the summaries of real-engine replays (``kvsched engine``, ``engine_fidelity``): their
+    latency model is ``measured (real engine)`` and ``simulate_s`` is the replay's wall time."""
     c = summary["config"]
+    resolved = summary.get("resolved", {})
+    timing = summary["timing"]
+    git = summary["provenance"].get("git", {})
     row = {
         "trace": c["trace"]["name"],
         "algorithm": c["algorithm"]["name"],
@@ -28,36 +35,42 @@ def flatten(summary: dict) -> dict:
         "predictor": c["predictor"]["name"],
         # False: the policy reads no predictions, so the predictor never ran (summaries
         # written before this field existed read as True)
-        "reads_predictions": bool(summary["resolved"].get("policy_reads_predictions", True)),
-        "latency_model": c["latency"]["name"],
-        "memory": summary["resolved"]["memory_capacity"],
+        "reads_predictions": bool(resolved.get("policy_reads_predictions", True)),
+        "latency_model": c["latency"]["name"] if "latency" in c else _measured(resolved),
+        "memory": resolved["memory_capacity"] if "memory_capacity" in resolved else c["memory"],
         "seed": c["seed"],
-        "out": c["out"],
-        "git_commit": summary["provenance"]["git"]["commit"],
-        "git_dirty": summary["provenance"]["git"].get("dirty"),
+        "out": c.get("out"),
+        "git_commit": git.get("commit"),
+        "git_dirty": git.get("dirty"),
     }
-    for k, v in c["trace"].items():   # e.g. trace.rate, trace.n: the load a sweep set
-        if k != "name" and not isinstance(v, (dict, list)):
-            row[f"trace.{k}"] = v if v is None or isinstance(v, (bool, int, float)) else str(v)
-    for k, v in c["algorithm"].items():
-        if k != "name":
-            row[f"algorithm.{k}"] = v
-    for k, v in c["predictor"].items():
-        if k != "name":
-            row[f"predictor.{k}"] = v
+    for group in ("trace", "latency"):   # e.g. trace.rate, trace.n: the load a sweep set
+        for k, v in c.get(group, {}).items():
+            if k != "name" and not isinstance(v, (dict, list)):
+                row[f"{group}.{k}"] = v if v is None or isinstance(v, (bool, int, float)) else str(v)
+    for group in ("algorithm", "predictor"):
+        for k, v in c[group].items():
+            if k != "name":
+                row[f"{group}.{k}"] = v
     for k, v in summary["metrics"].items():
         if not isinstance(v, dict):
             row[k] = v
-    row["simulate_s"] = summary["timing"]["simulate_s"]
+    row["simulate_s"] = timing["simulate_s"] if "simulate_s" in timing else timing["replay_s"]
     return row
 
 
-def load_row(path: str | Path) -> dict:
-    """One sweep run's summary.json, flattened; DataError naming the file if it is not one."""
+def _measured(resolved: dict) -> str:
+    """The latency model a real-engine replay records (``engine_fidelity``'s replays record none)."""
+    lm = resolved.get("latency_model")
+    return lm if isinstance(lm, str) else "measured (real engine)"
+
+
+def load_row(path: str | Path, rerun: str = RERUN) -> dict:
+    """One sweep run's summary.json, flattened; DataError naming the file if it is not one
+    (``rerun``: the advice added where it is incomplete)."""
     try:
         summary = json.loads(Path(path).read_text())
     except ValueError as e:          # invalid JSON or UTF-8: e.g. a write cut short
-        raise DataError(f"{path}: not a complete run summary (invalid JSON: {e}); {RERUN}") from None
+        raise DataError(f"{path}: not a complete run summary (invalid JSON: {e}); {rerun}") from None
     except OSError as e:             # e.g. a directory
         raise DataError(f"{path}: cannot read ({e.strerror})") from None
     if not isinstance(summary, dict) or "config" not in summary:   # e.g. a module experiment's
@@ -66,7 +79,7 @@ def load_row(path: str | Path) -> dict:
         return flatten(summary)
     except (KeyError, TypeError, AttributeError) as e:
         what = f"no key {e}" if isinstance(e, KeyError) else f"bad structure: {e}"
-        raise DataError(f"{path}: not a complete run summary ({what}); {RERUN}") from None
+        raise DataError(f"{path}: not a complete run summary ({what}); {rerun}") from None
 
 
 def aggregate(paths: list[str | Path]) -> pd.DataFrame:

@@ -1,9 +1,11 @@
 """``kvsched compare``: the runs in some folders side by side, one line per run.
 
 Paths are run folders, ``summary.json`` files, or folders searched recursively for run
-summaries (default ``results/runs/adhoc``, where ``kvsched run`` writes). A summary that
-cannot be read (a run cut short) is reported and skipped; the others are still shown.
-Module experiments' summaries (no run config) are skipped where a folder is searched.
+summaries (default ``results/runs/adhoc``, where ``kvsched run`` writes), simulated or
+replayed on the real engine. A summary that cannot be read (a run cut short) is reported and
+skipped; the others are still shown. Module experiments' own summaries (no run config) are
+skipped where a folder is searched. Runs are ranked within blocks of the same trace, memory
+``M``, time unit and trace parameters.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ SORT_KEYS = ("latency_mean", "latency_p99", "latency_total", "ttft_mean", "makes
 COLUMNS = (("trace", "trace"), ("memory", "M"), ("label", "algorithm"), ("predictor_shown", "predictor"),
            ("seed", "seed"), ("done", "done"), ("latency_mean", "mean lat"), ("latency_p99", "p99 lat"),
            ("ttft_mean", "mean TTFT"), ("evictions", "evictions"), ("memory_peak", "peak mem"),
-           ("time_unit", "unit"), ("simulate_s", "sim s"), ("settings", "settings"))
+           ("time_unit", "unit"), ("simulate_s", "wall s"), ("settings", "settings"))
 
 
 def _is_run_summary(path: Path) -> bool:
@@ -36,29 +38,36 @@ def _is_run_summary(path: Path) -> bool:
 
 
 def find_summaries(paths: Iterable[str | Path]) -> list[Path]:
-    """The run summaries named by ``paths`` (files, run folders, or folders searched below)."""
-    out: list[Path] = []
-    for p in map(Path, paths):
+    """The run summaries named by ``paths`` (files, run folders, or folders searched below),
+    each once however it is reached (symbolic links, relative and absolute paths)."""
+    out: dict[Path, Path] = {}
+    for given in paths:
+        if not str(given):
+            raise DataError("an empty path was given; name a run folder, a summary.json or a folder of runs")
+        p = Path(given)
         if p.is_file():
-            out.append(p)
-        elif (p / "summary.json").is_file():
-            out.append(p / "summary.json")
-        elif p.is_dir():
-            out.extend(f for f in sorted(p.rglob("summary.json")) if _is_run_summary(f))
+            found = [p]
+        elif (p / "summary.json").is_file() and _is_run_summary(p / "summary.json"):
+            found = [p / "summary.json"]
+        elif p.is_dir():             # e.g. results/ or a module experiment's folder with runs below
+            found = [f for f in sorted(p.rglob("summary.json")) if _is_run_summary(f)]
         else:
             raise DataError(f"{p}: no such file or folder")
-    return list(dict.fromkeys(out))
+        for f in found:
+            out.setdefault(f.resolve(), f)
+    return list(out.values())
 
 
 def compare_table(paths: Iterable[str | Path], sort: str = "latency_mean",
                   warn=lambda msg: print(f"kvsched: warning: {msg}", file=sys.stderr)) -> pd.DataFrame:
     """One row per readable run summary under ``paths``, sorted by trace, M, then ``sort``."""
+    paths = list(paths)
     if sort not in SORT_KEYS:
         raise DataError(f"cannot sort by {sort!r}; choose one of {', '.join(SORT_KEYS)}")
     rows = []
     for f in find_summaries(paths):
         try:
-            rows.append(dict(load_row(f), summary=str(f)))
+            rows.append(dict(load_row(f, rerun="not a run's summary, or a run cut short"), summary=str(f)))
         except DataError as e:
             warn(f"skipped {e}")
     if not rows:
@@ -66,18 +75,32 @@ def compare_table(paths: Iterable[str | Path], sort: str = "latency_mean",
     df = pd.DataFrame(rows)
     df["done"] = df["completed"].astype(str) + "/" + df["requests"].astype(str)
     df["predictor_shown"] = df["predictor"].where(df["reads_predictions"], "-")
-    df["settings"] = _settings(df)
-    return df.sort_values(["trace", "memory", sort, "label", "seed"], na_position="last").reset_index(drop=True)
+    varying = _varying(df)
+    df["settings"] = _settings(df, varying)
+    # runs are ranked only against runs of the same trace, M, time unit and trace settings
+    block = ["trace", "memory", "time_unit", *(k for k in varying if k.startswith("trace."))]
+    return df.sort_values([*block, sort, "label", "seed"], na_position="last").reset_index(drop=True)
 
 
-def _settings(df: pd.DataFrame) -> pd.Series:
-    """Per run, the parameters that tell it apart from other runs of the same trace, algorithm
-    or predictor (e.g. ``predictor.eps=0.5``); a parameter the same in all of them is left out."""
-    varying = []
-    for group in ("trace", "algorithm", "predictor"):
-        for key in (c for c in df.columns if c.startswith(group + ".")):
+GROUPS = {"trace": "trace", "algorithm": "algorithm", "predictor": "predictor", "latency": "latency_model"}
+
+
+def _varying(df: pd.DataFrame) -> list[str]:
+    """The parameters (``trace.n``, ``predictor.eps``, ``latency.tensor_parallel``, ...) that differ
+    between runs of the same trace, algorithm, predictor or latency model."""
+    out = []
+    for prefix, group in GROUPS.items():
+        for key in (c for c in df.columns if c.startswith(prefix + ".")):
             if df[key].astype(str).groupby(df[group]).nunique().max() > 1:
-                varying.append(key)
+                out.append(key)
+    return out
+
+
+def _settings(df: pd.DataFrame, varying: list[str]) -> pd.Series:
+    """Per run, its values of the ``varying`` parameters (e.g. ``predictor.eps=0.5``), plus the
+    latency model where the runs use more than one."""
+    if df["latency_model"].nunique() > 1:
+        varying = ["latency_model", *varying]
     return pd.Series([", ".join(f"{k}={_fmt(row[k])}" for k in varying if not _missing(row[k]))
                       for _, row in df.iterrows()], index=df.index, dtype=object)
 

@@ -228,13 +228,13 @@ class SageKnnParams:
 
     def validate(self) -> None:
         if self.k < 1 or self.window < 1 or self.prior_count < 1:
-            raise ConfigError("sage_knn: k, window and prior_count must be >= 1")
+            raise ConfigError("k, window and prior_count must be >= 1")
         if not 0.0 <= self.min_sim <= 1.0 or self.bandwidth < 0 or self.prior_weight <= 0:
-            raise ConfigError("sage_knn: need 0 <= min_sim <= 1, bandwidth >= 0, prior_weight > 0")
+            raise ConfigError("need 0 <= min_sim <= 1, bandwidth >= 0, prior_weight > 0")
         if self.prior_median <= 0 or self.prior_sigma < 0 or not 8 <= self.n_bits <= 24:
-            raise ConfigError("sage_knn: need prior_median > 0, prior_sigma >= 0, 8 <= n_bits <= 24")
+            raise ConfigError("need prior_median > 0, prior_sigma >= 0, 8 <= n_bits <= 24")
         if self.features not in FEATURES:
-            raise ConfigError(f"sage_knn: features={self.features!r}; choose one of {', '.join(FEATURES)}")
+            raise ConfigError(f"features={self.features!r}; choose one of {', '.join(FEATURES)}")
 
 
 def _bucket(prompt: int) -> int:
@@ -328,9 +328,9 @@ class LtrParams:
 
     def validate(self) -> None:
         if self.lr <= 0 or self.pairs < 1 or self.window < 2 or self.rescore_every < 1 or self.l2 < 0:
-            raise ConfigError("ltr: need lr > 0, pairs >= 1, window >= 2, rescore_every >= 1, l2 >= 0")
+            raise ConfigError("need lr > 0, pairs >= 1, window >= 2, rescore_every >= 1, l2 >= 0")
         if not 8 <= self.n_bits <= 24 or self.prior_median <= 0:
-            raise ConfigError("ltr: need 8 <= n_bits <= 24 and prior_median > 0")
+            raise ConfigError("need 8 <= n_bits <= 24 and prior_median > 0")
 
 
 @register_predictor
