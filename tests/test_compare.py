@@ -19,7 +19,7 @@ def _runs(tmp_path):
 def _table(out: str) -> list[list[str]]:
     lines = out.strip().splitlines()
     assert set(lines[1]) <= {"-", " "}
-    return [line.split() for line in lines[2:]]
+    return [line.split() for line in lines[2:] if line]      # blank lines part blocks
 
 
 def test_compare_sorts_runs_and_shows_what_tells_them_apart(tmp_path, capsys):
@@ -91,8 +91,10 @@ def test_compare_ranks_only_like_with_like_and_lists_a_run_once(tmp_path, capsys
     (tmp_path / "link").symlink_to(a, target_is_directory=True)
     capsys.readouterr()
     assert main(["compare", str(tmp_path), str(a), str(tmp_path / "link")]) == 0
-    rows = _table(capsys.readouterr().out)
+    out = capsys.readouterr().out
+    rows = _table(out)
     assert len(rows) == 3                                   # n20 once, however it was named
+    assert len(out.strip().splitlines()) == 2 + 3 + 1      # n=20 and n=30 apart, a blank line between
     assert [r[-1] for r in rows] == ["trace.n=20", "trace.n=30", "trace.n=30"]   # n blocks, not one ranking
 
 

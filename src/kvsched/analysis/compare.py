@@ -79,7 +79,9 @@ def compare_table(paths: Iterable[str | Path], sort: str = "latency_mean",
     df["settings"] = _settings(df, varying)
     # runs are ranked only against runs of the same trace, M, time unit and trace settings
     block = ["trace", "memory", "time_unit", *(k for k in varying if k.startswith("trace."))]
-    return df.sort_values([*block, sort, "label", "seed"], na_position="last").reset_index(drop=True)
+    df = df.sort_values([*block, sort, "label", "seed"], na_position="last").reset_index(drop=True)
+    df.attrs["block"] = block
+    return df
 
 
 GROUPS = {"trace": "trace", "algorithm": "algorithm", "predictor": "predictor", "latency": "latency_model"}
@@ -118,7 +120,8 @@ def _fmt(v) -> str:
 
 
 def render(df: pd.DataFrame) -> str:
-    """The table as aligned text (numbers right-aligned)."""
+    """The table as aligned text (numbers right-aligned), a blank line between the blocks of runs
+    ranked apart (``df.attrs["block"]``)."""
     cols = [(k, h) for k, h in COLUMNS if k in df.columns]
     cells = [[_fmt(v) for v in df[k]] for k, _ in cols]
     widths = [max([len(h)] + [len(c) for c in col]) for (_, h), col in zip(cols, cells)]
@@ -126,5 +129,9 @@ def render(df: pd.DataFrame) -> str:
     line = lambda items: "  ".join(s.rjust(w) if n else s.ljust(w)  # noqa: E731
                                    for s, w, n in zip(items, widths, num)).rstrip()
     out = [line([h for _, h in cols]), line(["-" * w for w in widths])]
-    out += [line([col[i] for col in cells]) for i in range(len(df))]
+    keys = df[df.attrs.get("block", [])].astype(str).agg("|".join, axis=1) if df.attrs.get("block") else None
+    for i in range(len(df)):
+        if keys is not None and i and keys.iloc[i] != keys.iloc[i - 1]:
+            out.append("")                    # a blank line between blocks ranked apart
+        out.append(line([col[i] for col in cells]))
     return "\n".join(out)
