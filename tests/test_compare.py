@@ -102,3 +102,17 @@ def test_compare_csv_to_a_folder_is_an_error(tmp_path, capsys):
     root = _runs(tmp_path)
     assert main(["compare", str(root / "fcfs"), "--csv", str(tmp_path)]) == 2
     assert f"kvsched: error: cannot write {tmp_path}" in capsys.readouterr().err
+
+
+def test_compare_shows_older_summaries_that_lack_some_metrics(tmp_path, capsys):
+    import json
+    root = _runs(tmp_path)
+    f = root / "fcfs" / "summary.json"
+    s = json.loads(f.read_text())
+    for k in ("time_unit", "memory_peak", "ttft_mean"):
+        s["metrics"].pop(k)
+    f.write_text(json.dumps(s))
+    capsys.readouterr()
+    assert main(["compare", str(root), "--sort", "memory_peak"]) == 0
+    rows = _table(capsys.readouterr().out)
+    assert sorted(r[2] for r in rows) == ["fcfs", "mcsf", "mcsf", "vllm_fcfs"]

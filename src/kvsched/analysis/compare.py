@@ -73,6 +73,9 @@ def compare_table(paths: Iterable[str | Path], sort: str = "latency_mean",
     if not rows:
         raise DataError(f"no run summaries found in {', '.join(map(str, paths))}")
     df = pd.DataFrame(rows)
+    for col in ("time_unit", "completed", "requests", sort):   # summaries of older versions may lack them
+        if col not in df:
+            df[col] = None
     df["done"] = df["completed"].astype(str) + "/" + df["requests"].astype(str)
     df["predictor_shown"] = df["predictor"].where(df["reads_predictions"], "-")
     varying = _varying(df)
@@ -129,9 +132,10 @@ def render(df: pd.DataFrame) -> str:
     line = lambda items: "  ".join(s.rjust(w) if n else s.ljust(w)  # noqa: E731
                                    for s, w, n in zip(items, widths, num)).rstrip()
     out = [line([h for _, h in cols]), line(["-" * w for w in widths])]
-    keys = df[df.attrs.get("block", [])].astype(str).agg("|".join, axis=1) if df.attrs.get("block") else None
+    block = df.attrs.get("block") or []
+    keys = [tuple(map(str, row)) for row in df[block].itertuples(index=False)] if block else None
     for i in range(len(df)):
-        if keys is not None and i and keys.iloc[i] != keys.iloc[i - 1]:
+        if keys is not None and i and keys[i] != keys[i - 1]:
             out.append("")                    # a blank line between blocks ranked apart
         out.append(line([col[i] for col in cells]))
     return "\n".join(out)
