@@ -28,6 +28,8 @@ COLUMNS = (("trace", "trace"), ("memory", "M"), ("label", "algorithm"), ("predic
            ("seed", "seed"), ("done", "done"), ("latency_mean", "mean lat"), ("latency_p99", "p99 lat"),
            ("ttft_mean", "mean TTFT"), ("evictions", "evictions"), ("memory_peak", "peak mem"),
            ("time_unit", "unit"), ("simulate_s", "wall s"), ("settings", "settings"))
+# parameter prefix -> the column that names what they belong to
+GROUPS = {"trace": "trace", "algorithm": "algorithm", "predictor": "predictor", "latency": "latency_model"}
 
 
 def _is_run_summary(path: Path) -> bool:
@@ -76,7 +78,7 @@ def compare_table(paths: Iterable[str | Path], sort: str = "latency_mean",
     for col in ("time_unit", "completed", "requests", sort):   # summaries of older versions may lack them
         if col not in df:
             df[col] = None
-    df["done"] = df["completed"].astype(str) + "/" + df["requests"].astype(str)
+    df["done"] = [f"{_fmt(c)}/{_fmt(r)}" for c, r in zip(df["completed"], df["requests"])]
     df["predictor_shown"] = df["predictor"].where(df["reads_predictions"], "-")
     varying = _varying(df)
     df["settings"] = _settings(df, varying)
@@ -85,9 +87,6 @@ def compare_table(paths: Iterable[str | Path], sort: str = "latency_mean",
     df = df.sort_values([*block, sort, "label", "seed"], na_position="last").reset_index(drop=True)
     df.attrs["block"] = block
     return df
-
-
-GROUPS = {"trace": "trace", "algorithm": "algorithm", "predictor": "predictor", "latency": "latency_model"}
 
 
 def _varying(df: pd.DataFrame) -> list[str]:
