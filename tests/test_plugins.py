@@ -45,6 +45,14 @@ def test_example_plugin_runs_and_records_its_file(tmp_path):
     assert s["metrics"]["completed"] == s["metrics"]["requests"]
 
 
+@pytest.mark.parametrize("spec", ["{f}", "'{f}'", "[{f}]"])
+def test_one_plugin_needs_no_brackets(spec):
+    """``plugins=FILE`` is read as ``plugins=[FILE]``: the same config and output folder."""
+    cfg = compose(SMALL + [f"plugins={spec.format(f=EXAMPLE)}", "algorithm=aged_sf"])
+    assert list(cfg.plugins) == [EXAMPLE]
+    assert cfg.out == compose(SMALL + [f"plugins=[{EXAMPLE}]", "algorithm=aged_sf"]).out
+
+
 def test_example_with_no_aging_is_mcsf_and_aging_changes_it():
     """aging = 0 ranks by prediction, ties by arrival: MC-SF's order and check, so the same
     records. A large aging approaches FCFS and must differ (the comparison can fail)."""

@@ -37,6 +37,7 @@ def compose(overrides: Sequence[str] = (), config_name: str = "config") -> DictC
     from omegaconf.errors import OmegaConfBaseException
 
     register_schema()
+    overrides = [_plugins_as_list(o) for o in overrides]
     for o in overrides:
         key, value = _split(o)
         if key == "hydra" or key.startswith("hydra."):
@@ -82,6 +83,15 @@ def _schema() -> DictConfig:
 
 
 _ABSENT = object()
+
+
+def _plugins_as_list(override: str) -> str:
+    """``plugins=FILE`` as ``plugins=[FILE]``: one plugin needs no brackets."""
+    key, value = _split(override)
+    v = value.strip()
+    if key != "plugins" or override.startswith("~") or not v or v.startswith("[") or v == "null":
+        return override
+    return f"{override[:len(override) - len(override.lstrip('+'))]}plugins=[{v}]"
 
 
 def _split(override: str) -> tuple[str, str]:
