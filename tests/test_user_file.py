@@ -196,3 +196,14 @@ def test_a_run_says_when_it_reorders_the_rows(tmp_path, capsys):
                  f"out={tmp_path / 'c'}"]) == 0
     assert "the rows are not in arrival order" in capsys.readouterr().err
     assert pd.read_parquet(tmp_path / "c" / "requests.parquet").source_row.tolist() == [1]
+
+
+@pytest.mark.parametrize("rows, kw, expect", [
+    ({"t": [0.0], "in": [1], "out": [0]}, {}, "all 1 rows have output 0"),
+    ({"t": [0.0, 1.0], "in": [1, 2], "out": [3, 4]}, {"start": 2}, "start=2 skips all 2 requests"),
+    ({"t": [0.0, 1.0], "in": [1, 2], "out": [3, 4]}, {"n": 3}, "asked for n=3 after start=0, but only 2"),
+])
+def test_too_few_requests_names_why(tmp_path, rows, kw, expect):
+    f = _write(tmp_path, "csv", pd.DataFrame(rows))
+    with pytest.raises(ConfigError, match=expect):
+        _load(f, **kw)

@@ -124,7 +124,12 @@ def table_workload(p: dict[str, Any], df: pd.DataFrame, seed: int, meta: dict[st
     start = get_int(p, "start", low=0)
     n = get_int(p, "n", low=1, none_ok=True)
     avail = m - start
-    if avail <= 0 or (n is not None and n > avail):
+    if m == 0:
+        raise ConfigError(f"{name}: all {rows} rows have output 0 (a request decodes at least one "
+                          f"token), so no request is left")
+    if avail <= 0:
+        raise ConfigError(f"{name}: start={start} skips all {m} requests (rows with output >= 1)")
+    if n is not None and n > avail:
         raise ConfigError(f"{name}: asked for n={n} after start={start}, but only {m} requests "
                           f"(rows with output >= 1) exist")
     n = avail if n is None else n
