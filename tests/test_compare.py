@@ -116,3 +116,57 @@ def test_compare_shows_older_summaries_that_lack_some_metrics(tmp_path, capsys):
     assert main(["compare", str(root), "--sort", "memory_peak"]) == 0
     rows = _table(capsys.readouterr().out)
     assert sorted(r[2] for r in rows) == ["fcfs", "mcsf", "mcsf", "vllm_fcfs"]
+
+
+def test_compare_tells_apart_plugin_code_and_simulation_switches_and_groups_a_file_by_content(
+        tmp_path, capsys, monkeypatch):
+    import textwrap
+    root = tmp_path / "runs"
+    plugin = tmp_path / "mine.py"
+    body = textwrap.dedent('''
+        from dataclasses import dataclass
+        from kvsched.policies import Policy, register_policy
+
+        @register_policy
+        class Mine(Policy):
+            """Admits the head of the queue when it fits now."""
+            name = "mine_cmp"
+
+            @dataclass(frozen=True)
+            class Params:
+                slack: int = {slack}
+
+            def admit(self, view):
+                w = view.waiting
+                return [int(w[0])] if len(w) and view.prompt[w[0]] + 1 + {slack} <= view.free else []
+    ''')
+    plugin.write_text(body.format(slack=0))
+    run = lambda *o: main(["run", *SMALL, *o])  # noqa: E731
+    assert run(f"plugins={plugin}", "algorithm=mine_cmp", f"out={root / 'p0'}") == 0
+    plugin.write_text(body.format(slack=0) + "\n# edited\n")
+    from kvsched import plugins as plugins_mod
+    plugins_mod._LOADED.clear()
+    assert run(f"plugins={plugin}", "algorithm=mine_cmp", f"out={root / 'p1'}") == 0
+    assert run("algorithm=mcsf", "sim.fast=false", f"out={root / 'slow'}") == 0
+    assert run("algorithm=mcsf", f"out={root / 'fast'}") == 0
+    capsys.readouterr()
+    assert main(["compare", str(root), "--csv", str(tmp_path / "t.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "sim.fast=False" in out and "sim.fast=True" in out
+    assert out.count("plugins=mine.py@") == 2 and len(set(out.split("plugins=mine.py@")[1:])) == 2
+    csv = (tmp_path / "t.csv").read_text()
+    assert ",47," in csv and ",47.0," not in csv           # whole numbers stay whole
+
+    # one file, named relatively and absolutely: one block, ranked together
+    f = tmp_path / "t.csv.d" / "trace.csv"
+    f.parent.mkdir()
+    pd.DataFrame({"t": [0.0, 0.5, 1.0], "in": [5, 3, 4], "out": [9, 2, 6]}).to_csv(f, index=False)
+    monkeypatch.chdir(tmp_path)
+    file = ["trace=file", "trace.prompt_col=in", "trace.output_col=out", "trace.arrival_col=t",
+            "memory.capacity=64", "sim.progress=false"]
+    assert main(["run", *file, "trace.path=t.csv.d/trace.csv", "algorithm=fcfs", "out=files/a"]) == 0
+    assert main(["run", *file, f"trace.path={f}", "algorithm=mcsf", "out=files/b"]) == 0
+    capsys.readouterr()
+    assert main(["compare", "files"]) == 0
+    out = capsys.readouterr().out
+    assert "" not in out.strip().splitlines() and "trace.path" not in out

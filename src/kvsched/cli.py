@@ -131,7 +131,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     df = compare_table(args.paths or [DEFAULT_ROOT], sort=args.sort)
     print(render(df))
     if args.csv:
-        table = df.drop(columns=["done", "predictor_shown", "settings"])
+        # nullable dtypes: a whole-number parameter missing in some runs stays whole (500, not 500.0)
+        table = df.drop(columns=["done", "predictor_shown", "settings"]).convert_dtypes()
         try:
             atomic_write(Path(args.csv), lambda p: table.to_csv(p, index=False))
         except OSError as e:

@@ -21,7 +21,8 @@ RERUN = "delete the folder to rerun that point"
 
 def flatten(summary: dict) -> dict:
     """One run's summary as a flat row: the config's names and parameters (``trace.n``,
-    ``algorithm.scan``, ``latency.tensor_parallel``, ...), the metrics and the timing. Also reads
+    ``algorithm.scan``, ``latency.tensor_parallel``, ``sim.fast``, ...), a user file's sha256
+    (``trace.sha256``), the plugins (``name.py@sha256[:8]``), the metrics and the timing. Also reads
     the summaries of real-engine replays (``kvsched engine``, ``engine_fidelity``): their
     latency model is ``measured (real engine)`` and ``simulate_s`` is the replay's wall time."""
     c = summary["config"]
@@ -51,6 +52,15 @@ def flatten(summary: dict) -> dict:
         for k, v in c[group].items():
             if k != "name":
                 row[f"{group}.{k}"] = v
+    sha = resolved.get("trace_meta", {}).get("sha256")     # a trace read from a user's file
+    if sha:
+        row["trace.sha256"] = sha
+    for k in ("fast", "step_mode"):                         # how it was simulated (same schedules)
+        if k in c.get("sim", {}):
+            row[f"sim.{k}"] = c["sim"][k]
+    plugins = summary["provenance"].get("plugins") or []
+    row["plugins"] = ", ".join(f"{Path(str(p.get('path') or p.get('plugin'))).name}@{str(p.get('sha256'))[:8]}"
+                               for p in plugins) or None   # which code: a plugin's file and its sha256
     for k, v in summary["metrics"].items():
         if not isinstance(v, dict):
             row[k] = v

@@ -91,12 +91,18 @@ def compare_table(paths: Iterable[str | Path], sort: str = "latency_mean",
 
 def _varying(df: pd.DataFrame) -> list[str]:
     """The parameters (``trace.n``, ``predictor.eps``, ``latency.tensor_parallel``, ...) that differ
-    between runs of the same trace, algorithm, predictor or latency model."""
+    between runs of the same trace, algorithm, predictor or latency model, and the simulation
+    switches and plugin files that differ between any runs. A user's trace file counts by its
+    content (``trace.sha256``), not by how its path was written."""
     out = []
+    by_content = "trace.sha256" in df.columns
     for prefix, group in GROUPS.items():
         for key in (c for c in df.columns if c.startswith(prefix + ".")):
+            if key == "trace.path" and by_content:
+                continue
             if df[key].astype(str).groupby(df[group]).nunique().max() > 1:
                 out.append(key)
+    out += [k for k in df.columns if (k.startswith("sim.") or k == "plugins") and df[k].astype(str).nunique() > 1]
     return out
 
 
@@ -105,7 +111,7 @@ def _settings(df: pd.DataFrame, varying: list[str]) -> pd.Series:
     latency model where the runs use more than one."""
     if df["latency_model"].nunique() > 1:
         varying = ["latency_model", *varying]
-    return pd.Series([", ".join(f"{k}={_fmt(row[k])}" for k in varying if not _missing(row[k]))
+    return pd.Series([", ".join(f"{k}={_fmt(row[k], k)}" for k in varying if not _missing(row[k]))
                       for _, row in df.iterrows()], index=df.index, dtype=object)
 
 
@@ -113,9 +119,11 @@ def _missing(v) -> bool:
     return v is None or (isinstance(v, float) and pd.isna(v))
 
 
-def _fmt(v) -> str:
+def _fmt(v, key: str = "") -> str:
     if _missing(v):
         return "-"
+    if key == "trace.sha256":
+        return str(v)[:12]
     if isinstance(v, float):
         return f"{v:.4g}" if abs(v) < 1e5 else f"{v:.0f}"
     return str(v)
