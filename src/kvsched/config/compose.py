@@ -69,7 +69,7 @@ def compose(overrides: Sequence[str] = (), config_name: str = "config") -> DictC
     _check_schema_keys(cfg)
     _check_values(cfg)
     if not any(_split(o)[0] == "out" for o in overrides) and "out" in cfg:
-        cfg.out = f"{cfg.out}-{config_digest(cfg, [r['sha256'] for r in loaded])}"   # one per distinct config
+        cfg.out = f"{cfg.out}-{config_digest(cfg, [r['sha256'] for r in loaded], _trace_file_sha256(cfg))}"
     return cfg
 
 
@@ -123,11 +123,12 @@ def _check_values(cfg: DictConfig) -> None:
         raise ConfigError(f"sim.progress must be auto, true or false, got {progress!r}")
 
 
-def config_digest(cfg: DictConfig, plugin_code: Sequence[str | None] = ()) -> str:
+def config_digest(cfg: DictConfig, plugin_code: Sequence[str | None] = (), trace_file: str | None = None) -> str:
     """8 hex digits of the sha256 of the resolved config without ``out`` and ``sim.progress``
-    (neither changes a result), and of the plugins' code (``plugin_code``: their sha256s): runs
-    that differ in any setting (a predictor's noise, a trace's length, an edited plugin, ...)
-    get different default folders."""
+    (neither changes a result), of the plugins' code (``plugin_code``: their sha256s) and of a
+    user's trace file (``trace_file``: its sha256): runs that differ in any setting (a
+    predictor's noise, a trace's length, an edited plugin or trace file, ...) get different
+    default folders."""
     import hashlib
     import json
     d = OmegaConf.to_container(cfg, resolve=True)
@@ -135,7 +136,18 @@ def config_digest(cfg: DictConfig, plugin_code: Sequence[str | None] = ()) -> st
     d.get("sim", {}).pop("progress", None)
     if plugin_code:
         d["plugin_code"] = list(plugin_code)
+    if trace_file:
+        d["trace_file"] = trace_file
     return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:8]
+
+
+def _trace_file_sha256(cfg: DictConfig) -> str | None:
+    """The sha256 of ``trace.path`` for ``trace=file`` (None if it is not a file: the trace's
+    loader then says so). The recorded traces are pinned by their manifest's sha256 instead."""
+    from ..datastore import sha256_file
+    path = cfg.trace.get("path") if cfg.trace.get("name") == "file" else None
+    p = Path(str(path)).expanduser() if path else None
+    return sha256_file(p) if p is not None and p.is_file() else None
 
 
 def _chosen_option(group: str, overrides: Sequence[str], d: Path) -> str | None:
