@@ -210,13 +210,18 @@ def test_too_few_requests_names_why(tmp_path, rows, kw, expect):
 
 
 def test_an_edited_trace_file_gets_a_folder_of_its_own(tmp_path):
-    """The default output folder's digest covers the trace file's content, so rerunning after an
-    edit keeps the earlier results; the same content gives the same folder."""
+    """The default output folder's digest covers the trace file's content, not its path, so
+    rerunning after an edit keeps the earlier results, and the same content gives the same
+    folder wherever it lies."""
     from kvsched.config import compose
     f = _write(tmp_path, "csv")
     over = ["trace=file", f"trace.path={f}", "trace.prompt_col=in", "trace.output_col=out",
             "trace.arrival_col=t", "memory.capacity=64"]
     before = compose(over).out
     assert compose(over).out == before
+    copy = tmp_path / "sub" / "copy.csv"             # the same content elsewhere: the same run
+    copy.parent.mkdir()
+    copy.write_bytes(f.read_bytes())
+    assert compose([o.replace(str(f), str(copy)) for o in over]).out == before
     ROWS.assign(out=ROWS["out"] + 1).to_csv(f, index=False)
     assert compose(over).out != before

@@ -126,7 +126,8 @@ def _check_values(cfg: DictConfig) -> None:
 def config_digest(cfg: DictConfig, plugin_code: Sequence[str | None] = (), trace_file: str | None = None) -> str:
     """8 hex digits of the sha256 of the resolved config without ``out`` and ``sim.progress``
     (neither changes a result), of the plugins' code (``plugin_code``: their sha256s) and of a
-    user's trace file (``trace_file``: its sha256): runs that differ in any setting (a
+    user's trace file (``trace_file``: its sha256, which then stands for ``trace.path``): runs
+    that differ in any setting (a
     predictor's noise, a trace's length, an edited plugin or trace file, ...) get different
     default folders."""
     import hashlib
@@ -136,7 +137,8 @@ def config_digest(cfg: DictConfig, plugin_code: Sequence[str | None] = (), trace
     d.get("sim", {}).pop("progress", None)
     if plugin_code:
         d["plugin_code"] = list(plugin_code)
-    if trace_file:
+    if trace_file:                  # the file by its content: however its path is written
+        d["trace"].pop("path", None)
         d["trace_file"] = trace_file
     return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:8]
 
