@@ -12,7 +12,7 @@ from kvsched.cli import main
 from kvsched.config import compose, conf_dir
 from kvsched.errors import ConfigError, ExperimentError
 from kvsched.policies import get_policy_class, list_policies
-from kvsched.policies.base import params_fields
+from kvsched.params import params_fields
 from kvsched.predictors.registry import _REGISTRY as PREDICTORS
 from kvsched.traces import get_trace, list_traces
 

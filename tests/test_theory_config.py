@@ -8,7 +8,7 @@ import yaml
 
 from kvsched.adversarial import FAMILIES
 from kvsched.policies import build_policy, get_policy_class
-from kvsched.policies.base import params_fields
+from kvsched.params import params_fields
 from kvsched.predictors import build_predictor
 
 CONF = Path(__file__).resolve().parents[1] / "conf"

@@ -8,6 +8,7 @@ inside the policy, or a string such as ``no`` silently read as true.
 
 from __future__ import annotations
 
+import dataclasses
 import numbers
 import types
 import typing
@@ -78,12 +79,16 @@ def check_seed(seed: Any) -> int:
     return int(seed)
 
 
+def params_fields(params_cls: type) -> list[str]:
+    """The field names of a parameter dataclass: the config keys it accepts."""
+    return [f.name for f in dataclasses.fields(params_cls)]
+
+
 def build_params(kind: str, name: str, params_cls: type, cfg: Mapping[str, Any]) -> Any:
     """``params_cls(**cfg)`` (a policy's or predictor's dataclass of parameters; the key
     ``name`` is skipped), then its ``validate()`` if any. An unknown key, a wrong type or a
     value ``validate`` refuses is a ConfigError that names the ``kind`` and ``name``."""
-    import dataclasses
-    valid = [f.name for f in dataclasses.fields(params_cls)]
+    valid = params_fields(params_cls)
     kw = {k: v for k, v in dict(cfg).items() if k != "name"}
     bad = sorted(set(kw) - set(valid))
     if bad:

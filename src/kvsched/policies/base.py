@@ -14,7 +14,6 @@ Policies see only a :class:`~kvsched.sim.view.SchedulerView`.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import ClassVar, Sequence
 
@@ -132,6 +131,3 @@ class Policy:
             return INF_ROUNDS
         return 1
 
-
-def params_fields(cls: type) -> list[str]:
-    return [f.name for f in dataclasses.fields(cls)]
