@@ -74,22 +74,37 @@ def _measured(resolved: dict) -> str:
     return lm if isinstance(lm, str) else "measured (real engine)"
 
 
-def load_row(path: str | Path, rerun: str = RERUN) -> dict:
-    """One sweep run's summary.json, flattened; DataError naming the file if it is not one
-    (``rerun``: the advice added where it is incomplete)."""
+def read_summary(path: str | Path, rerun: str = RERUN) -> object:
+    """The parsed JSON of a summary file; DataError naming the file if it cannot be read or
+    parsed (``rerun``: the advice added where it is incomplete)."""
     try:
-        summary = json.loads(Path(path).read_text())
+        return json.loads(Path(path).read_text())
     except ValueError as e:          # invalid JSON or UTF-8: e.g. a write cut short
         raise DataError(f"{path}: not a complete run summary (invalid JSON: {e}); {rerun}") from None
     except OSError as e:             # e.g. a directory
         raise DataError(f"{path}: cannot read ({e.strerror})") from None
-    if not isinstance(summary, dict) or "config" not in summary:   # e.g. a module experiment's
+
+
+def is_run_summary(summary: object) -> bool:
+    """Whether parsed JSON is a run's summary (a module experiment's has no run config)."""
+    return isinstance(summary, dict) and "config" in summary
+
+
+def row_of(summary: object, path: str | Path, rerun: str = RERUN) -> dict:
+    """:func:`flatten` of a parsed summary; DataError naming ``path`` if it is not a run's."""
+    if not is_run_summary(summary):   # e.g. a module experiment's
         raise DataError(f"{path}: not a sweep run's summary (no 'config' key)")
     try:
         return flatten(summary)
     except (KeyError, TypeError, AttributeError) as e:
         what = f"no key {e}" if isinstance(e, KeyError) else f"bad structure: {e}"
         raise DataError(f"{path}: not a complete run summary ({what}); {rerun}") from None
+
+
+def load_row(path: str | Path, rerun: str = RERUN) -> dict:
+    """One sweep run's summary.json, flattened; DataError naming the file if it is not one
+    (``rerun``: the advice added where it is incomplete)."""
+    return row_of(read_summary(path, rerun), path, rerun)
 
 
 def aggregate(paths: list[str | Path]) -> pd.DataFrame:

@@ -10,7 +10,6 @@ skipped where a folder is searched. Runs are ranked within blocks of the same tr
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -18,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import DataError
-from .aggregate import load_row
+from .aggregate import is_run_summary, read_summary, row_of
 
 DEFAULT_ROOT = Path("results/runs/adhoc")
 SORT_KEYS = ("latency_mean", "latency_p99", "latency_total", "ttft_mean", "makespan", "evictions",
@@ -34,29 +33,30 @@ GROUPS = {"trace": "trace", "algorithm": "algorithm", "predictor": "predictor", 
 
 def _is_run_summary(path: Path) -> bool:
     try:
-        return "config" in json.loads(path.read_text())
-    except (OSError, ValueError):
-        return True          # unreadable: let load_row report it
+        return is_run_summary(read_summary(path))
+    except DataError:
+        return True          # unreadable: reported where it is loaded
 
 
-def find_summaries(paths: Iterable[str | Path]) -> list[Path]:
-    """The run summaries named by ``paths`` (files, run folders, or folders searched below),
-    each once however it is reached (symbolic links, relative and absolute paths)."""
-    out: dict[Path, Path] = {}
+def find_summaries(paths: Iterable[str | Path]) -> list[tuple[Path, bool]]:
+    """The summaries named by ``paths`` (files, run folders, or folders searched below), each
+    once however it is reached (symbolic links, relative and absolute paths), with whether it
+    was found by a search (then one that is not a run's is skipped without a word)."""
+    out: dict[Path, tuple[Path, bool]] = {}
     for given in paths:
         if not str(given):
             raise DataError("an empty path was given; name a run folder, a summary.json or a folder of runs")
         p = Path(given)
         if p.is_file():
-            found = [p]
+            found, searched = [p], False
         elif (p / "summary.json").is_file() and _is_run_summary(p / "summary.json"):
-            found = [p / "summary.json"]
+            found, searched = [p / "summary.json"], False
         elif p.is_dir():             # e.g. results/ or a module experiment's folder with runs below
-            found = [f for f in sorted(p.rglob("summary.json")) if _is_run_summary(f)]
+            found, searched = sorted(p.rglob("summary.json")), True
         else:
             raise DataError(f"{p}: no such file or folder")
         for f in found:
-            out.setdefault(f.resolve(), f)
+            out.setdefault(f.resolve(), (f, searched))
     return list(out.values())
 
 
@@ -66,10 +66,13 @@ def compare_table(paths: Iterable[str | Path], sort: str = "latency_mean",
     paths = list(paths)
     if sort not in SORT_KEYS:
         raise DataError(f"cannot sort by {sort!r}; choose one of {', '.join(SORT_KEYS)}")
-    rows = []
-    for f in find_summaries(paths):
+    rows, rerun = [], "not a run's summary, or a run cut short"
+    for f, searched in find_summaries(paths):
         try:
-            rows.append(dict(load_row(f, rerun="not a run's summary, or a run cut short"), summary=str(f)))
+            summary = read_summary(f, rerun)     # each file read once
+            if searched and not is_run_summary(summary):
+                continue                         # e.g. a module experiment's own summary
+            rows.append(dict(row_of(summary, f, rerun), summary=str(f)))
         except DataError as e:
             warn(f"skipped {e}")
     if not rows:
