@@ -127,9 +127,8 @@ def config_digest(cfg: DictConfig, plugin_code: Sequence[str | None] = (), trace
     """8 hex digits of the sha256 of the resolved config without ``out`` and ``sim.progress``
     (neither changes a result), of the plugins' code (``plugin_code``: their sha256s) and of a
     user's trace file (``trace_file``: its sha256, which then stands for ``trace.path``): runs
-    that differ in any setting (a
-    predictor's noise, a trace's length, an edited plugin or trace file, ...) get different
-    default folders."""
+    that differ in any setting (a predictor's noise, a trace's length, an edited plugin or
+    trace file, ...) get different default folders."""
     import hashlib
     import json
     d = OmegaConf.to_container(cfg, resolve=True)
