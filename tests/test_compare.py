@@ -170,3 +170,34 @@ def test_compare_tells_apart_plugin_code_and_simulation_switches_and_groups_a_fi
     assert main(["compare", "files"]) == 0
     out = capsys.readouterr().out
     assert "" not in out.strip().splitlines() and "trace.path" not in out
+
+
+def test_compare_tells_an_unset_parameter_from_a_set_one(tmp_path, capsys):
+    """A run with ``trace.n`` unset (the whole trace) is not ranked with one cut to ``trace.n=20``,
+    and one plugin run among built-in runs shows its plugin."""
+    import textwrap
+    root = tmp_path / "runs"
+    assert main(["run", *SMALL, "algorithm=fcfs", f"out={root / 'all'}"]) == 0
+    assert main(["run", *SMALL, "trace.n=20", "algorithm=mcsf", f"out={root / 'n20'}"]) == 0
+    plugin = tmp_path / "solo.py"
+    plugin.write_text(textwrap.dedent('''
+        from kvsched.policies import Policy, register_policy
+
+        @register_policy
+        class Solo(Policy):
+            """The head of the queue when it fits now."""
+            name = "solo_cmp"
+
+            def admit(self, view):
+                w = view.waiting
+                return [int(w[0])] if len(w) and view.prompt[w[0]] + 1 <= view.free else []
+    '''))
+    assert main(["run", *SMALL, f"plugins={plugin}", "algorithm=solo_cmp", f"out={root / 'p'}"]) == 0
+    capsys.readouterr()
+    assert main(["compare", str(root)]) == 0
+    out = capsys.readouterr().out
+    assert "" in out.strip().splitlines()                  # two blocks: trace.n unset and n=20
+    assert out.count("trace.n=20") == 1
+    rows = {r[2]: r for r in _table(out)}
+    assert "plugins=solo.py@" in " ".join(rows["solo_cmp"])
+    assert "plugins=" not in " ".join(rows["fcfs"])

@@ -103,10 +103,17 @@ def _varying(df: pd.DataFrame) -> list[str]:
         for key in (c for c in df.columns if c.startswith(prefix + ".")):
             if key == "trace.path" and by_content:
                 continue
-            if df[key].astype(str).groupby(df[group]).nunique().max() > 1:
+            if _as_text(df[key]).groupby(df[group]).nunique().max() > 1:
                 out.append(key)
-    out += [k for k in df.columns if (k.startswith("sim.") or k == "plugins") and df[k].astype(str).nunique() > 1]
+    out += [k for k in df.columns if (k.startswith("sim.") or k == "plugins") and _as_text(df[k]).nunique() > 1]
     return out
+
+
+def _as_text(col: pd.Series) -> pd.Series:
+    """The values as strings, a missing one (``trace.n=null``, no plugin) as ``-``: a run that
+    leaves a parameter unset differs from one that sets it. (``astype(str)`` keeps NaN missing
+    under pandas 3, and ``nunique`` would not count it.)"""
+    return pd.Series(["-" if _missing(v) else str(v) for v in col], index=col.index, dtype=object)
 
 
 def _settings(df: pd.DataFrame, varying: list[str]) -> pd.Series:
