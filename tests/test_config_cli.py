@@ -576,3 +576,26 @@ def test_overrides_a_run_cannot_honour_are_refused_by_name(override, message, tm
     assert main(["run", *SMALL, override, f"out={tmp_path / 'r'}"]) == 2
     assert re.search(message, capsys.readouterr().err)
     assert not (tmp_path / "r").exists()
+
+
+def test_engine_default_folder_is_not_the_simulators(monkeypatch, capsys):
+    """Without ``out=``, a replay does not write into the folder ``kvsched run`` uses for the same
+    overrides (which would replace the measured results or leave a stale iterations.parquet beside
+    simulated ones), nor into the folder of a replay on another model or device."""
+    import kvsched.engine.runner as engine_runner
+
+    seen = []
+    metrics = {"requests": 1, "completed": 1, "rejected": 0, "rejected_by_reason": {}, "latency_mean": 1.0,
+               "latency_p99": 1.0, "evictions": 0, "time_unit": "s"}
+    summary = {"metrics": metrics, "resolved": {"memory_capacity": 256}, "timing": {"iterations": 1},
+               "engine": {"label": "cpu-tiny", "dtype": "float32", "clock": "virtual"}}
+    monkeypatch.setattr(engine_runner, "run", lambda cfg, engine: seen.append(cfg.out) or summary)
+    over = ["trace=lmsys_like", "trace.n=10", "memory.capacity=256"]
+    assert main(["run", "--cfg", *over]) == 0
+    sim_out = OmegaConf.create(capsys.readouterr().out).out
+    assert main(["engine", *over, "--device", "cpu"]) == 0
+    assert main(["engine", *over, "--device", "cpu"]) == 0
+    assert main(["engine", *over, "--device", "cpu", "--model-json", '{"num_hidden_layers": 2}']) == 0
+    assert seen[0] == seen[1] != seen[2]                     # the same replay reruns into its folder
+    assert all(o.startswith(f"{sim_out}-engine-") for o in seen)
+    assert seen[0] in capsys.readouterr().out

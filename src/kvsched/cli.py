@@ -110,10 +110,15 @@ def _cmd_engine(args: argparse.Namespace) -> int:
     from .config import compose
     from .engine.runner import run
 
+    from .engine.runner import default_out
+
     cfg = compose(args.overrides)
     model = json.loads(args.model_json) if args.model_json else args.model
-    summary = run(cfg, {"model": model, "device": args.device, "dtype": args.dtype, "clock": args.clock,
-                        "timer": args.timer, "threads": args.threads})
+    engine = {"model": model, "device": args.device, "dtype": args.dtype, "clock": args.clock,
+              "timer": args.timer, "threads": args.threads}
+    if not any(o.lstrip("+").partition("=")[0] == "out" for o in args.overrides):
+        cfg.out = default_out(cfg.out, engine)      # not the folder `kvsched run` writes
+    summary = run(cfg, engine)
     m, e = summary["metrics"], summary["engine"]
     print(f"{cfg.algorithm.name} on {cfg.trace.name} (M={summary['resolved']['memory_capacity']}) through "
           f"{e['label']} ({e['dtype']}, clock {e['clock']}): {m['completed']}/{m['requests']} completed, "

@@ -106,6 +106,17 @@ class Engine:
                             time.perf_counter() - t0)
 
 
+def default_out(sim_out: str, engine: Mapping[str, Any]) -> str:
+    """The default folder of a replay: the simulator's default folder for the same config
+    (``sim_out``) with ``-engine-<digest of the engine options>`` appended, so that ``kvsched run``
+    with the same overrides, or a replay on another model, device or clock, writes elsewhere
+    instead of replacing the measured results."""
+    import hashlib
+    import json
+    opts = {**DEFAULT_ENGINE, **dict(engine)}
+    return f"{sim_out}-engine-{hashlib.sha256(json.dumps(opts, sort_keys=True, default=str).encode()).hexdigest()[:8]}"
+
+
 def result_tables(res: EngineResult) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
     """(metrics, requests table, iterations table) of one replay."""
     return run_summary(res.record), request_table(res.record), res.iterations
