@@ -599,3 +599,15 @@ def test_engine_default_folder_is_not_the_simulators(monkeypatch, capsys):
     assert seen[0] == seen[1] != seen[2]                     # the same replay reruns into its folder
     assert all(o.startswith(f"{sim_out}-engine-") for o in seen)
     assert seen[0] in capsys.readouterr().out
+
+
+def test_a_value_for_a_group_of_keys_or_an_unparsable_override_is_named(capsys):
+    """``memory=16492`` (for ``memory.capacity=16492``) names the keys to set, and an override
+    Hydra's grammar rejects is named, which Hydra's own message does not do."""
+    assert main(["run", "memory=16492", "trace.n=10"]) == 2
+    err = capsys.readouterr().err
+    assert "bad override memory=16492" in err and "memory.capacity=..." in err
+    assert main(["run", "sim=false"]) == 2
+    assert "sim.fast=..." in capsys.readouterr().err
+    assert main(["run", "trace.n=10", "algorithm.scan=skip=1"]) == 2
+    assert "cannot parse the override 'algorithm.scan=skip=1'" in capsys.readouterr().err

@@ -173,7 +173,16 @@ def _explain(e: Exception, overrides: Sequence[str], d: Path) -> str:
                 f"(conf/experiment/, axes), or quote a value that contains a comma: key='a,b'")
     if msg.startswith("Error merging override") and cause is not None:
         reason = str(cause).split("\n")[0].strip()      # the first line; the rest is OmegaConf's
+        bad = msg.replace("Error merging override", "").strip()
+        node = OmegaConf.select(_schema(), _split(bad)[0], default=None)
+        if isinstance(node, DictConfig):                 # memory=16492: a group of keys, not a value
+            key = _split(bad)[0]
+            return (f"bad override {bad}: {key} holds settings, not a value; set one of them: "
+                    f"{', '.join(f'{key}.{k}=...' for k in node.keys())}")
         return f"{msg.replace('Error merging override', 'bad override')}: {reason}"
+    bad = _unparsable(overrides)
+    if bad is not None:                                  # Hydra's grammar error names no override
+        return f"cannot parse the override {bad!r}: {msg}"
     miss = re.search(r"Could not find '(\w+)/([^']+)'", msg)
     if miss and miss.group(1) in GROUPS:
         group, name = miss.groups()
@@ -197,6 +206,19 @@ def _explain(e: Exception, overrides: Sequence[str], d: Path) -> str:
         if names is not None:
             return f"unknown config key {full!r}: {parent} {opt!r} accepts {', '.join(names) or '(no keys)'}"
     return _unknown_key(full)
+
+
+def _unparsable(overrides: Sequence[str]) -> str | None:
+    """The first override Hydra's grammar rejects on its own, if any."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+    parser = OverridesParser.create()
+    for o in overrides:
+        try:
+            parser.parse_override(o)
+        except HydraException:
+            return o
+    return None
 
 
 def _unknown_key(full: str) -> str:
