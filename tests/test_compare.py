@@ -201,3 +201,24 @@ def test_compare_tells_an_unset_parameter_from_a_set_one(tmp_path, capsys):
     rows = {r[2]: r for r in _table(out)}
     assert "plugins=solo.py@" in " ".join(rows["solo_cmp"])
     assert "plugins=" not in " ".join(rows["fcfs"])
+
+
+def test_compare_tells_apart_replays_on_different_engines(tmp_path, capsys):
+    """Two real-engine replays of one config on another model or device are told apart by the
+    engine's settings (they share the latency model ``measured (real engine)``)."""
+    import json
+    root = _runs(tmp_path)
+    s = json.loads((root / "fcfs" / "summary.json").read_text())
+    s["config"].pop("latency")
+    s["resolved"]["latency_model"] = "measured (real engine)"
+    s["timing"] = {"replay_s": 1.5, "iterations": 10}
+    for name, label, dtype in [("cpu", "cpu-tiny", "float32"), ("gpu", "cuda-llama2_7b", "bfloat16")]:
+        s["engine"] = {"label": label, "model": label.split("-")[1], "dtype": dtype, "clock": "virtual",
+                       "config": {"hidden_size": 256}}
+        (tmp_path / "eng" / name).mkdir(parents=True)
+        (tmp_path / "eng" / name / "summary.json").write_text(json.dumps(s))
+    capsys.readouterr()
+    assert main(["compare", str(tmp_path / "eng")]) == 0
+    out = capsys.readouterr().out
+    assert "engine.label=cpu-tiny" in out and "engine.label=cuda-llama2_7b" in out
+    assert "engine.clock" not in out and "engine.config" not in out     # the same in both; not a value

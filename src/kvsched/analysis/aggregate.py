@@ -24,7 +24,9 @@ def flatten(summary: dict) -> dict:
     ``algorithm.scan``, ``latency.tensor_parallel``, ``sim.fast``, ...), a user file's sha256
     (``trace.sha256``), the plugins (``name.py@sha256[:8]``), the metrics and the timing. Also reads
     the summaries of real-engine replays (``kvsched engine``, ``engine_fidelity``): their
-    latency model is ``measured (real engine)`` and ``simulate_s`` is the replay's wall time."""
+    latency model is ``measured (real engine)``, the engine's settings are ``engine.label``
+    (``cpu-tiny``), ``engine.dtype``, ``engine.clock``, ... and ``simulate_s`` is the replay's wall
+    time."""
     c = summary["config"]
     resolved = summary.get("resolved", {})
     timing = summary["timing"]
@@ -58,6 +60,11 @@ def flatten(summary: dict) -> dict:
     for k in ("fast", "step_mode"):                         # how it was simulated (same schedules)
         if k in c.get("sim", {}):
             row[f"sim.{k}"] = c["sim"][k]
+    engine = summary.get("engine")                          # a real-engine replay: where and on what
+    if isinstance(engine, dict):
+        for k in ("label", "model", "parameters", "dtype", "clock", "timer", "threads", "gpu_name"):
+            if k in engine and not isinstance(engine[k], (dict, list)):
+                row[f"engine.{k}"] = engine[k]
     plugins = summary["provenance"].get("plugins") or []
     row["plugins"] = ", ".join(f"{Path(str(p.get('path') or p.get('plugin'))).name}@{str(p.get('sha256'))[:8]}"
                                for p in plugins) or None   # which code: a plugin's file and its sha256

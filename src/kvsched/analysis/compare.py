@@ -28,7 +28,8 @@ COLUMNS = (("trace", "trace"), ("memory", "M"), ("label", "algorithm"), ("predic
            ("ttft_mean", "mean TTFT"), ("evictions", "evictions"), ("memory_peak", "peak mem"),
            ("time_unit", "unit"), ("simulate_s", "wall s"), ("settings", "settings"))
 # parameter prefix -> the column that names what they belong to
-GROUPS = {"trace": "trace", "algorithm": "algorithm", "predictor": "predictor", "latency": "latency_model"}
+GROUPS = {"trace": "trace", "algorithm": "algorithm", "predictor": "predictor", "latency": "latency_model",
+          "engine": "latency_model"}     # a real-engine replay's model, device, clock, ...
 
 
 def _is_run_summary(path: Path) -> bool:
