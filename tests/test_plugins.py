@@ -91,6 +91,24 @@ def test_unknown_option_suggests_plugins():
         compose(["algorithm=not_loaded_sf"])
 
 
+def test_a_loaded_plugin_without_the_option_says_so(tmp_path):
+    """A plugin that loads but registers no such name (the decorator forgotten, a typo in the
+    name) is not answered with "load a policy of your own with plugins=[...]", which it was."""
+    plain = _plugin(tmp_path, "plain", """
+        from kvsched.policies import Policy
+
+        class Plain(Policy):
+            name = "plain_sf"
+
+            def admit(self, view):
+                return []
+    """)
+    with pytest.raises(ConfigError, match=r"unknown algorithm 'plain_sf'; valid: .*mcsf.*; the plugins loaded "
+                                          r"\(.*plain\.py\) register no policy named 'plain_sf': is its class "
+                                          r"decorated with @register_policy"):
+        compose([f"plugins=[{plain}]", "algorithm=plain_sf"])
+
+
 def test_missing_or_broken_plugins_are_named(tmp_path):
     with pytest.raises(ConfigError, match=r"plugin 'nope/none\.py': no such file"):
         compose(["plugins=[nope/none.py]"])

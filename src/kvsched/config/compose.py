@@ -189,6 +189,11 @@ def _explain(e: Exception, overrides: Sequence[str], d: Path) -> str:
         valid = sorted(set(group_options(group)) | set(plugin_options(group)))
         noun = {"algorithm": "policy", "predictor": "predictor", "trace": "trace"}.get(group)
         hint = f"; load a {noun} of your own with plugins=[path/to/file.py]" if noun else ""
+        loaded = plugins_in(overrides)
+        if noun and loaded:                   # the plugin was loaded, but registered no such name
+            how = (f"its loader decorated with @register_trace({name!r})" if noun == "trace" else
+                   f"its class decorated with @register_{noun}, with name = {name!r}")
+            hint = f"; the plugins loaded ({', '.join(loaded)}) register no {noun} named {name!r}: is {how}?"
         return f"unknown {group} {name!r}; valid: {', '.join(valid)}{hint}"
     m = re.search(r"Key '[^']+' (?:is not in struct|not in '\w+')\s+full_key: ([\w.]+)", msg) or \
         re.search(r"Could not override '([\w.]+)'", msg) or \
