@@ -51,3 +51,17 @@ def test_engine_column_names_the_engine_that_ran():
     assert time_run(w, "mcsf", 12, unit_rounds(), repeat=1)["engine"] == "fast"
     assert time_run(w, "mcsf", 12, unit_rounds(), repeat=1, fast=False)["engine"] == "generic"
     assert time_run(w, "sagesched", 12, unit_rounds(), repeat=1)["engine"] == "generic"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--plot", "p.png"], "--plot is used only by --suite, not by a trace benchmark"),
+    (["--suite", "--trace", "azure_code", "--predictor", "noisy"],
+     "--trace, --predictor are used only by a trace benchmark, not by --suite"),
+    (["--suite", "--prove-n", "5"], "--prove-n is used only by --optimum, not by --suite")])
+def test_an_option_the_chosen_benchmark_ignores_is_an_error(argv, message, capsys):
+    """``--plot`` without ``--suite`` wrote no plot and said nothing; such an option is refused
+    before anything runs."""
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 2
+    assert message in capsys.readouterr().err

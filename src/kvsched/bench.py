@@ -292,6 +292,12 @@ def _save(path: str | None, payload: dict, prov: dict) -> None:
         write_json(path, {**payload, "provenance": prov})
 
 
+# options that only one kind of benchmark reads (the others would silently ignore them)
+_SINGLE_ONLY = ("trace", "generic", "predictor", "params")
+_SUITE_ONLY = ("sizes", "scaling_algorithms", "stretch_n", "no_generic", "plot")
+_OPTIMUM_ONLY = ("scale", "processes", "prove_n", "prove_limit")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="kvsched bench", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -319,6 +325,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--prove-limit", type=float, default=PROVE_TIME_LIMIT,
                     help="optimum: CP-SAT deterministic units for each of those proofs")
     a = ap.parse_args(argv)
+    mode = "--optimum" if a.optimum else "--suite" if a.suite else "a trace benchmark"
+    for opts, used_by in ((_SINGLE_ONLY, "a trace benchmark"), (_SUITE_ONLY, "--suite"), (_OPTIMUM_ONLY, "--optimum")):
+        given = [f"--{k.replace('_', '-')}" for k in opts if getattr(a, k) != ap.get_default(k)]
+        if given and used_by != mode:      # e.g. --plot without --suite: no plot would be written
+            ap.error(f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} used only by {used_by}, "
+                     f"not by {mode}")
     try:
         a.predictor = parse_predictor(a.predictor)
         a.params = parse_params(a.params, a.algorithms.split(","))
