@@ -108,9 +108,7 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
 
 def _cmd_engine(args: argparse.Namespace) -> int:
     from .config import compose
-    from .engine.runner import run
-
-    from .engine.runner import default_out
+    from .engine.runner import default_out, run
 
     cfg = compose(args.overrides)
     model = json.loads(args.model_json) if args.model_json else args.model
