@@ -14,6 +14,7 @@ from conftest import ROOT
 from kvsched.analysis.sweep import load_sweep, validate_points
 from kvsched.cli import main
 from kvsched.config import compose
+from kvsched.config.compose import conf_dir
 from kvsched.errors import ConfigError
 from kvsched.plugins import plugin_files, plugins_in
 from kvsched.runner import execute
@@ -194,6 +195,16 @@ def test_cli_list_with_plugin(capsys):
     assert "Shortest predicted first with aging" in out[i] and out[i + 1].split() == ["aging=1.0"]
     j = next(k for k, line in enumerate(out) if line.split()[:1] == ["azure_conv"])
     assert out[j + 1].split() == ["n=null,", "arrival=trace,", "rate=null,", "start=0"]
+
+
+def test_cli_list_shows_latency_models(capsys):
+    """The latency options are listed like the other groups, each with its model kind and keys."""
+    assert main(["list"]) == 0
+    assert json.loads(capsys.readouterr().out)["latency"] == sorted(p.stem for p in (conf_dir() / "latency").glob("*.yaml"))
+    assert main(["list", "--long"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    i = next(k for k, line in enumerate(out) if line.split()[:1] == ["llama2_70b_a100_tp2"])
+    assert "A100" in out[i] and out[i + 1].split()[:2] == ["name=splitwise_fit,", "model=llama2-70b,"]
 
 
 def test_plugin_sweep_preset_composes():

@@ -73,29 +73,43 @@ def _yaml_scalar(v) -> str:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
+    from .config.compose import group_options
     from .plugins import load_plugins
     from .policies import list_policies
     from .predictors import list_predictors
     from .traces import list_traces
 
     load_plugins(args.plugin)
-    names = {"algorithm": list_policies(), "predictor": list_predictors(), "trace": list_traces()}
+    names = {"algorithm": list_policies(), "predictor": list_predictors(), "trace": list_traces(),
+             "latency": group_options("latency")}
     if not args.long:
         print(json.dumps(names, indent=2))
         return 0
     from .plugins import catalog
 
-    entries = catalog()
+    entries = {**catalog(), "latency": {n: _latency_entry(n) for n in names["latency"]}}
     for group, members in names.items():
         print(f"{group}:")
         for n in members:
             doc, node = entries[group][n]
             print(f"  {n:<20} {doc}")
-            keys = ", ".join(f"{k}={_yaml_scalar(v)}" for k, v in node.items() if k != "name")
+            keys = ", ".join(f"{k}={_yaml_scalar(v)}" for k, v in node.items() if not (k == "name" and v == n))
             if keys:
                 print(f"  {'':<20} {keys}")
         print()
     return 0
+
+
+def _latency_entry(name: str) -> tuple[str, dict]:
+    """A latency option's description (its YAML's first comment line) and its keys."""
+    from omegaconf import OmegaConf
+
+    from .config.compose import conf_dir
+
+    path = conf_dir() / "latency" / f"{name}.yaml"
+    first = path.read_text().splitlines()[:1]
+    doc = first[0].lstrip("# ").strip() if first and first[0].startswith("#") else ""
+    return doc, OmegaConf.to_container(OmegaConf.load(path))
 
 
 def _cmd_experiment(args: argparse.Namespace) -> int:
