@@ -354,6 +354,15 @@ def test_memory_capacity_must_be_a_whole_number_of_tokens(value):
     assert resolve_capacity(2048.0, None) == 2048
 
 
+@pytest.mark.parametrize("written", ["2048.0", "2.048e3"])
+def test_a_whole_float_capacity_is_the_same_run_as_the_integer(written):
+    """``memory.capacity=2048.0`` is M = 2048: the same folder, digest and config, not ``M2048.0``."""
+    want = compose(["memory.capacity=2048"])
+    got = compose([f"memory.capacity={written}"])
+    assert got.memory.capacity == 2048 and isinstance(got.memory.capacity, int)
+    assert got.out == want.out and "/M2048/" in got.out
+
+
 @pytest.mark.parametrize("override,expect", [
     ("memory.capacity=1.5", "memory.capacity must be a positive integer"),
     ("seed=-3", "seed must be an integer >= 0"),

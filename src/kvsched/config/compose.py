@@ -62,6 +62,7 @@ def compose(overrides: Sequence[str] = (), config_name: str = "config") -> DictC
         raise ConfigError(_explain(e, overrides, d)) from None
     finally:
         GlobalHydra.instance().clear()
+    _whole_capacity(cfg)
     try:
         OmegaConf.resolve(cfg)
     except OmegaConfBaseException as e:
@@ -71,6 +72,15 @@ def compose(overrides: Sequence[str] = (), config_name: str = "config") -> DictC
     if not any(_split(o)[0] == "out" for o in overrides) and "out" in cfg:
         cfg.out = f"{cfg.out}-{config_digest(cfg, [r['sha256'] for r in loaded], _trace_file_sha256(cfg))}"
     return cfg
+
+
+def _whole_capacity(cfg: DictConfig) -> None:
+    """``memory.capacity=16492.0`` (or ``1e4``) as the integer it is, before ``out`` is resolved:
+    the same run must not get a second folder (``M16492.0``) and a second digest."""
+    from ..runner import check_capacity
+    value = OmegaConf.select(cfg, "memory.capacity", default=None)
+    if isinstance(value, float):
+        cfg.memory.capacity = check_capacity(value)     # a fraction is refused, naming the key
 
 
 @functools.lru_cache(maxsize=1)
