@@ -48,6 +48,25 @@ def test_vllm_fcfs_preempts_newest(step):
     assert rec.first_token.tolist() == [1, 1, 1]  # TTFT counts the first run's first token
 
 
+@pytest.mark.parametrize("fast", [True, False])
+def test_vllm_fcfs_watermark_never_blocks_a_request_that_fits_alone(fast):
+    # M=10, watermark 0.2 -> admission limit 8. r0 (s=1, o=2) runs in rounds 0-1; r1 (s=8, o=1)
+    # needs 9 > 8 tokens, but fits M alone: it starts at 2, once the batch is empty, and completes
+    # at 3 (the watermark must not hold it back for good: that was a deadlock). r2 (s=1, o=1),
+    # behind it in FCFS order, cannot join it (9 + 2 > 8): it starts at 3 and completes at 4.
+    from kvsched.latency.base import unit_rounds
+    from kvsched.policies import build_policy
+    from kvsched.predictors import build_predictor
+    from kvsched.sim.engine import Simulator
+    w = wl([1, 8, 1], [2, 1, 1], arrival=[0, 1, 1])
+    pol = build_policy({"name": "vllm_fcfs", "watermark": 0.2}, capacity=10)
+    s = Simulator(w, pol, build_predictor({"name": "oracle"}), 10, unit_rounds(), fast=fast)
+    assert s.uses_fast_path() == fast
+    rec = s.run()
+    assert completions(rec) == [2, 3, 4]
+    assert rec.reject_reason == [None, None, None]
+
+
 @pytest.mark.parametrize("step", [False, True])
 def test_alpha_protection(step):
     # alpha=0.5 -> admit while need <= 5: r0 (need 5), r1 (need 7), stop; no overflow.

@@ -321,7 +321,7 @@ def run_fast(sim) -> RunRecord:
                 while wq:
                     key = wq[0]
                     add = prompt[key] + 1
-                    if need + add > limit or cnt >= cap_n:
+                    if need + add > (limit if cnt else M) or cnt >= cap_n:   # as VllmFCFS.admit
                         break
                     heappop(wq); adm.append(key); need += add; cnt += 1
         elif kind == "alpha":
