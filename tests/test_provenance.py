@@ -63,3 +63,12 @@ def test_a_file_name_that_is_not_utf8_does_not_break_the_record(repo):
     (repo / os.fsdecode(b"notes\xff.txt")).write_text("x")
     r = revision(repo)
     assert r["dirty"] is True and len(r["changed"]) == 1 and r["diff_sha256"]
+
+
+def test_a_folder_inside_a_checkout_is_not_labelled_with_its_commit(repo):
+    """kvsched installed as a copy (not editable) into a virtual environment inside a checkout
+    reads git from the copy's folder; the commit found there is the checkout's, not the copy's."""
+    lib = repo / ".venv" / "lib" / "python3.11"
+    lib.mkdir(parents=True)
+    assert revision(lib) == {"commit": None, "dirty": None}
+    assert revision(repo)["commit"] is not None
