@@ -166,6 +166,22 @@ def test_cli_run_writes_outputs_and_provenance(tmp_path, capsys):
     assert not list(out.glob(".*tmp"))  # no temporary files left behind
 
 
+def test_requests_table_records_what_produced_it(tmp_path):
+    """requests.parquet says on its own which config, code and packages produced it (copied away
+    from its summary.json, it used to record nothing), and reads as before."""
+    from kvsched.io import read_parquet_meta
+    out = tmp_path / "run"
+    assert main(["run", *SMALL, "algorithm=fcfs", "seed=3", f"out={out}"]) == 0
+    s = json.loads((out / "summary.json").read_text())
+    meta = read_parquet_meta(out / "requests.parquet")
+    assert meta is not None
+    s["config"].pop("out"); s["config"]["sim"].pop("progress")     # change no result
+    assert meta["config"] == s["config"] and meta["config"]["seed"] == 3
+    assert meta["resolved"] == s["resolved"] and meta["provenance"] == s["provenance"]
+    assert meta["provenance"]["packages"]["numpy"] and "commit" in meta["provenance"]["git"]
+    assert len(pd.read_parquet(out / "requests.parquet")) == s["metrics"]["requests"]
+
+
 @pytest.fixture
 def moving_commit(monkeypatch):
     """A git revision that changes while a run is going (a commit made mid-run), read once

@@ -40,8 +40,25 @@ def write_json(path: str | Path, obj: Any) -> Path:
     return atomic_write(path, w)
 
 
-def write_parquet(path: str | Path, df: "pd.DataFrame") -> Path:
+PARQUET_META_KEY = "kvsched"   # the table's attrs entry (stored in the file): what produced it
+
+
+def write_parquet(path: str | Path, df: "pd.DataFrame", meta: dict | None = None) -> Path:
+    """Write ``df`` (no index); ``meta`` (e.g. the run's config and provenance) is stored with
+    it as the frame's ``attrs["kvsched"]``, so the table says what produced it on its own
+    (``pd.read_parquet(path).attrs["kvsched"]``, or :func:`read_parquet_meta`)."""
+    if meta is not None:
+        df = df.copy(deep=False)
+        df.attrs = {**df.attrs, PARQUET_META_KEY: json.loads(json.dumps(meta, default=_default))}
     return atomic_write(path, lambda p: df.to_parquet(p, index=False, engine="pyarrow"))
+
+
+def read_parquet_meta(path: str | Path) -> dict | None:
+    """The ``meta`` that :func:`write_parquet` stored in ``path`` (None if it has none), read
+    from the file's schema without loading the table."""
+    import pyarrow.parquet as pq
+    raw = (pq.read_schema(path).metadata or {}).get(b"PANDAS_ATTRS")
+    return json.loads(raw).get(PARQUET_META_KEY) if raw is not None else None
 
 
 def _default(o: Any) -> Any:

@@ -114,9 +114,23 @@ def run(cfg: DictConfig) -> dict:
     for name in ("requests.parquet", "summary.json"):
         for stale in out.glob(f".{name}.*.tmp"):
             stale.unlink(missing_ok=True)
-    write_parquet(out / "requests.parquet", table)
+    write_parquet(out / "requests.parquet", table, table_meta(summary))
     write_json(out / "summary.json", summary)
     return summary
+
+
+def table_meta(summary: dict) -> dict:
+    """What a run's tables record about it (the summary's config, resolved values and
+    provenance), so a table copied away from its summary still says what produced it. The
+    config leaves out ``out`` and ``sim.progress``, which change no result: the same config run
+    by the same code into two folders still gives byte-identical tables."""
+    meta = {k: summary[k] for k in ("config", "resolved", "engine", "provenance") if k in summary}
+    if "config" in meta:
+        cfg = {k: v for k, v in meta["config"].items() if k != "out"}
+        if isinstance(cfg.get("sim"), dict):
+            cfg["sim"] = {k: v for k, v in cfg["sim"].items() if k != "progress"}
+        meta["config"] = cfg
+    return meta
 
 
 def warn(notes: list[str]) -> list[str]:

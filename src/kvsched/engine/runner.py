@@ -123,9 +123,10 @@ def result_tables(res: EngineResult) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
 
 
 def write_outputs(out: str | Path, summary: dict, requests: pd.DataFrame, iterations: pd.DataFrame) -> Path:
+    from ..runner import table_meta
     out = Path(out)
-    write_parquet(out / "requests.parquet", requests)
-    write_parquet(out / "iterations.parquet", iterations)
+    write_parquet(out / "requests.parquet", requests, table_meta(summary))
+    write_parquet(out / "iterations.parquet", iterations, table_meta(summary))
     write_json(out / "summary.json", summary)
     return out
 
