@@ -3,11 +3,11 @@
 Admits waiting requests in FCFS order while their prompt fits in the memory left for
 the coming round (head-of-line blocking: it stops at the first that does not fit),
 optionally keeping a ``watermark`` fraction of M free and at most ``max_num_seqs``
-running. The watermark is headroom for a running batch to grow into: a request is admitted into
-an empty batch whenever it fits M, since one whose prompt fits M but not M minus the watermark
-would otherwise block the queue for good (and end the run as a deadlock). When the batch outgrows memory during decode it preempts the most recently
-admitted request and admits nothing in that round (vLLM v1 schedules waiting requests
-only in steps without preemption). The preempted request's KV cache is dropped and it
+running. The watermark is headroom for a running batch to grow into, so a request enters an
+empty batch whenever it fits M: one whose prompt fits M but not M minus the watermark would
+otherwise block the queue for good. When the batch outgrows memory during decode it preempts
+the most recently admitted request and admits nothing in that round (vLLM v1 schedules waiting
+requests only in steps without preemption). The preempted request's KV cache is dropped and it
 is recomputed later from scratch.
 Preempted requests keep their arrival position, so they rejoin the queue's front.
 """
