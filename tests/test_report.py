@@ -51,3 +51,9 @@ def test_report_names_the_code_versions_of_mixed_results(tmp_path, monkeypatch):
             "`aaaaaaaaaaaa` with uncommitted changes: sweep (1 of 3 runs); `cccccccccccc`: mod, sweep (2 of 3 runs).") in text
     pd.DataFrame({"git_commit": ["c" * 40], "git_dirty": [False]}).to_parquet(res / "sweep" / "runs.parquet")
     assert "Code versions" not in build(files, tmp_path / "report.md")      # one version: no note
+    # two uncommitted states of one commit are two versions, told apart by their diff's sha256
+    pd.DataFrame({"git_commit": ["c" * 40] * 3, "git_dirty": [False, True, True],
+                  "git_diff_sha256": [None, "1" * 64, "2" * 64]}).to_parquet(res / "sweep" / "runs.parquet")
+    text = build(files, tmp_path / "report.md")
+    assert ("`cccccccccccc` with uncommitted changes (diff `11111111`): sweep (1 of 3 runs); "
+            "`cccccccccccc` with uncommitted changes (diff `22222222`): sweep (1 of 3 runs)") in text

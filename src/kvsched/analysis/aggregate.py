@@ -45,6 +45,7 @@ def flatten(summary: dict) -> dict:
         "out": c.get("out"),
         "git_commit": git.get("commit"),
         "git_dirty": git.get("dirty"),
+        "git_diff_sha256": git.get("diff_sha256"),     # which uncommitted state, where dirty
     }
     for group in ("trace", "latency"):   # e.g. trace.rate, trace.n: the load a sweep set
         for k, v in c.get(group, {}).items():

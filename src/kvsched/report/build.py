@@ -51,8 +51,12 @@ def section(c: dict, out_dir: Path, src_dir: Path) -> str:
     return "\n".join(lines)
 
 
-def _label(commit, dirty) -> str:
-    return f"`{(commit or 'unknown')[:12]}`" + (" with uncommitted changes" if dirty else "")
+def _label(commit, dirty, diff=None) -> str:
+    """A code version: the commit, and for a tree that differed from it, the sha256 of the
+    difference (``diff``, where recorded), so two uncommitted states are two versions."""
+    if not dirty:
+        return f"`{(commit or 'unknown')[:12]}`"
+    return f"`{(commit or 'unknown')[:12]}` with uncommitted changes" + (f" (diff `{diff[:8]}`)" if isinstance(diff, str) and diff else "")
 
 
 def result_versions(claims_file: Path) -> dict[str, int]:
@@ -62,14 +66,15 @@ def result_versions(claims_file: Path) -> dict[str, int]:
     d = Path(claims_file).parent
     if (d / "done.json").exists():
         g = json.loads((d / "done.json").read_text()).get("provenance", {}).get("git", {})
-        return {_label(g.get("commit"), g.get("dirty")): 1}
+        return {_label(g.get("commit"), g.get("dirty"), g.get("diff_sha256")): 1}
     if (d / "runs.parquet").exists():
         import pandas as pd
         df = pd.read_parquet(d / "runs.parquet")
         if "git_commit" not in df:
             return {}
         dirty = df["git_dirty"] if "git_dirty" in df else [None] * len(df)
-        labels = [_label(c, x) for c, x in zip(df["git_commit"], dirty)]
+        diff = df["git_diff_sha256"] if "git_diff_sha256" in df else [None] * len(df)
+        labels = [_label(c, x, h) for c, x, h in zip(df["git_commit"], dirty, diff)]
         return {k: labels.count(k) for k in dict.fromkeys(labels)}
     return {}
 
@@ -99,7 +104,7 @@ def build(claim_files: list[Path], out: Path, template: Path | None = None) -> s
     rows = [r for d in docs for r in d["claims"]]
     prov = provenance()
     versions = versions_note(files, [d["experiment"] for d in docs],
-                             _label(prov["git"]["commit"], prov["git"]["dirty"]))
+                             _label(prov["git"]["commit"], prov["git"]["dirty"], prov["git"].get("diff_sha256")))
     text = Template(template.read_text()).substitute(
         versions=versions,
         commit=prov["git"]["commit"] or "unknown",
