@@ -219,3 +219,19 @@ def test_engine_loop_stops_a_livelock():
                       NullBackend(), clock="rounds")
     with pytest.raises(SimulationError, match="livelock: policy 'thrash' has run 121 rounds"):
         loop.run()
+
+
+def test_engine_loop_names_a_policy_whose_admit_returns_none():
+    """The loop checks what admit returns as the simulator does, naming the policy."""
+    from kvsched.errors import PolicyError
+
+    class Silent(Policy):
+        name = "silent"
+
+        def admit(self, view):
+            return None
+
+    loop = EngineLoop(wl([1, 1], [5, 5]), Silent(capacity=20), build_predictor({"name": "oracle"}), 20,
+                      NullBackend(), clock="rounds")
+    with pytest.raises(PolicyError, match="policy 'silent': admit returned None; return a list"):
+        loop.run()

@@ -49,7 +49,7 @@ from ..errors import ConfigError, SimulationError
 from ..latency.base import LinearLatency, unit_rounds
 from ..policies.base import Policy
 from ..predictors.base import Predictor
-from ..sim.engine import RunRecord, Simulator, deadlock_error
+from ..sim.engine import RunRecord, Simulator, admitted, deadlock_error
 from ..sim.view import DONE
 from ..workload import Workload
 
@@ -154,7 +154,7 @@ class EngineLoop(Simulator):
             self._evictions()
             n_evicted = sum(1 for e in self.events[ev0:] if e[1] == "evict")
             # 3. admission
-            adm = list(self.policy.admit(self._view()))
+            adm = admitted(self.policy.name, self.policy.admit(self._view()))
             prefill = self._start(adm)
             for i in adm:
                 last_start[i] = self.clock

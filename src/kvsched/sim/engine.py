@@ -87,6 +87,14 @@ def deadlock_error(policy: str, waiting: int) -> SimulationError:
         f"request(s) while the batch is empty and no request is still to arrive")
 
 
+def admitted(policy: str, adm) -> list:
+    """What ``admit`` returned, as a list; anything but an iterable of ids is the policy's error."""
+    if adm is None or isinstance(adm, (str, bytes)) or not hasattr(adm, "__iter__"):
+        raise PolicyError(f"policy {policy!r}: admit returned {adm!r:.80}; return a list of "
+                          f"waiting request ids ([] to admit none)")
+    return list(adm)
+
+
 def livelock_error(policy: str, rounds: int, evictions: int, limit: float, factor: int) -> SimulationError:
     """The error for a policy that keeps evicting while nothing finishes: ``rounds`` rounds since
     a request last finished, ``evictions`` evictions in them, ``limit`` the watchdog's bound."""
@@ -438,11 +446,7 @@ class Simulator:
             n_pre = self._evictions()
             # 3. admission
             view = self._view()
-            adm = self.policy.admit(view)
-            if adm is None or isinstance(adm, (str, bytes)) or not hasattr(adm, "__iter__"):
-                raise PolicyError(f"policy {self.policy.name!r}: admit returned {adm!r:.80}; return a list of "
-                                  f"waiting request ids ([] to admit none)")
-            adm = list(adm)
+            adm = admitted(self.policy.name, self.policy.admit(view))
             prefill = self._start(adm)
             for i in adm:
                 last_start[i] = self.clock
