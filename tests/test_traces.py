@@ -394,6 +394,31 @@ def test_cached_read(tmp_path, monkeypatch):
     assert len(calls) == 4
 
 
+def test_cache_entry_follows_the_readers_code(tmp_path, monkeypatch):
+    """An edited reader (its module's code changed) parses the file again instead of reusing the
+    entry its older code wrote."""
+    import importlib
+    import sys
+    from kvsched.traces import cache
+    monkeypatch.setenv("KVSCHED_CACHE_DIR", str(tmp_path / "cache"))
+    p = _azure_dir(tmp_path, _row(1, 10, 5) + _row(2, 20, 6))
+    mod = tmp_path / "my_reader.py"
+    mod.write_text("from kvsched.traces.azure import read_azure\nCALLS = []\n"
+                   "def reader(path):\n    CALLS.append(path)\n    return read_azure(path)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    m = importlib.import_module("my_reader")
+    try:
+        cached_read(p, m.reader)
+        cached_read(p, m.reader)
+        assert len(m.CALLS) == 1
+        mod.write_text(mod.read_text() + "# a fix in the reader\n")   # a new version of its code
+        cache._code_sha.cache_clear()                                   # as in a new process
+        cached_read(p, m.reader)
+        assert len(m.CALLS) == 2
+    finally:
+        sys.modules.pop("my_reader", None)
+
+
 def test_cache_sees_an_in_place_edit_of_unverified_data(tmp_path, monkeypatch):
     """Under KVSCHED_NO_CHECKSUM=1 an edit that keeps the size and mtime still reaches the reader."""
     import os

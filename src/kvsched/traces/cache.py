@@ -2,7 +2,8 @@
 
 Cache directory: ``$KVSCHED_CACHE_DIR`` or ``~/.cache/kvsched``; set ``KVSCHED_CACHE=0`` to
 disable. Entries are keyed by the source file's path, size and mtime plus the reader's name
-and :data:`CACHE_VERSION` (bump it when a reader's output changes). The contents are hashed
+and code (a sha256 of ``kvsched.traces``' modules and of the reader's own module, so an edited
+reader never reuses an older parse) and :data:`CACHE_VERSION`. The contents are hashed
 into the key only under ``KVSCHED_NO_CHECKSUM=1``: otherwise every read checks the file's
 sha256 against the manifest already, so an edited file never reaches the cache.
 
@@ -18,10 +19,12 @@ again.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import logging
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -43,12 +46,26 @@ def cache_dir() -> Path | None:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "kvsched"
 
 
+@functools.lru_cache(maxsize=None)
+def _code_sha(module: str) -> str:
+    """sha256 of the trace readers' code: every module of this package plus ``module`` (the
+    reader's own, which may be a plugin's)."""
+    h = hashlib.sha256()
+    files = sorted(Path(__file__).parent.glob("*.py"))
+    own = getattr(sys.modules.get(module), "__file__", None)
+    if own:
+        files.append(Path(own))
+    for f in files:
+        h.update(f.name.encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()
+
+
 def _entry(path: Path, reader: Callable) -> Path | None:
     d = cache_dir()
     if d is None:
         return None
     st = path.stat()
-    ident = (f"{CACHE_VERSION}|{reader.__module__}.{reader.__qualname__}|"
+    ident = (f"{CACHE_VERSION}|{reader.__module__}.{reader.__qualname__}|{_code_sha(reader.__module__)}|"
              f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}")
     if os.environ.get(ENV_NO_VERIFY) == "1":   # edited data in use: an in-place edit may keep size and mtime
         ident += f"|{sha256_file(path)}"
