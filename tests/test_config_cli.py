@@ -636,3 +636,11 @@ def test_a_value_for_a_group_of_keys_or_an_unparsable_override_is_named(capsys):
     assert "sim.fast=..." in capsys.readouterr().err
     assert main(["run", "trace.n=10", "algorithm.scan=skip=1"]) == 2
     assert "cannot parse the override 'algorithm.scan=skip=1'" in capsys.readouterr().err
+
+
+def test_an_unknown_experiment_lists_modules_and_sweeps_apart(capsys):
+    """`kvsched experiment` runs module experiments only, so the message says which are which."""
+    assert main(["experiment", "nope"]) == 2
+    err = capsys.readouterr().err
+    modules, sweeps = err.split("module experiments")[1].split("sweeps")
+    assert "mcsf_synthetic" in modules and "skeleton" not in modules and "skeleton" in sweeps

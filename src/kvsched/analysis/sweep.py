@@ -57,8 +57,13 @@ def load_sweep(name: str, scale: str | None = None) -> dict:
     ``params.<scale>`` themselves."""
     f = conf_dir() / "experiment" / f"{name}.yaml"
     if not f.exists():
-        opts = sorted(p.stem for p in (conf_dir() / "experiment").glob("*.yaml"))
-        raise ConfigError(f"unknown experiment {name!r}; valid: {', '.join(opts)}")
+        kinds: dict[str, list[str]] = {"module": [], "sweep": []}
+        for p in sorted((conf_dir() / "experiment").glob("*.yaml")):
+            kind = (OmegaConf.load(p) or {}).get("kind", "sweep")
+            kinds["module" if kind == "module" else "sweep"].append(p.stem)
+        raise ConfigError(f"unknown experiment {name!r}; module experiments (kvsched experiment NAME): "
+                          f"{', '.join(kinds['module'])}; sweeps (snakemake --config 'experiments=[NAME]'): "
+                          f"{', '.join(kinds['sweep'])}")
     spec = OmegaConf.to_container(OmegaConf.load(f), resolve=True)
     bad = set(spec) - SWEEP_KEYS
     if bad:
