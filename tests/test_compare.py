@@ -41,6 +41,20 @@ def test_compare_sorts_runs_and_shows_what_tells_them_apart(tmp_path, capsys):
     assert [r[2] for r in _table(capsys.readouterr().out)] == ["fcfs", "vllm_fcfs"]
 
 
+def test_every_sort_key_is_a_column_of_a_run(tmp_path):
+    """Each metric --sort accepts is in a run's row (none is a dead key), and ranks smallest first."""
+    import json
+    from kvsched.analysis.aggregate import flatten
+    from kvsched.analysis.compare import SORT_KEYS, compare_table
+    root = _runs(tmp_path)
+    row = flatten(json.loads((root / "vllm" / "summary.json").read_text()))
+    assert set(SORT_KEYS) <= set(row), set(SORT_KEYS) - set(row)
+    for key in SORT_KEYS:
+        df = compare_table([root], sort=key)
+        values = pd.to_numeric(df[key]).dropna().tolist()
+        assert values == sorted(values), key       # one block: one trace and M
+
+
 def test_compare_skips_a_broken_summary_and_names_it(tmp_path, capsys):
     root = _runs(tmp_path)
     (root / "fcfs" / "summary.json").write_text('{"config": ')

@@ -208,8 +208,10 @@ def main(argv: list[str] | None = None) -> int:
     c = sub.add_parser("compare", help="the runs in some folders side by side (default results/runs/adhoc)")
     c.add_argument("paths", nargs="*", help="run folders, summary.json files, or folders searched for them")
     c.add_argument("--sort", default="latency_mean",
-                   help="within each trace and M: latency_mean (default), latency_p99, latency_total, "
-                        "ttft_mean, makespan, evictions, memory_peak or simulate_s")
+                   help="the metric to rank by within each trace and M, smallest first: latency_mean "
+                        "(default), latency_p50/p90/p99, latency_total, ttft_mean, ttft_p50/p90/p99, "
+                        "makespan, evictions, wasted_decode_tokens, wasted_prefill_tokens, rejected, "
+                        "memory_peak, energy_j, energy_per_token_j or simulate_s")
     c.add_argument("--csv", default=None, metavar="FILE", help="also write every column of every run to FILE")
     c.set_defaults(func=_cmd_compare)
     b = sub.add_parser("bench", help="simulator throughput benchmarks")

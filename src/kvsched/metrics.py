@@ -80,8 +80,8 @@ def run_summary(rec: RunRecord) -> dict:
         "wasted_decode_tokens": int(rec.wasted_decode.sum()),
         "wasted_prefill_tokens": int(rec.wasted_prefill.sum()),
         "energy_j": None if rec.energy_j is None else float(rec.energy_j),
+        # None without power data or without output tokens, as energy_j: every summary has the key
+        "energy_per_token_j": float(rec.energy_j / out_tokens) if rec.energy_j is not None and out_tokens else None,
         "policy_decisions": int(rec.decisions),
     }
-    if rec.energy_j is not None and out_tokens:
-        m["energy_per_token_j"] = float(rec.energy_j / out_tokens)
     return m

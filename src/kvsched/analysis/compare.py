@@ -20,8 +20,10 @@ from ..errors import DataError
 from .aggregate import is_run_summary, read_summary, row_of
 
 DEFAULT_ROOT = Path("results/runs/adhoc")
-SORT_KEYS = ("latency_mean", "latency_p99", "latency_total", "ttft_mean", "makespan", "evictions",
-             "memory_peak", "simulate_s")
+# the metrics runs can be ranked by, smallest first
+SORT_KEYS = ("latency_mean", "latency_p50", "latency_p90", "latency_p99", "latency_total", "ttft_mean",
+             "ttft_p50", "ttft_p90", "ttft_p99", "makespan", "evictions", "wasted_decode_tokens",
+             "wasted_prefill_tokens", "rejected", "memory_peak", "energy_j", "energy_per_token_j", "simulate_s")
 # shown columns: (row key, header); latencies in the run's own unit (s, or rounds for latency=unit)
 COLUMNS = (("trace", "trace"), ("memory", "M"), ("label", "algorithm"), ("predictor_shown", "predictor"),
            ("seed", "seed"), ("done", "done"), ("latency_mean", "mean lat"), ("latency_p99", "p99 lat"),
