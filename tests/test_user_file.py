@@ -82,7 +82,7 @@ def test_azure_file_read_as_user_file_equals_azure_conv(data_dir):
 def test_no_arrival_column_needs_generated_arrivals(tmp_path):
     f = tmp_path / "lengths.csv"
     ROWS[["in", "out"]].to_csv(f, index=False)
-    with pytest.raises(ConfigError, match="no timestamps; use arrival 'poisson'"):
+    with pytest.raises(ConfigError, match="no timestamps, so trace.arrival=trace cannot replay them; generate arrivals with trace.arrival=poisson trace.rate="):
         _load(f, arrival_col=None)
     w = _load(f, arrival_col=None, arrival="poisson", rate=2.0)
     assert len(w) == 3 and np.all(np.diff(w.arrival) > 0)

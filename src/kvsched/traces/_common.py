@@ -115,7 +115,9 @@ def table_workload(p: dict[str, Any], df: pd.DataFrame, seed: int, meta: dict[st
     timed = "arrival" in cols
     mode = get_choice(p, "arrival", ARRIVALS)
     if mode == "trace" and not timed:
-        raise ConfigError(f"{name}: this trace has no timestamps; use arrival 'poisson' (with rate) or 'zero'")
+        raise ConfigError(f"{name}: this trace has no timestamps, so trace.arrival=trace cannot replay them; "
+                          f"generate arrivals with trace.arrival=poisson trace.rate=<requests/s>, or "
+                          f"trace.arrival=zero (all at time 0)")
     rate = need_rate(p) if mode == "poisson" else (
         get_float(p, "rate", positive=True, none_ok=True) if mode == "trace" else None)
     m = len(cols["output"])
