@@ -32,6 +32,25 @@ def _env(src: Path) -> dict:
                 PATH=f"{BIN}:{os.environ.get('PATH', '')}", KVSCHED_CONF_DIR="")
 
 
+def test_run_clears_old_temp_files_but_not_a_concurrent_writers(tmp_path):
+    """A killed run's temp file (older than this run) is removed; one written since this run
+    began (another run of the same config into the same folder) is left to its writer."""
+    import os
+    import time
+    from kvsched.config.compose import compose
+    from kvsched.runner import run
+
+    out = tmp_path / "run"
+    out.mkdir()
+    old, fresh = out / ".requests.parquet.old.tmp", out / ".requests.parquet.fresh.tmp"
+    old.write_bytes(b"x")
+    fresh.write_bytes(b"x")
+    os.utime(old, (time.time() - 3600,) * 2)
+    os.utime(fresh, (time.time() + 3600,) * 2)    # stands for a write that began after this run
+    run(compose(TINY + ["algorithm=mcsf", f"out={out}"]))
+    assert not old.exists() and fresh.exists()
+
+
 # ----------------------------------------------------------------------------------------
 # One run killed while writing
 

@@ -102,6 +102,7 @@ def run(cfg: DictConfig) -> dict:
     the summary is written last and marks a complete run)."""
     made = missing_dirs(cfg.out) if isinstance(cfg.out, str) and cfg.out.strip() else []
     out = check_out_dir(cfg.out)                 # before the simulation, not after it
+    started = time.time()
     try:
         summary, table = execute(cfg)            # a failure here keeps the previous results
     except BaseException:
@@ -109,11 +110,16 @@ def run(cfg: DictConfig) -> dict:
         raise
     # The new files replace the old ones one at a time: drop the old completion marker first,
     # so a kill in between leaves no complete-looking mix, and the temp files of a run that
-    # was killed while writing.
+    # was killed while writing (those from before this run began: a run of the same config into
+    # the same folder may be writing its own now).
     (out / "summary.json").unlink(missing_ok=True)
     for name in ("requests.parquet", "summary.json"):
         for stale in out.glob(f".{name}.*.tmp"):
-            stale.unlink(missing_ok=True)
+            try:
+                if stale.stat().st_mtime < started:
+                    stale.unlink(missing_ok=True)
+            except FileNotFoundError:
+                pass
     write_parquet(out / "requests.parquet", table, table_meta(summary))
     write_json(out / "summary.json", summary)
     return summary
