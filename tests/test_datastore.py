@@ -249,6 +249,20 @@ def test_a_failed_download_does_not_stop_the_other_files(tmp_path, upstream, mon
     assert not (d / "azure" / "conv.csv").exists()
 
 
+def test_a_failed_download_beside_a_mismatch_says_how_to_replace_it(tmp_path, upstream, monkeypatch, capsys):
+    """The final error, not only a progress line, names the command that replaces a mismatching file."""
+    monkeypatch.setitem(datastore.MANIFEST, "azure_conv",
+                        DataFile("azure/conv.csv", (tmp_path / "nowhere.csv").as_uri(), upstream.sha256, "t", "t"))
+    d = tmp_path / "data"
+    (d / upstream.relpath).parent.mkdir(parents=True)
+    (d / upstream.relpath).write_bytes(b"edited")
+    with pytest.raises(DataError) as e:
+        datastore.fetch(d, ["azure_conv", "azure_code"], progress=False)
+    assert "azure_code mismatch" in str(e.value)
+    assert f"kvsched data fetch --force azure_code --data-dir {d}` replaces them" in str(e.value)
+    assert (d / upstream.relpath).read_bytes() == b"edited"      # left as it was
+
+
 @pytest.mark.parametrize("opt", [["--force"], ["--mirror", "x"]])
 def test_verify_refuses_the_options_of_fetch(tmp_path, upstream, opt, capsys):
     assert main(["data", "verify", "azure_code", "--data-dir", str(tmp_path), *opt]) == 2

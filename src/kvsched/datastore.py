@@ -365,6 +365,9 @@ def fetch(data_dir: str | Path | None = None, keys: Iterable[str] | None = None,
             f"{len(failed)} files could not be fetched:\n" + "\n".join(f"  {m}" for m in failed)
         if out:
             msg += "\nthe other files: " + ", ".join(f"{k} {v}" for k, v in out.items())
+        bad = [k for k, v in out.items() if v == "mismatch"]
+        if bad:
+            msg += f"\nthe mismatching files were left as they are; `{fetch_command(bad, d, force=True)}` replaces them"
         raise DataError(msg)
     return out
 
