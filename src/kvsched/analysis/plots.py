@@ -16,7 +16,8 @@ if "ipykernel" not in sys.modules:   # headless (rules, tests); a notebook keeps
     matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
-from matplotlib.ticker import NullFormatter  # noqa: E402
+
+from .style import algo_color, plain_log_ticks, ticks_at  # noqa: E402
 
 ALGO_ORDER = ["fcfs", "sf", "mcsf", "vllm_fcfs", "alpha_protection", "alpha_clearing"]
 MARKERS = "osX^DvP*<>"
@@ -69,6 +70,11 @@ def _line_panels(df: pd.DataFrame, x: str, xlabel: str, panel: str, metrics: tup
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     if len(algos) > len(colors):     # more lines than the cycle has colours: no two lines alike
         colors = list(plt.get_cmap("tab20").colors)
+    # known algorithms keep the colour they have in every figure (style.COLORS), unless two
+    # lines would share one (one policy under two predictors): then colours by position
+    fixed = [algo_color(a.split(SEP)[0]) for a in algos]
+    if all(fixed) and len(set(fixed)) == len(fixed):
+        colors = fixed
     fig, axes = plt.subplots(len(metrics), len(panels), figsize=(4.2 * len(panels) + 1.4, 3.4 * len(metrics)),
                              squeeze=False, layout="constrained")
     for row, metric in enumerate(metrics):
@@ -85,9 +91,8 @@ def _line_panels(df: pd.DataFrame, x: str, xlabel: str, panel: str, metrics: tup
                     ax.fill_between(d[x], d["min"], d["max"], color=color, alpha=0.15, linewidth=0)
             ax.set(xscale="log", yscale="log", title=str(name) if row == 0 else "", xlabel=xlabel)
             if xticks_at_data:
-                ticks = sorted(set(stats[x]))
-                ax.set_xticks(ticks, [f"{v:g}" for v in ticks])
-                ax.xaxis.set_minor_formatter(NullFormatter())
+                ticks_at(ax, stats[x])
+            plain_log_ticks(ax, "y")
             ax.grid(True, which="major", alpha=0.4)
         what = {"latency_mean": "mean", "latency_p99": "p99"}.get(metric, metric)
         axes[row][0].set_ylabel(f"{what} latency ({unit})")
@@ -105,7 +110,8 @@ def latency_vs_memory(df: pd.DataFrame):
     """Mean end-to-end latency (seconds, or rounds) against KV-cache size M (tokens), one
     panel per trace, log-log, one line per algorithm or sweep variant (mean over seeds, with a
     min-max band when there are several)."""
-    return _line_panels(df, "memory", "KV-cache capacity M (tokens)", "trace", ("latency_mean",))
+    return _line_panels(df, "memory", "KV-cache capacity M (tokens)", "trace", ("latency_mean",),
+                        xticks_at_data=True)
 
 
 RATE = "trace.rate"   # the aggregated column: arrival rate (requests/s) a sweep set
