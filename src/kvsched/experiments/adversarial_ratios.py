@@ -99,17 +99,37 @@ def figures(out) -> dict:
     out = Path(out)
     df = pd.read_parquet(out / "ratios.parquet")
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+
+    from ..analysis.style import algo_color, plain_log_ticks, ticks_at
     fams = list(dict.fromkeys(df.family))
-    fig, axes = plt.subplots(1, len(fams), figsize=(5.5 * len(fams), 4), squeeze=False)
+    algos = sorted(set(df.algorithm))
+    markers = dict(zip(algos, "osD^vP*X<>"))
+    fig, axes = plt.subplots(1, len(fams), figsize=(4.6 * len(fams) + 1.8, 4), squeeze=False, layout="constrained")
     for ax, fam in zip(axes[0], fams):
         d = df[df.family == fam]
-        for name, g in d.groupby("algorithm"):
-            line, = ax.plot(g.M, g.ratio_ub, marker="o", label=f"{name}")
+        for k, (name, g) in enumerate(d.groupby("algorithm")):
+            g = g.sort_values("M")
+            # shrinking hollow markers: algorithms whose ratios coincide stay visible
+            line, = ax.plot(g.M, g.ratio_ub, marker=markers[name], markersize=10 - 1.1 * algos.index(name),
+                            markerfacecolor="none", markeredgewidth=1.3, color=algo_color(name), label=name)
             ax.plot(g.M, g.ratio_lb, ls=":", color=line.get_color())
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
-        ax.set_xlabel("memory M (tokens)")
-        ax.set_ylabel("ratio (solid: ALG/LB, upper bound; dotted: ALG/best found)")
-        ax.set_title(fam)
-        ax.legend(fontsize=7)
+        ticks_at(ax, d.M)
+        plain_log_ticks(ax, "y")
+        ax.grid(True, which="major", alpha=0.3)
+        ax.set_xlabel("KV-cache capacity M (tokens)")
+        ax.set_title(f"family: {fam}")
+    axes[0][0].set_ylabel("ratio ALG / OPT (bounds)")
+    handles = {}
+    for ax in axes.flat:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(lab, h)
+    style = [Line2D([], [], color="k", ls="-"), Line2D([], [], color="k", ls=":")]
+    fig.legend(list(handles.values()) + style,
+               list(handles) + ["solid: ALG / lower bound\n(upper bound on ratio)",
+                                "dotted: ALG / best schedule\nfound (lower bound on ratio)"],
+               loc="outside right center", frameon=False, fontsize=8, title="algorithm", title_fontsize=9)
+    fig.suptitle("Empirical ratio against memory M on the adversarial families")
     return {"ratio_vs_memory": fig}
