@@ -159,21 +159,36 @@ def summarise(df: pd.DataFrame, decisive_width: float = 0.01) -> tuple[pd.DataFr
 
 def figure(df: pd.DataFrame):
     import matplotlib.pyplot as plt
+
+    from ..analysis.style import algo_color
     models = sorted(df.arrival_model.unique())
-    fig, axes = plt.subplots(1, len(models), figsize=(5.5 * len(models), 3.8), squeeze=False)
+    variants = list(dict.fromkeys(df.variant))
+    fig, axes = plt.subplots(1, len(models), figsize=(5.5 * len(models), 3.8), squeeze=False, layout="constrained")
+    width = 0.6 / max(1, len(variants))
     for ax, model in zip(axes[0], models):
-        g = df[(df.arrival_model == model) & (df.variant == "mcsf")].sort_values("ratio_lo")
-        x = np.arange(len(g))
-        ax.vlines(x, g.ratio_lo, np.minimum(g.ratio_hi, 3.0), color="0.6", lw=2, label="certified interval")
-        ax.plot(x, g.ratio_lo, "o", ms=3, color="C0", label="MC-SF / best schedule (lower end)")
-        ax.axhline(PAPER[model]["mean"], color="C3", ls="--", lw=1, label=f"paper mean {PAPER[model]['mean']}")
-        ax.axhline(PAPER[model]["worst"], color="C3", ls=":", lw=1, label=f"paper worst {PAPER[model]['worst']}")
-        ax.set_ylim(0.98, min(3.0, max(1.3, float(g.ratio_hi.max()) + 0.02)))
-        ax.set_xlabel("trial (sorted by lower end)")
+        top = 1.3
+        for k, v in enumerate(variants):
+            g = df[(df.arrival_model == model) & (df.variant == v)].sort_values("ratio_lo")
+            if g.empty:
+                continue
+            x = np.arange(len(g)) + (k - (len(variants) - 1) / 2) * width
+            color = algo_color(v) or f"C{k}"
+            ax.vlines(x, g.ratio_lo, np.minimum(g.ratio_hi, 3.0), color=color, lw=2.5,
+                      label=f"{v}: certified interval")
+            ax.plot(x, g.ratio_lo, "os^D"[k % 4], ms=5, color=color, markeredgecolor="k", markeredgewidth=0.6,
+                    label=f"{v}: ALG / best schedule found (lower end)")
+            top = max(top, float(g.ratio_hi.max()) + 0.02)
+        ax.axhline(PAPER[model]["mean"], color="k", ls="--", lw=1, label="paper: mean")
+        ax.axhline(PAPER[model]["worst"], color="k", ls=":", lw=1, label="paper: worst")
+        ax.set_ylim(0.98, min(3.0, top))
+        n = int(df[df.arrival_model == model].groupby("variant").size().max())
+        ax.set_xticks(range(n))
+        ax.set_xlabel("trial (per variant, sorted by lower end)")
         ax.set_ylabel("MC-SF / OPT")
-        ax.set_title(f"arrival model {model}")
-        ax.legend(fontsize=7)
-    fig.tight_layout()
+        ax.set_title(f"arrival model {model} (paper: mean {PAPER[model]['mean']}, worst {PAPER[model]['worst']})",
+                     fontsize=10)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=3, frameon=False, fontsize=8)
     return fig
 
 
