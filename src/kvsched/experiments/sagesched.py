@@ -340,10 +340,13 @@ def _report(runs, imp, quality, p, policies, loads, calibration) -> str:
 
 def _figure(runs, imp, policies):
     import matplotlib.pyplot as plt
+
+    from ..analysis.style import algo_color, plain_log_ticks, ticks_at
     traces = list(dict.fromkeys(imp["trace"]))
     mems = sorted(set(imp["memory"]))
-    fig, axes = plt.subplots(len(traces), len(mems) + 1, figsize=(4.2 * (len(mems) + 1), 3.4 * len(traces)),
-                             squeeze=False)
+    fig, axes = plt.subplots(len(traces), len(mems) + 1, figsize=(4.2 * (len(mems) + 1) + 1.4, 3.4 * len(traces) + 0.5),
+                             squeeze=False, layout="constrained")
+    xlabel = "load (vllm_fcfs mean TTLT / solo TTLT)"
     for r, tr in enumerate(traces):
         for c, M in enumerate(mems):
             ax = axes[r][c]
@@ -352,19 +355,29 @@ def _figure(runs, imp, policies):
                 if pol in sub.index.get_level_values(0):
                     s = sub[pol]
                     ax.plot(s.index, s.values, marker="o", lw=2.2 if pol == "sagesched" else 1,
-                            ls="--" if pol in ORACLES else "-", label=pol)
-            ax.set_title(f"{tr}, M={M}"); ax.set_xlabel("load (vllm_fcfs slowdown)"); ax.set_ylabel("mean TTLT (s)")
+                            ls="--" if pol in ORACLES else "-", color=algo_color(pol), label=pol)
+            ax.set_title(f"{tr}, M = {M:,} tokens", fontsize=10)
+            ax.set_xlabel(xlabel, fontsize=9)
+            ax.set_ylabel("mean TTLT (s)")
             ax.set_yscale("log")
+            ticks_at(ax, sub.index.get_level_values("load"))
+            plain_log_ticks(ax, "y")
+            ax.grid(True, which="major", alpha=0.3)
         ax = axes[r][-1]
         sub = imp[imp.trace == tr].groupby(["memory", "load"])["improvement_pct"].mean().unstack("memory")
-        sub.plot.bar(ax=ax)
-        ax.axhline(PAPER_IMPROVEMENT, color="k", ls="--", label="paper 28.7%")
-        ax.axhline(0, color="grey", lw=0.8)
-        ax.set_title(f"{tr}: SageSched vs best baseline"); ax.set_ylabel("improvement (%)")
-        ax.tick_params(axis="x", labelrotation=0)
-        ax.legend(fontsize=7, title="M (tokens)", title_fontsize=7)
-    axes[0][0].legend(fontsize=7)
-    fig.tight_layout()
+        sub.columns = [f"M = {m:,}" for m in sub.columns]
+        # shades of grey: the bars are KV-cache sizes, not algorithms, so they take no algorithm's colour
+        sub.plot.bar(ax=ax, color=[str(g) for g in np.linspace(0.25, 0.7, len(sub.columns))], width=0.7)
+        ax.axhline(PAPER_IMPROVEMENT, color="C3", ls="--", label=f"paper: {PAPER_IMPROVEMENT:g} %")
+        ax.axhline(0, color="k", lw=0.8)
+        ax.set_title(f"{tr}: SageSched vs best baseline", fontsize=10)
+        ax.set_ylabel("mean-TTLT improvement (%)")
+        ax.set_xlabel("load", fontsize=9)
+        ax.set_xticklabels([f"{v:g}" for v in sub.index], rotation=0)
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=len(labels), frameon=False, fontsize=8,
+               title="policy (dashed: oracle reference)", title_fontsize=8)
     return fig
 
 
