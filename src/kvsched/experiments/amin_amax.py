@@ -76,18 +76,23 @@ def figures(out) -> dict:
     out = Path(out)
     agg = pd.read_parquet(out / "ratio_vs_alpha.parquet")
     import matplotlib.pyplot as plt
+
+    from ..analysis.style import algo_color, plain_log_ticks
     traces = list(agg.trace.unique())
-    fig, axes = plt.subplots(1, len(traces), figsize=(5.5 * len(traces), 4), squeeze=False)
+    fig, axes = plt.subplots(1, len(traces), figsize=(5.5 * len(traces), 4.2), squeeze=False, layout="constrained")
     a = np.linspace(float(agg.alpha.min()), 1.0, 100)
     for ax, t in zip(axes[0], traces):
         d = agg[agg.trace == t]
         for algo, g in d.groupby("algorithm"):
-            ax.plot(g.alpha, g.ratio_mean, marker="o", label=f"{algo} / H-SF")
-        ax.plot(a, 1 + np.log(1 / a), "k--", lw=1, label="1 + ln(1/α)")
-        ax.plot(a, (1 / a) * (1 + 1 / a) / 2, "k:", lw=1, label="α⁻¹(1+α⁻¹)/2")
+            ax.plot(g.alpha, g.ratio_mean, marker="o", color=algo_color(algo), label=f"{algo} / H-SF")
+        ax.plot(a, 1 + np.log(1 / a), "k--", lw=1, label="1 + ln(1/α): A_min's O(log 1/α) shape")
+        ax.plot(a, (1 / a) * (1 + 1 / a) / 2, "k:", lw=1, label="α⁻¹(1+α⁻¹)/2: A_max's growth")
         ax.set_yscale("log")
+        plain_log_ticks(ax, "y")
+        ax.grid(True, which="major", alpha=0.3)
         ax.set_xlabel("interval accuracy α = ℓ/u")
-        ax.set_ylabel("total latency / H-SF")
-        ax.set_title(t)
+        ax.set_ylabel("total latency / H-SF's")
+        ax.set_title(f"lengths: {t}", fontsize=10)
         ax.legend(fontsize=7)
+    fig.suptitle("A_max and A_min against H-SF as the prediction intervals widen (α falls)", fontsize=11)
     return {"ratio_vs_alpha": fig}
