@@ -119,17 +119,36 @@ def claims(df: pd.DataFrame, counter: list) -> dict:
 
 def figure(df: pd.DataFrame, rtdf: pd.DataFrame):
     import matplotlib.pyplot as plt
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 3.8))
+
+    from ..analysis.style import algo_color, plain_log_ticks, ticks_at
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained")
     for i, (name, g) in enumerate(df.groupby("variant")):
-        a1.scatter(g.n + 0.15 * i, g.ratio_lo, s=12, label=name)
+        # hollow, translucent markers: the many trials at ratio 1 stay countable
+        color = algo_color(name) or f"C{i}"
+        a1.scatter(g.n + 0.25 * i, g.ratio_lo, s=22, marker="os^D"[i % 4], facecolors="none",
+                   edgecolors=color, linewidths=1.3, label=name)
+        for n, k in (g.ratio_lo <= 1 + 1e-9).groupby(g.n).sum().items():   # how many trials sit at 1
+            if k > 1:
+                a1.annotate(f"×{k}", (n + 0.25 * i, 1.0), xytext=(0, -10), textcoords="offset points",
+                            ha="center", fontsize=6.5, color=color)
     a1.axhline(1.0, color="k", lw=0.8)
-    a1.set_xlabel("n"); a1.set_ylabel("objective / best schedule (OPT where proven)")
-    a1.set_title("Algorithm 1 vs OPT"); a1.legend(fontsize=8)
-    for name, g in rtdf.groupby("variant"):
+    lo, hi = a1.get_ylim()
+    a1.set_ylim(1 - 0.09 * (hi - 1), hi)
+    a1.set_xticks(sorted(set(df.n)))
+    a1.set_xlabel("number of requests n")
+    a1.set_ylabel("objective / best schedule\n(OPT where proven)")
+    a1.set_title("Algorithm 1 against OPT, per trial", fontsize=10)
+    a1.legend(fontsize=8)
+    for i, (name, g) in enumerate(rtdf.groupby("variant")):
         m = g.groupby("n").wall_s.median()
-        a2.loglog(m.index, m.values, "o-", label=name)
-    a2.set_xlabel("n"); a2.set_ylabel("simulation wall time (s)"); a2.set_title("runtime"); a2.legend(fontsize=8)
-    fig.tight_layout()
+        a2.loglog(m.index, m.values, "os^D"[i % 4] + "-", color=algo_color(name) or f"C{i}", label=name)
+    ticks_at(a2, rtdf.n)
+    plain_log_ticks(a2, "y")
+    a2.grid(True, which="major", alpha=0.3)
+    a2.set_xlabel("number of requests n")
+    a2.set_ylabel("simulation wall time (s), median")
+    a2.set_title("runtime of one simulation", fontsize=10)
+    a2.legend(fontsize=8)
     return fig
 
 
