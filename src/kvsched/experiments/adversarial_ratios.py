@@ -61,6 +61,16 @@ def run(ctx) -> None:
 GROWTH = 0.25  # a ratio growing at least like M^0.25 over the sweep counts as "growing with M"
 
 
+def _r(x) -> str:
+    """A ratio as the report shows it: three significant digits."""
+    return f"{x:.3g}"
+
+
+def _g(e) -> str:
+    """The fitted growth of a ratio in M, as the report shows it (``~M^0.41``)."""
+    return "growth not fitted" if e is None else f"~M^{e:.2f}"
+
+
 def claims(ctx, summary: dict) -> None:
     """Rows for the replication report, computed from the summary above."""
     sf = "Sorted-F (Wang, Ye, Zhou, arXiv 2508.06133)"
@@ -71,12 +81,12 @@ def claims(ctx, summary: dict) -> None:
             f"exponent >= {GROWTH} in M over the sweep.")
     fcfs = max(((f, v["fcfs"]) for f, v in fam.items()), key=lambda x: x[1]["growth_exponent"] or 0)
     ctx.claim("fcfs_unbounded", sf, "FCFS's ratio grows with M (unbounded)", "grows sublinearly in M",
-              f"{fcfs[0]}: ratio ≥ {fcfs[1]['ratio_lb']} at M={fcfs[1]['M']}, ~M^{fcfs[1]['growth_exponent']}",
+              f"{fcfs[0]}: ratio ≥ {_r(fcfs[1]['ratio_lb'])} at M={fcfs[1]['M']}, {_g(fcfs[1]['growth_exponent'])}",
               bool((fcfs[1]["growth_exponent"] or 0) >= GROWTH), note, "ratio_vs_memory.png")
     if "mcsf" in fam.get("fat_prompts", {}):
         m = fam["fat_prompts"]["mcsf"]
         ctx.claim("mcsf_sqrtM", sf, "MC-SF (and SF) are Ω(√M) with heterogeneous prompts", "Ω(√M): exponent 0.5",
-                  f"fat_prompts: ratio ≥ {m['ratio_lb']} at M={m['M']}, ~M^{m['growth_exponent']}",
+                  f"fat_prompts: ratio ≥ {_r(m['ratio_lb'])} at M={m['M']}, {_g(m['growth_exponent'])}",
                   bool((m["growth_exponent"] or 0) >= GROWTH), note)
     for variant, what in (("sorted_f", "prefix candidates (papers.md reconstruction)"),
                            ("sorted_f[windows]", "contiguous-window candidates")):
@@ -87,9 +97,11 @@ def claims(ctx, summary: dict) -> None:
         flat = all(abs(v["growth_exponent"] or 0) < GROWTH for _, v in rows)
         ctx.claim(f"{variant}_bounded", sf, f"Sorted-F stays bounded as M grows ({what})",
                   "constant ratio (≤ 48)",
-                  f"worst family {worst[0]}: ratio ≤ {worst[1]['ratio_ub']} at M={worst[1]['M']}, "
-                  f"~M^{worst[1]['growth_exponent']}", flat,
+                  f"worst family {worst[0]}: ratio ≤ {_r(worst[1]['ratio_ub'])} at M={worst[1]['M']}, "
+                  f"{_g(worst[1]['growth_exponent'])}", flat,
                   note + " Sorted-F's candidate family is a reconstruction.")
+
+
 
 
 def figures(out) -> dict:
