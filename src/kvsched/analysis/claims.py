@@ -52,7 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     check = spec.get("claims")
     rows = CHECKS[check](df) if check else []
     figs = [f"{f}.png" for f in spec.get("figures", [])]
-    write_claims(Path(a.out).parent, a.experiment, spec.get("description", ""), rows, figs)
+    from .plots import CAPTIONS
+    caps = {f"{f}.png": CAPTIONS[f] for f in spec.get("figures", []) if f in CAPTIONS}
+    write_claims(Path(a.out).parent, a.experiment, spec.get("description", ""), rows, figs, caps)
     return 0
 
 

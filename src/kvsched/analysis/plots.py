@@ -174,6 +174,17 @@ def latency_by_algorithm(df: pd.DataFrame):
     return fig
 
 
+# what each figure compares, printed under it in paper/report.md
+CAPTIONS = {
+    "latency_vs_memory": "Mean end-to-end latency (s; log scale) against KV-cache capacity M (tokens; log scale), "
+                         "one panel per trace, one line per algorithm (mean over seeds; band: min to max over "
+                         "seeds). Lines that coincide (e.g. sf and mcsf) are told apart by their markers.",
+    "latency_vs_rate": "Mean (top) and p99 (bottom) end-to-end latency against the arrival rate (requests/s), "
+                       "one column per trace, one line per algorithm.",
+    "latency_by_algorithm": "Mean latency per algorithm (bars, best at the top) with its p99 (ticks), one panel per "
+                            "trace and KV-cache size.",
+}
+
 FIGURES = {"latency_vs_memory": latency_vs_memory, "latency_by_algorithm": latency_by_algorithm,
            "latency_vs_rate": latency_vs_rate}
 

@@ -94,9 +94,12 @@ def make_claim(id: str, paper: str, claim: str, paper_value: Any, ours: Any, rep
             "reproduced": reproduced, "note": note, "figure": figure}
 
 
-def write_claims(out: Path, experiment: str, description: str, claims: list[dict], figures: list[str]) -> Path:
+def write_claims(out: Path, experiment: str, description: str, claims: list[dict], figures: list[str],
+                 captions: dict[str, str] | None = None) -> Path:
+    """``captions``: figure file -> the caption the report prints under it (what it compares)."""
     return write_json(out / "claims.json", {"experiment": experiment, "description": description,
                                              "claims": claims, "figures": figures,
+                                             "captions": {f: captions[f] for f in figures if f in (captions or {})},
                                              "provenance": provenance()})
 
 
@@ -151,7 +154,8 @@ def run_experiment(name: str, scale: str | None = None, sets: list[str] = (), ou
         except Exception as e:
             raise module_failure(name, e, changed, outdir) from e
         figs = sorted({w.rsplit(".", 1)[0] + ".png" for w in ctx.written if w.endswith(".png")})
-        write_claims(stage, name, spec.get("description", ""), ctx.claims, figs)
+        caps = {f"{stem}.png": text for stem, text in getattr(mod, "CAPTIONS", {}).items()}
+        write_claims(stage, name, spec.get("description", ""), ctx.claims, figs, caps)
         write_json(stage / "done.json", {"experiment": name, "scale": scale, "params": params,
                                          "wall_s": time.perf_counter() - t0, "written": ctx.written,
                                          "provenance": prov})

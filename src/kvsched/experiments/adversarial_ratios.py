@@ -102,6 +102,14 @@ def claims(ctx, summary: dict) -> None:
                   note + " Sorted-F's candidate family is a reconstruction.")
 
 
+# what each figure compares, printed under it in paper/report.md
+CAPTIONS = {
+    "ratio_vs_memory": (
+        'Empirical ratio ALG / OPT against KV-cache capacity M (tokens; both axes log) on the two '
+        'adversarial families, one line per algorithm. Solid: ALG / certified lower bound (an upper bound'
+        ' on the ratio); dotted: ALG / best schedule found (a lower bound). A ratio that grows with M is '
+        'a straight rising line.'),
+}
 
 
 def figures(out) -> dict:

@@ -152,6 +152,16 @@ def figure(df: pd.DataFrame, rtdf: pd.DataFrame):
     return fig
 
 
+# what each figure compares, printed under it in paper/report.md
+CAPTIONS = {
+    "algorithm1": (
+        "Left: each trial's objective over the best schedule found (OPT where proven) against the number "
+        'of requests n, for algorithm1 and its variant algorithm1_round; a point above 1 is a counter-example, '
+        'and the count beside 1 is how many trials are optimal. Right: median simulation wall time (s) '
+        'against n (log-log).'),
+}
+
+
 def figures(out) -> dict:
     """This experiment's figures, redrawn from its saved tables in ``out`` (results/<name>/).
     The pipeline and the notebook ``workflow/notebooks/experiment_figures.py`` both call it."""

@@ -69,6 +69,13 @@ def run(ctx) -> None:
                       "Eviction rule and intervals are reconstructions.")
 
 
+# what each figure compares, printed under it in paper/report.md
+CAPTIONS = {
+    "ratio_vs_alpha": (
+        "Total latency of A_max and A_min over H-SF's (log scale) against the interval accuracy α = ℓ/u, "
+        'one panel per length source; the black curves are the growth shapes the paper states for A_min '
+        '(dashed) and A_max (dotted).'),
+}
 
 
 def figures(out) -> dict:

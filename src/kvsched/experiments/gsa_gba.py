@@ -106,6 +106,13 @@ def run(ctx) -> None:
                       bool(s["worst_ratio_ub_large_memory"] <= large), note)
 
 
+# what each figure compares, printed under it in paper/report.md
+CAPTIONS = {
+    "ratios_vs_bounds": (
+        'Worst ALG / certified lower bound (an upper bound on the empirical ratio; log scale, 1 = '
+        'optimal) per instance source and algorithm, against the proven general bounds of GSA and'
+        ' GBA (dashed lines).'),
+}
 
 
 def figures(out) -> dict:

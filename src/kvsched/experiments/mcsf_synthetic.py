@@ -250,6 +250,15 @@ def report_claims(ctx, summary: pd.DataFrame) -> None:
                   "ratio_distribution.png")
 
 
+# what each figure compares, printed under it in paper/report.md
+CAPTIONS = {
+    "ratio_distribution": (
+        'Certified interval of MC-SF / OPT per trial (bar: from MC-SF / best schedule found up to MC-SF /'
+        " best lower bound), for both variants, against the paper's mean (dashed) and worst (dotted) "
+        'ratio, one panel per arrival model.'),
+}
+
+
 def figures(out) -> dict:
     """This experiment's figures, redrawn from its saved tables in ``out`` (results/<name>/).
     The pipeline and the notebook ``workflow/notebooks/experiment_figures.py`` both call it."""

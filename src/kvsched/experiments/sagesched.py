@@ -381,6 +381,16 @@ def _figure(runs, imp, policies):
     return fig
 
 
+# what each figure compares, printed under it in paper/report.md
+CAPTIONS = {
+    "sagesched": (
+        'Left columns: mean time to last token (TTLT, s; log scale) of each policy against the load '
+        "(vllm_fcfs's mean TTLT over the mean solo TTLT), one row per trace and one column per KV-cache "
+        "size M; srpt_oracle (dashed) knows the true lengths. Right column: SageSched's mean-TTLT "
+        "improvement over the best baseline at each point (%), beside the paper's figure (dashed)."),
+}
+
+
 def figures(out) -> dict:
     """This experiment's figures, redrawn from its saved tables in ``out`` (results/<name>/).
     The pipeline and the notebook ``workflow/notebooks/experiment_figures.py`` both call it."""

@@ -29,7 +29,8 @@ def _fmt(v) -> str:
     return str(v).replace("|", "\\|").replace("\n", " ")
 
 
-def section(c: dict, out_dir: Path, src_dir: Path) -> str:
+def section(c: dict, out_dir: Path, src_dir: Path, first_figure: int = 1) -> str:
+    """One experiment's part of the report; its figures are numbered from ``first_figure``."""
     lines = [f"## {c['experiment']}", ""]
     if c.get("description"):
         lines += [c["description"], ""]
@@ -47,8 +48,21 @@ def section(c: dict, out_dir: Path, src_dir: Path) -> str:
             dest = out_dir / "figures" / c["experiment"] / f
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(src, dest)
-            lines += [f"![{c['experiment']}: {Path(f).stem}](figures/{c['experiment']}/{f})", ""]
+            n = first_figure + sum(ln.startswith("![Figure ") for ln in lines)
+            caption = (c.get("captions") or {}).get(f) or c.get("description", "")
+            lines += [f"![Figure {n}: {c['experiment']}, {Path(f).stem}](figures/{c['experiment']}/{f})", "",
+                      f"*Figure {n} (`figures/{c['experiment']}/{f}`).* {_fmt(caption)}", ""]
     return "\n".join(lines)
+
+
+def _sections(docs: list[dict], files: list[Path], out_dir: Path) -> str:
+    """The experiments' sections, figures numbered through the whole report."""
+    parts, n = [], 1
+    for d, f in zip(docs, files):
+        text = section(d, out_dir, Path(f).parent, n)
+        n += sum(ln.startswith("![Figure ") for ln in text.splitlines())
+        parts.append(text)
+    return "\n".join(parts)
 
 
 def _label(commit, dirty, diff=None) -> str:
@@ -113,8 +127,9 @@ def build(claim_files: list[Path], out: Path, template: Path | None = None) -> s
         n_yes=sum(r["reproduced"] is True for r in rows),
         n_no=sum(r["reproduced"] is False for r in rows),
         n_na=sum(r["reproduced"] is None for r in rows),
-        sections="\n".join(section(d, out.parent, Path(f).parent) for d, f in zip(docs, files)),
-        provenance="\n".join(f"- {k}: {v}" for k, v in prov["packages"].items()) + f"\n- platform: {prov['platform']}",
+        sections=_sections(docs, files, out.parent),
+        provenance="\n".join(f"- {k}: {'not installed' if v is None else v}" for k, v in prov["packages"].items())
+        + f"\n- platform: {prov['platform']}",
     )
     atomic_write(out, lambda p: p.write_text(text))
     return text
