@@ -62,8 +62,8 @@ GROWTH = 0.25  # a ratio growing at least like M^0.25 over the sweep counts as "
 
 
 def _r(x) -> str:
-    """A ratio as the report shows it: three significant digits."""
-    return f"{x:.3g}"
+    """A ratio as the report shows it: two decimals below 10 (1.25, never a bare 1), one above."""
+    return f"{x:.2f}" if x < 10 else f"{x:.1f}"
 
 
 def _g(e) -> str:

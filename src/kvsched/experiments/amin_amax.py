@@ -64,7 +64,7 @@ def run(ctx) -> None:
             worst = max(amin.items(), key=lambda kv: kv[1])
             ok = all(v <= 1 + np.log(1 / float(k.split("=")[1])) + 1e-9 for k, v in amin.items())
             ctx.claim(f"amin_log_{t}", paper, f"A_min stays within O(log 1/α) of H-SF ({t})",
-                      "O(log(1/α)), nearly matches H-SF", f"worst {worst[1]:.3g}× H-SF at α={worst[0].split('=')[1]}", bool(ok),
+                      "O(log(1/α)), nearly matches H-SF", f"worst {worst[1]:.3f}× H-SF at α={worst[0].split('=')[1]}", bool(ok),
                       "Counted as reproduced if A_min ≤ 1 + ln(1/α) times H-SF at every α tested. "
                       "Eviction rule and intervals are reconstructions.")
 

@@ -98,11 +98,11 @@ def run(ctx) -> None:
         general, large = BOUNDS[base]
         s = summary[a]
         ctx.claim(f"{a}_general", paper, f"{a.upper()} ratio ≤ {general} (general)", general,
-                  f"{s['worst_ratio_ub']:.3g} (worst on {s['worst_ratio_ub_instance']})", bool(s["worst_ratio_ub"] <= general),
+                  f"{s['worst_ratio_ub']:.2f} (worst on {s['worst_ratio_ub_instance']})", bool(s["worst_ratio_ub"] <= general),
                   note, "ratios_vs_bounds.png")
         if s["worst_ratio_ub_large_memory"] is not None:
             ctx.claim(f"{a}_large_memory", paper, f"{a.upper()} ratio ≤ {large} (large memory)", large,
-                      f"{s['worst_ratio_ub_large_memory']:.3g} (worst on the large-memory instances)",
+                      f"{s['worst_ratio_ub_large_memory']:.2f} (worst on the large-memory instances)",
                       bool(s["worst_ratio_ub_large_memory"] <= large), note)
 
 
