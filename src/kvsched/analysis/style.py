@@ -31,6 +31,8 @@ COLORS = {
     "algorithm1": "#3a5fcd",    # royal blue
     "alpha_protection": "#a6761d",
     "alpha_clearing": "#666666",
+    "hsf": "#98df8a",           # light green (MC-SF with exact lengths, the A_min paper's benchmark)
+    "srpt": "#7f7f7f",          # grey, as its oracle reference
 }
 
 
