@@ -187,3 +187,18 @@ def test_length_classes_and_pipeline_shape():
     # M=100, L=2, s=0 -> c = 99 > L: a start slot every round with ceil(99/2) = 50 starts
     assert pipeline_shape(100, 2, 0.0, True) == (99, 1, 50)
     assert pipeline_shape(10, 40, 1.0, True) == (1, 40, 1)
+
+
+def test_adversarial_growth_shape_recovers_a_sqrt_law():
+    """The √M fit of the adversarial experiment recovers a + b√M exactly, and the local log-log
+    exponents of such a ratio lie below 0.5 and rise toward it (why the report shows both)."""
+    import numpy as np
+    import pandas as pd
+    from kvsched.experiments.adversarial_ratios import _shape
+    M = np.array([16, 32, 64, 128, 256, 512])
+    got = _shape(pd.DataFrame({"M": M, "ratio_lb": 0.5 + 0.25 * np.sqrt(M)}))
+    assert got["sqrt_fit"] == {"a": 0.5, "b": 0.25, "max_rel_dev": 0.0}
+    lo, hi = got["local_exponents"]
+    assert lo < hi < 0.5
+    power = _shape(pd.DataFrame({"M": M, "ratio_lb": M ** 0.3}))
+    assert power["local_exponents"] == [0.3, 0.3] and power["sqrt_fit"]["max_rel_dev"] > 0.01
