@@ -65,6 +65,31 @@ def test_bad_override_fails_before_any_job():
         validate_points(load_sweep("skeleton"), ["memory.capacity=abc"])
 
 
+def test_every_combination_of_axes_is_validated():
+    """A bad point that only one combination of axis values makes (its values each composed
+    fine elsewhere) fails before any job, naming it; so does a parameter value the policy or
+    predictor refuses, and a claims checker or figure that does not exist."""
+    from kvsched.analysis.sweep import validate_points
+    spec = {"name": "combo", "fixed": ["trace.n=50", "memory.capacity=8192", "latency=unit"], "seeds": [0],
+            "axes": {"trace": ["azure_code", "synthetic_mcsf"],
+                     "policy": {"plain": ["algorithm=fcfs"], "rated": ["algorithm=mcsf", "trace.rate=2"]}}}
+    with pytest.raises(ConfigError, match=r"point trace=synthetic_mcsf/policy=rated/seed=0: unknown config key 'trace.rate'"):
+        validate_points(spec)
+    spec = {"name": "evict", "fixed": [], "seeds": [0],
+            "axes": {"algorithm": ["sagesched", "mcsf"], "algorithm.eviction": ["newest", "index"]}}
+    with pytest.raises(ConfigError, match=r"point algorithm=mcsf/algorithm.eviction=index/seed=0: .*eviction='index'"):
+        validate_points(spec)
+    spec = load_sweep("skeleton")
+    with pytest.raises(ConfigError, match=r"point trace=azure_conv/.*scan='stpo' is not valid"):
+        validate_points(dict(spec, fixed=spec["fixed"] + ["algorithm.scan=stpo"]))
+    with pytest.raises(ConfigError, match=r"predictor 'noisy': eps=-0.5 must be >= 0"):
+        validate_points(dict(spec, fixed=spec["fixed"] + ["predictor=noisy", "predictor.eps=-0.5"]))
+    with pytest.raises(ConfigError, match=r"unknown claims 'mcsf_beats_benchmark'; valid: mcsf_beats_benchmarks"):
+        validate_points(dict(spec, claims="mcsf_beats_benchmark"))
+    with pytest.raises(ConfigError, match=r"unknown figure\(s\) latency_by_algo; valid: latency_by_algorithm"):
+        validate_points(dict(spec, figures=["latency_vs_memory", "latency_by_algo"]))
+
+
 def test_variant_axis_bundles_overrides_under_one_label():
     spec = {"name": "v", "fixed": ["trace=azure_conv"], "seeds": [0, 1],
             "axes": {"memory.capacity": [64, 128],

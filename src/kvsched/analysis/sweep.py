@@ -87,18 +87,75 @@ def load_sweep(name: str, scale: str | None = None) -> dict:
 
 
 def validate_points(spec: dict, extra: list[str] = ()) -> None:
-    """Compose every point's config with Hydra, so a bad override fails before any job runs.
-    Each distinct axis value is composed once (the composition of keys is independent)."""
+    """Compose every point's config with Hydra and build its policy's and predictor's
+    parameters, so a bad override or value fails before any job runs; check that the preset's
+    ``claims`` and ``figures`` exist. A point is composed when any of its settings is new: a
+    config group's option with that group's overrides (``algorithm=sagesched`` with
+    ``algorithm.eviction=index``), taken together since one decides what the other may be, or
+    any other override (the other keys do not depend on each other)."""
     from ..config import compose
-    seen: set[tuple[str, str]] = set()
+    check_outputs(spec)
+    seen: set = set()
     for p in expand(spec):
-        new = [kv for kv in p.params if kv not in seen]
+        overrides = p.overrides(spec["fixed"]) + list(extra)
+        new = _signatures(overrides) - seen
         if new:
             try:
-                compose(p.overrides(spec["fixed"]) + list(extra))
+                check_params(compose(overrides))
             except ConfigError as e:
                 raise ConfigError(f"experiment {spec['name']!r}, point {p.path}: {e}") from None
-            seen.update(new)
+            seen |= new
+
+
+def _signatures(overrides: list[str]) -> set:
+    """What decides whether ``overrides`` compose: each config group's chosen option with that
+    group's own overrides (and the plugins, which may register options), and every other
+    override on its own."""
+    from ..config.compose import GROUPS
+    chosen: dict[str, str] = {}
+    keys: dict[str, list[str]] = {g: [] for g in GROUPS}
+    other = []
+    for o in overrides:
+        key = o.lstrip("+~").partition("=")[0]
+        group = key.split(".", 1)[0]
+        if key in GROUPS:
+            chosen[key] = o
+        elif group in GROUPS:
+            keys[group].append(o)
+        else:
+            other.append(o)
+    plugins = tuple(o for o in other if o.lstrip("+~").partition("=")[0] == "plugins")
+    return {("group", g, chosen.get(g), tuple(keys[g]), plugins) for g in GROUPS} | {("other", o) for o in other}
+
+
+def check_params(cfg) -> None:
+    """Build the policy's and the predictor's parameters from a composed config, as a run does
+    (an unknown key, a wrong type or a value their ``validate()`` refuses is a ConfigError)."""
+    from omegaconf import OmegaConf
+
+    from ..policies.registry import get_policy_class, make_params
+    from ..predictors.registry import predictor_params
+    algo = OmegaConf.to_container(cfg.algorithm, resolve=True)
+    make_params(get_policy_class(algo["name"]), algo)
+    predictor_params(OmegaConf.to_container(cfg.predictor, resolve=True))
+
+
+def check_outputs(spec: dict) -> None:
+    """The preset's ``claims`` checker and ``figures`` exist (they run only after every point)."""
+    if spec.get("kind", "sweep") != "sweep":
+        return
+    from .claims import CHECKS
+    from .plots import FIGURES
+    where = f"experiment {spec['name']!r}"
+    claims = spec.get("claims")
+    if claims and claims not in CHECKS:
+        raise ConfigError(f"{where}: unknown claims {claims!r}; valid: {', '.join(sorted(CHECKS))}")
+    figures = spec.get("figures", [])
+    if not isinstance(figures, list):
+        raise ConfigError(f"{where}: figures must be a list of names, got {figures!r}")
+    bad = [f for f in figures if f not in FIGURES]
+    if bad:
+        raise ConfigError(f"{where}: unknown figure(s) {', '.join(map(str, bad))}; valid: {', '.join(sorted(FIGURES))}")
 
 
 def axis_values(spec: dict, axis: str) -> list[tuple[str, tuple[str, ...]]]:

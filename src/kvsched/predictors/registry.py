@@ -22,11 +22,16 @@ def list_predictors() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def build_predictor(cfg: Mapping[str, Any], *, seed: int = 0) -> Predictor:
+def predictor_params(cfg: Mapping[str, Any]) -> tuple[type[Predictor], Any]:
+    """The class named ``cfg['name']`` and its parameters built from the other keys."""
     cfg = dict(cfg)
     name = cfg.pop("name", None)
     if name not in _REGISTRY:
         raise ConfigError(f"unknown predictor {name!r}; valid: {', '.join(list_predictors())}")
     cls = _REGISTRY[name]
-    params = build_params("predictor", name, cls.Params, cfg)
+    return cls, build_params("predictor", name, cls.Params, cfg)
+
+
+def build_predictor(cfg: Mapping[str, Any], *, seed: int = 0) -> Predictor:
+    cls, params = predictor_params(cfg)
     return cls(params, seed=seed)
