@@ -199,6 +199,22 @@ def test_pipeline_resumes_and_reruns_only_what_changed(tmp_path, snakemake_avail
     assert _planned(out) == 2, out
 
 
+def test_an_edited_sweep_preset_rebuilds_its_claims(tmp_path, snakemake_available):
+    """A sweep's claims.json takes the preset's description, claims checker and figures: editing
+    them rebuilds it (and nothing else), as an edited module preset reruns its experiment."""
+    w = _workdir(tmp_path)
+    _preset(w, TINY, ["fcfs", "mcsf"])
+    _snakemake(w, "results/robust/claims.json")
+    claims = w / "results" / "robust" / "claims.json"
+    assert json.loads(claims.read_text())["description"] == "pipeline robustness test"
+    preset = w / "conf" / "experiment" / "robust.yaml"
+    preset.write_text(preset.read_text().replace("pipeline robustness test", "edited description"))
+    out = _snakemake(w, "results/robust/claims.json", "-n")
+    assert _planned(out, "sweep_claims") == 1 and _planned(out) == 0 and _planned(out, "aggregate") == 0, out
+    _snakemake(w, "results/robust/claims.json")
+    assert json.loads(claims.read_text())["description"] == "edited description"
+
+
 # ----------------------------------------------------------------------------------------
 # A broken run summary; experiments given without brackets
 

@@ -37,6 +37,9 @@ rule figure:
 rule sweep_claims:
     input:
         table="results/{exp}/runs.parquet",
+        # its claims checker, description and figure list come from the preset: an edit to
+        # them rebuilds claims.json (and the report), not the runs
+        preset=lambda wc: str(Path(workflow.basedir) / "conf" / "experiment" / f"{wc.exp}.yaml"),
         stamp=lambda wc: stamp(wc.exp),
         figures=lambda wc: sweep_figures(wc.exp),
     output:
