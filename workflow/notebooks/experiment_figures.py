@@ -21,7 +21,9 @@
 # for the paper figure belongs in that function.
 #
 # Kept as a jupytext pair without outputs: open this `.py` in Jupyter ("Open as Notebook").
-# Headless: `snakemake results/<experiment>/notebooks/experiment_figures.ipynb`.
+# Headless: `snakemake --cores 2 results/<experiment>/notebooks/experiment_figures.ipynb --config 'experiments=[<experiment>]'`
+# (`--config` may be left out for an experiment of `workflow/config.yaml`; for any other, Snakemake
+# says it has no rule for the file without it), or `python -m kvsched.analysis.notebooks` (README).
 
 # %% tags=["parameters"]
 experiment = "mcsf_synthetic"   # a module experiment
