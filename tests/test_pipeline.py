@@ -84,6 +84,12 @@ def test_every_combination_of_axes_is_validated():
         validate_points(dict(spec, fixed=spec["fixed"] + ["algorithm.scan=stpo"]))
     with pytest.raises(ConfigError, match=r"predictor 'noisy': eps=-0.5 must be >= 0"):
         validate_points(dict(spec, fixed=spec["fixed"] + ["predictor=noisy", "predictor.eps=-0.5"]))
+    spec = {"name": "pairs", "fixed": ["trace=synthetic_mcsf", "memory.capacity=auto", "latency=unit"], "seeds": [0],
+            "axes": {"algorithm": ["mcsf", "hsf"], "predictor": ["oracle", "noisy"]}}
+    with pytest.raises(ConfigError, match=r"point algorithm=hsf/predictor=noisy/seed=0: algorithm 'hsf' is a "
+                                          r"hindsight benchmark and needs predictor=oracle"):
+        validate_points(spec)
+    spec = load_sweep("skeleton")
     with pytest.raises(ConfigError, match=r"unknown claims 'mcsf_beats_benchmark'; valid: mcsf_beats_benchmarks"):
         validate_points(dict(spec, claims="mcsf_beats_benchmark"))
     with pytest.raises(ConfigError, match=r"unknown figure\(s\) latency_by_algo; valid: latency_by_algorithm"):

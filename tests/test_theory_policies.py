@@ -75,6 +75,15 @@ def test_hsf_requires_the_oracle():
     assert sim(w, "hsf", 12).completion.tolist() == sim(w, "mcsf", 12).completion.tolist()
 
 
+def test_a_run_refuses_hsf_without_the_oracle_before_simulating(tmp_path, capsys):
+    from kvsched.cli import main
+    out = tmp_path / "r"
+    assert main(["run", "trace=synthetic_mcsf", "memory.capacity=auto", "latency=unit", "algorithm=hsf",
+                 "predictor=noisy", f"out={out}"]) == 2
+    assert "algorithm 'hsf' is a hindsight benchmark and needs predictor=oracle, not 'noisy'" in capsys.readouterr().err
+    assert not out.exists()
+
+
 def test_interval_policies_need_intervals():
     with pytest.raises(PolicyError, match="interval"):
         sim(wl([1], [2]), "amin", 10, predictor={"name": "noisy", "eps": 0.1})

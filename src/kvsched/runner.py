@@ -16,6 +16,7 @@ from .latency import build_latency
 from .metrics import request_table, run_summary
 from .params import check_seed
 from .policies import build_policy
+from .policies.registry import check_predictor
 from .plugins import load_plugins
 from .predictors import build_predictor
 from .provenance import provenance
@@ -72,6 +73,7 @@ def execute(cfg: DictConfig) -> tuple[dict, Any]:
     notes = warn(unit_mismatch(wl.time_unit, latency.unit, wl.name, latency_label(c["latency"])) + trace_warnings(wl))
     policy = build_policy(c["algorithm"], capacity=M, seed=seed + 1, latency=latency)
     predictor = build_predictor(c["predictor"], seed=seed + 2)
+    check_predictor(type(policy), type(predictor))
     bar, cb = _progress_bar(c["sim"]["progress"], len(wl), f"{c['algorithm']['name']} on {wl.name}")
     t1 = time.perf_counter()
     try:

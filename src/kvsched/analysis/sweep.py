@@ -109,8 +109,8 @@ def validate_points(spec: dict, extra: list[str] = ()) -> None:
 
 def _signatures(overrides: list[str]) -> set:
     """What decides whether ``overrides`` compose: each config group's chosen option with that
-    group's own overrides (and the plugins, which may register options), and every other
-    override on its own."""
+    group's own overrides (and the plugins, which may register options), the algorithm with the
+    predictor (a benchmark may need the oracle), and every other override on its own."""
     from ..config.compose import GROUPS
     chosen: dict[str, str] = {}
     keys: dict[str, list[str]] = {g: [] for g in GROUPS}
@@ -125,7 +125,8 @@ def _signatures(overrides: list[str]) -> set:
         else:
             other.append(o)
     plugins = tuple(o for o in other if o.lstrip("+~").partition("=")[0] == "plugins")
-    return {("group", g, chosen.get(g), tuple(keys[g]), plugins) for g in GROUPS} | {("other", o) for o in other}
+    pair = ("pair", chosen.get("algorithm"), chosen.get("predictor"), plugins)   # hsf needs the oracle
+    return {("group", g, chosen.get(g), tuple(keys[g]), plugins) for g in GROUPS} | {("other", o) for o in other} | {pair}
 
 
 def check_params(cfg) -> None:
@@ -133,11 +134,12 @@ def check_params(cfg) -> None:
     (an unknown key, a wrong type or a value their ``validate()`` refuses is a ConfigError)."""
     from omegaconf import OmegaConf
 
-    from ..policies.registry import get_policy_class, make_params
+    from ..policies.registry import check_predictor, get_policy_class, make_params
     from ..predictors.registry import predictor_params
     algo = OmegaConf.to_container(cfg.algorithm, resolve=True)
-    make_params(get_policy_class(algo["name"]), algo)
-    predictor_params(OmegaConf.to_container(cfg.predictor, resolve=True))
+    cls = get_policy_class(algo["name"])
+    make_params(cls, algo)
+    check_predictor(cls, predictor_params(OmegaConf.to_container(cfg.predictor, resolve=True))[0])
 
 
 def check_outputs(spec: dict) -> None:

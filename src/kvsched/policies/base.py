@@ -92,6 +92,9 @@ class Policy:
     #: engine stops a run as a livelock only after ``Simulator.STALL_FACTOR`` times this much
     #: work without a completion.
     rework_factor: ClassVar[float] = 1.0
+    #: True for a benchmark defined by the true lengths (``hsf``): a run, and a sweep before any
+    #: job starts, refuses it with any predictor but ``oracle``.
+    needs_oracle: ClassVar[bool] = False
 
     def __init__(self, params=None, *, capacity: int, seed: int = 0):
         self.params = params if params is not None else self.Params()

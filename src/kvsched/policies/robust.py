@@ -123,9 +123,11 @@ class HSF(MCSF):
 
     name = "hsf"
     Params = McsfParams
+    needs_oracle = True
+    oracle_alternative = "with another predictor use algorithm=mcsf"
 
     def admit(self, view):
-        if not view.oracle:
-            raise PolicyError("hsf is the hindsight benchmark and needs predictor=oracle "
-                              "(with another predictor use algorithm=mcsf)")
+        if not view.oracle:     # a run checks this before simulating; this guards direct use
+            raise PolicyError(f"hsf is the hindsight benchmark and needs predictor=oracle "
+                              f"({self.oracle_alternative})")
         return super().admit(view)
