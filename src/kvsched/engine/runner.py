@@ -25,6 +25,7 @@ from ..errors import ConfigError
 from ..io import write_json, write_parquet
 from ..metrics import request_table, run_summary
 from ..policies import build_policy
+from ..policies.registry import check_predictor
 from ..predictors import build_predictor
 from ..plugins import load_plugins
 from ..provenance import provenance
@@ -98,6 +99,7 @@ class Engine:
             self.warmup()
         policy = build_policy(dict(algorithm), capacity=capacity, seed=seed + 1)
         pred = build_predictor(dict(predictor), seed=seed + 2)
+        check_predictor(type(policy), type(pred))
         loop = EngineLoop(workload, policy, pred, capacity, self.backend(seed, timer), clock=clock, timer=timer,
                           duration_fn=duration_fn, max_rounds=max_rounds, on_round=on_round)
         t0 = time.perf_counter()
