@@ -452,3 +452,18 @@ def test_bracket_is_reproducible_under_a_time_limit():
     b = bracket(w, w.meta["memory"], time_limit=0.05)
     assert (a.lower, a.upper) == (b.lower, b.upper)
     assert list(a.starts) == list(b.starts)
+
+
+@pytest.mark.parametrize("formulation", ["units", "pairs"])
+def test_cpsat_rejects_an_infeasible_hint(formulation):
+    # OPT = 15 (exhaustive search; e.g. starts 2, 1, 0, 2, 0, 0). The hint below starts the first
+    # request a round early: it overflows (9 > 6) and its objective, 14, lies below OPT. Deadlines
+    # from it exclude every optimal schedule, so CP-SAT would report a 16 as optimal.
+    w = wl([2, 5, 0, 0, 0, 2], [1, 1, 1, 5, 1, 1])
+    assert exact_optimum(w, 6)[0] == 15
+    with pytest.raises(ValueError, match="feasible"):
+        solve_cpsat(w, 6, np.array([1, 1, 0, 2, 0, 0]), time_limit=5, formulation=formulation)
+    with pytest.raises(ValueError, match="feasible"):
+        solve_cpsat(w, 6, np.array([2, 1, 0, 2, 0, -1]), time_limit=5, formulation=formulation)  # before arrival
+    r = solve_cpsat(w, 6, np.array([2, 1, 0, 2, 0, 0]), time_limit=5, formulation=formulation)
+    assert r.proven and r.objective == 15

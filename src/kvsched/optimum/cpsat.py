@@ -34,7 +34,7 @@ import numpy as np
 
 from ..workload import Workload
 from .bounds import safe_deadlines
-from .schedule import earliest_starts
+from .schedule import earliest_starts, evaluate
 
 
 @dataclass
@@ -53,7 +53,7 @@ def solve_cpsat(workload: Workload, M: int, hint: np.ndarray, *, time_limit: flo
                 lower: float | None = None, linearization_level: int | None = None,
                 formulation: str = "units") -> CpsatResult:
     """Minimise total latency; ``hint`` must be a feasible schedule (it also sets the
-    horizon). ``lower``: an already certified lower bound, added as a constraint on the
+    horizon; ValueError otherwise). ``lower``: an already certified lower bound, added as a constraint on the
     objective (valid: it removes no schedule better than the bound). ``linearization_level``
     (None: 2 for ``units``, 1 for ``pairs``): level 2 adds CP-SAT's energy relaxation of the
     cumulative, which for the unit model gave better schedules and bounds than level 1 on the
@@ -71,8 +71,13 @@ def solve_cpsat(workload: Workload, M: int, hint: np.ndarray, *, time_limit: flo
     s = workload.prompt.astype(int)
     o = workload.output.astype(int)
     a = workload.arrival
+    ok, upper, _ = evaluate(workload, M, hint)
+    if not ok:
+        # the hint's objective sets the safe deadlines: an infeasible hint below OPT would cut
+        # every optimal schedule from the model, and a worse schedule would be reported optimal
+        raise ValueError("hint must be a feasible schedule (integer starts, none before its "
+                         "request's arrival round, every round within M)")
     hint = np.asarray(hint, dtype=np.int64)
-    upper = float(np.sum(hint + o - a))
     if deadlines is None:
         deadlines = safe_deadlines(workload, M, upper)
     lo = earliest_starts(workload)
