@@ -138,3 +138,12 @@ def test_bracket_takes_the_search_schedule_and_can_turn_it_off():
     assert b.upper == 20 and b.method == "list_search" and b.info["search_moves"] >= 1
     off = bracket(w, 10, heuristics=("mcsf",), use_cpsat=False, separation_n=0, search_evals=0)
     assert off.upper == 24 and "search_evals" not in off.info
+
+
+def test_search_rejects_a_request_that_cannot_run_alone():
+    # request 0 holds 5 + 4 = 9 > 8 tokens in its last round: no list decodes to a feasible schedule
+    w = wl([5, 1], [4, 1])
+    with pytest.raises(ValueError, match="request 0 needs"):
+        list_search(w, 8, [0, 1])
+    with pytest.raises(ValueError, match="request 0 needs"):
+        ListDecoder(w, 8)

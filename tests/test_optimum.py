@@ -467,3 +467,10 @@ def test_cpsat_rejects_an_infeasible_hint(formulation):
         solve_cpsat(w, 6, np.array([2, 1, 0, 2, 0, -1]), time_limit=5, formulation=formulation)  # before arrival
     r = solve_cpsat(w, 6, np.array([2, 1, 0, 2, 0, 0]), time_limit=5, formulation=formulation)
     assert r.proven and r.objective == 15
+
+
+@pytest.mark.parametrize("prompt, output", [([5, 1], [4, 1]), ([10, 1], [1, 1])])
+def test_bracket_rejects_a_request_that_cannot_run_alone(prompt, output):
+    # 5 + 4 = 9 > 8 and a prompt of 10 > 8: no schedule is feasible, and the error says which request
+    with pytest.raises(ValueError, match="request 0 needs"):
+        bracket(wl(prompt, output), 8)

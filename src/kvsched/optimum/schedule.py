@@ -52,6 +52,17 @@ def earliest_starts(workload: Workload) -> np.ndarray:
     return np.ceil(workload.arrival - 1e-9).astype(np.int64)
 
 
+def check_fits_alone(workload: Workload, M: int) -> None:
+    """Raise ValueError if some request cannot run even alone (``s_i + o_i > M`` tokens in its
+    last round): then no schedule is feasible."""
+    need = workload.prompt + workload.output
+    if len(need) and np.any(need > M):
+        i = int(np.argmax(need > M))
+        raise ValueError(f"request {i} needs {int(need[i])} tokens in its last round (prompt "
+                         f"{int(workload.prompt[i])} + output {int(workload.output[i])}) > M = {M}: "
+                         "no schedule is feasible")
+
+
 def memory_profile(workload: Workload, starts: Sequence[int]) -> np.ndarray:
     """Tokens held in each round ``0..max completion - 1``."""
     p = np.asarray(starts, dtype=np.int64)

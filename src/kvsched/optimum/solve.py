@@ -40,7 +40,7 @@ from ..workload import Workload
 from .bounds import (area_bound, clique_bound, headroom_bound, headroom_completion_bounds, safe_deadlines,
                      trivial_bound)
 from .heuristics import HEURISTICS, heuristic_schedules
-from .schedule import validate
+from .schedule import check_fits_alone, validate
 
 # Step 6's default CP-SAT budget (deterministic units, one worker): enough to prove the MC-SF
 # synthetic instances with n <= 20 (the hardest took 142-173 units; docs/optimum.md).
@@ -91,7 +91,8 @@ def bracket(workload: Workload, M: int, time_limit: float = 10.0, *, num_workers
     bounds within seconds (``docs/optimum.md``). ``separation_time_limit`` defaults to
     ``time_limit``. ``prove_n`` / ``prove_time_limit``: step 6, up to that many requests, with
     that budget (deterministic units with one worker). ``search_evals``: lists the local search of
-    step 1 may decode (0: no search)."""
+    step 1 may decode (0: no search). ValueError if some request does not fit in ``M`` alone."""
+    check_fits_alone(workload, M)
     t0 = time.perf_counter()
     heur = heuristic_schedules(workload, M, heuristics)
     name = min(heur, key=lambda k: heur[k][0])
