@@ -65,3 +65,10 @@ def test_an_option_the_chosen_benchmark_ignores_is_an_error(argv, message, capsy
         main(argv)
     assert e.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_an_unknown_optimum_scale_is_named_before_any_run(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--optimum", "--scale", "medium"])
+    assert e.value.code == 2
+    assert "--scale medium" in capsys.readouterr().err

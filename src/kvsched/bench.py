@@ -331,6 +331,11 @@ def main(argv: list[str] | None = None) -> int:
         if given and used_by != mode:      # e.g. --plot without --suite: no plot would be written
             ap.error(f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} used only by {used_by}, "
                      f"not by {mode}")
+    if a.optimum:
+        from .experiments import load_module_spec
+        scales = list(load_module_spec("mcsf_synthetic")["params"])
+        if a.scale not in scales:
+            ap.error(f"--scale {a.scale}: the mcsf_synthetic preset has no such scale; valid: {', '.join(scales)}")
     try:
         a.predictor = parse_predictor(a.predictor)
         a.params = parse_params(a.params, a.algorithms.split(","))
