@@ -474,3 +474,9 @@ def test_bracket_rejects_a_request_that_cannot_run_alone(prompt, output):
     # 5 + 4 = 9 > 8 and a prompt of 10 > 8: no schedule is feasible, and the error says which request
     with pytest.raises(ValueError, match="request 0 needs"):
         bracket(wl(prompt, output), 8)
+
+
+def test_bracket_rejects_an_unknown_formulation_even_when_cpsat_is_not_needed():
+    # the cheap bounds prove this instance, so CP-SAT never runs; the typo must still be an error
+    with pytest.raises(ValueError, match="formulation"):
+        bracket(wl([1, 1], [1, 1]), 10, formulation="pair")

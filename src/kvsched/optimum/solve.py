@@ -92,6 +92,8 @@ def bracket(workload: Workload, M: int, time_limit: float = 10.0, *, num_workers
     ``time_limit``. ``prove_n`` / ``prove_time_limit``: step 6, up to that many requests, with
     that budget (deterministic units with one worker). ``search_evals``: lists the local search of
     step 1 may decode (0: no search). ValueError if some request does not fit in ``M`` alone."""
+    if formulation not in ("units", "pairs"):   # checked here, not only when CP-SAT runs
+        raise ValueError(f"formulation must be 'units' or 'pairs', got {formulation!r}")
     check_fits_alone(workload, M)
     t0 = time.perf_counter()
     heur = heuristic_schedules(workload, M, heuristics)
