@@ -480,3 +480,14 @@ def test_bracket_rejects_an_unknown_formulation_even_when_cpsat_is_not_needed():
     # the cheap bounds prove this instance, so CP-SAT never runs; the typo must still be an error
     with pytest.raises(ValueError, match="formulation"):
         bracket(wl([1, 1], [1, 1]), 10, formulation="pair")
+
+
+def test_bracket_refuses_seconds_and_a_fractional_memory():
+    """The optimum is defined in unit rounds for a whole number of tokens: a trace in seconds or
+    M = 7.5 is refused, not solved as if in rounds or with M rounded down."""
+    w = wl([1, 1], [2, 2])
+    with pytest.raises(ValueError, match="defined in unit rounds; workload .* is in 's'"):
+        bracket(wl([1, 1], [2, 2], unit="s"), 10)
+    with pytest.raises(ValueError, match="M must be a positive whole number of tokens, got 7.5"):
+        bracket(w, 7.5)
+    assert bracket(w, 8).proven

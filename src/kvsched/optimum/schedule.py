@@ -53,8 +53,14 @@ def earliest_starts(workload: Workload) -> np.ndarray:
 
 
 def check_fits_alone(workload: Workload, M: int) -> None:
-    """Raise ValueError if some request cannot run even alone (``s_i + o_i > M`` tokens in its
-    last round): then no schedule is feasible."""
+    """Raise ValueError unless the instance is one this package solves: unit rounds, a whole
+    number ``M`` of tokens, and every request able to run alone (``s_i + o_i <= M`` tokens in its
+    last round; otherwise no schedule is feasible)."""
+    if workload.time_unit != "rounds":
+        raise ValueError(f"the hindsight optimum is defined in unit rounds; workload {workload.name!r} "
+                         f"is in {workload.time_unit!r}")
+    if isinstance(M, bool) or not float(M).is_integer() or M < 1:
+        raise ValueError(f"M must be a positive whole number of tokens, got {M!r}")
     need = workload.prompt + workload.output
     if len(need) and np.any(need > M):
         i = int(np.argmax(need > M))
