@@ -176,7 +176,7 @@ def latency_by_algorithm(df: pd.DataFrame):
 
 # what each figure compares, printed under it in paper/report.md
 CAPTIONS = {
-    "latency_vs_memory": "Mean end-to-end latency (s; log scale) against KV-cache capacity M (tokens; log scale), "
+    "latency_vs_memory": "Mean end-to-end latency (s, or rounds in unit time; log scale) against KV-cache capacity M (tokens; log scale), "
                          "one panel per trace, one line per algorithm (mean over seeds; band: min to max over "
                          "seeds). Lines that coincide (e.g. sf and mcsf) are told apart by their markers.",
     "latency_vs_rate": "Mean (top) and p99 (bottom) end-to-end latency against the arrival rate (requests/s), "
