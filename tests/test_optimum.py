@@ -32,6 +32,7 @@ def test_memory_profile_by_hand():
     assert memory_profile(w, [2, 0, 0]).tolist() == [4, 6, 5, 6, 7, 8, 9]
     assert evaluate(w, 10, [2, 0, 0]) == (True, 11.0, 9)
     assert evaluate(w, 8, [2, 0, 0])[0] is False
+    assert evaluate(wl([1, 1], [2, 2]), 10, [True, False])[0] is False   # booleans are not rounds
 
 
 def test_replay_agrees_and_rejects():

@@ -103,8 +103,8 @@ def evaluate(workload: Workload, M: int, starts: Sequence[int]) -> tuple[bool, f
     Feasible means: one integer start per request, no start before ``ceil(a_i)``, and every
     round holds at most ``M`` tokens."""
     p = np.asarray(starts)
-    if p.shape != (len(workload),) or (len(p) and not np.all(p == np.round(p))):
-        return False, float("nan"), -1
+    if p.shape != (len(workload),) or p.dtype == bool or (len(p) and not np.all(p == np.round(p))):
+        return False, float("nan"), -1      # True/False are not start rounds
     p = p.astype(np.int64)
     mem = memory_profile(workload, p)
     peak = int(mem.max()) if len(mem) else 0
@@ -156,8 +156,8 @@ def replay(workload: Workload, M: int, starts: Sequence[int]) -> tuple[bool, flo
     from ..sim.engine import simulate
 
     p = np.asarray(starts)
-    if p.shape != (len(workload),) or (len(p) and not np.all(p == np.round(p))):
-        return False, float("nan"), -1
+    if p.shape != (len(workload),) or p.dtype == bool or (len(p) and not np.all(p == np.round(p))):
+        return False, float("nan"), -1      # True/False are not start rounds
     p = p.astype(np.int64)
     if np.any(p < earliest_starts(workload)):
         return False, float("nan"), -1
