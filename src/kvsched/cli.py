@@ -122,13 +122,14 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
 
 def _cmd_engine(args: argparse.Namespace) -> int:
     from .config import compose
+    from .config.compose import split_override
     from .engine.runner import default_out, run
 
     cfg = compose(args.overrides)
     model = json.loads(args.model_json) if args.model_json else args.model
     engine = {"model": model, "device": args.device, "dtype": args.dtype, "clock": args.clock,
               "timer": args.timer, "threads": args.threads}
-    if not any(o.lstrip("+").partition("=")[0] == "out" for o in args.overrides):
+    if not any(split_override(o)[0] == "out" for o in args.overrides):
         cfg.out = default_out(cfg.out, engine)      # not the folder `kvsched run` writes
     summary = run(cfg, engine)
     m, e = summary["metrics"], summary["engine"]

@@ -132,12 +132,10 @@ def table_meta(summary: dict) -> dict:
     provenance), so a table copied away from its summary still says what produced it. The
     config leaves out ``out`` and ``sim.progress``, which change no result: the same config run
     by the same code into two folders still gives byte-identical tables."""
+    from .config.compose import result_settings
     meta = {k: summary[k] for k in ("config", "resolved", "engine", "provenance") if k in summary}
     if "config" in meta:
-        cfg = {k: v for k, v in meta["config"].items() if k != "out"}
-        if isinstance(cfg.get("sim"), dict):
-            cfg["sim"] = {k: v for k, v in cfg["sim"].items() if k != "progress"}
-        meta["config"] = cfg
+        meta["config"] = result_settings(meta["config"])
     return meta
 
 

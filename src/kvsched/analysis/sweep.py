@@ -23,7 +23,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from ..config.compose import conf_dir
+from ..config.compose import GROUPS, conf_dir, split_override
 from ..errors import ConfigError
 
 SWEEP_KEYS = {"name", "description", "fixed", "axes", "seeds", "scale", "kind", "module", "params", "claims",
@@ -111,12 +111,11 @@ def _signatures(overrides: list[str]) -> set:
     """What decides whether ``overrides`` compose: each config group's chosen option with that
     group's own overrides (and the plugins, which may register options), the algorithm with the
     predictor (a benchmark may need the oracle), and every other override on its own."""
-    from ..config.compose import GROUPS
     chosen: dict[str, str] = {}
     keys: dict[str, list[str]] = {g: [] for g in GROUPS}
-    other = []
+    other, plugins = [], []
     for o in overrides:
-        key = o.lstrip("+~").partition("=")[0]
+        key = split_override(o)[0]
         group = key.split(".", 1)[0]
         if key in GROUPS:
             chosen[key] = o
@@ -124,16 +123,16 @@ def _signatures(overrides: list[str]) -> set:
             keys[group].append(o)
         else:
             other.append(o)
-    plugins = tuple(o for o in other if o.lstrip("+~").partition("=")[0] == "plugins")
-    pair = ("pair", chosen.get("algorithm"), chosen.get("predictor"), plugins)   # hsf needs the oracle
-    return {("group", g, chosen.get(g), tuple(keys[g]), plugins) for g in GROUPS} | {("other", o) for o in other} | {pair}
+            if key == "plugins":
+                plugins.append(o)
+    loaded = tuple(plugins)
+    pair = ("pair", chosen.get("algorithm"), chosen.get("predictor"), loaded)   # hsf needs the oracle
+    return {("group", g, chosen.get(g), tuple(keys[g]), loaded) for g in GROUPS} | {("other", o) for o in other} | {pair}
 
 
 def check_params(cfg) -> None:
     """Build the policy's and the predictor's parameters from a composed config, as a run does
     (an unknown key, a wrong type or a value their ``validate()`` refuses is a ConfigError)."""
-    from omegaconf import OmegaConf
-
     from ..policies.registry import check_predictor, get_policy_class, make_params
     from ..predictors.registry import predictor_params
     algo = OmegaConf.to_container(cfg.algorithm, resolve=True)
@@ -164,7 +163,7 @@ def axis_values(spec: dict, axis: str) -> list[tuple[str, tuple[str, ...]]]:
     """``(value or label, overrides)`` for each value of one axis of ``spec`` (module docstring)."""
     values, where = spec["axes"][axis], f"experiment {spec['name']!r}, axis {axis!r}"
     if isinstance(values, dict):
-        if any(o.split("=", 1)[0].lstrip("+~") == "label" for o in spec["fixed"]):
+        if any(split_override(o)[0] == "label" for o in spec["fixed"]):
             raise ConfigError(f"{where}: a variant axis sets label=; remove it from fixed")
         out = []
         for label, overrides in values.items():

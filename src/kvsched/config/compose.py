@@ -39,7 +39,7 @@ def compose(overrides: Sequence[str] = (), config_name: str = "config") -> DictC
     register_schema()
     overrides = [_plugins_as_list(o) for o in overrides]
     for o in overrides:
-        key, value = _split(o)
+        key, value = split_override(o)
         if key == "hydra" or key.startswith("hydra."):
             raise ConfigError(f"{o}: Hydra's own settings are not used (a run writes to out=..., and "
                               f"sweeps are experiment presets in conf/experiment/)")
@@ -69,7 +69,7 @@ def compose(overrides: Sequence[str] = (), config_name: str = "config") -> DictC
         raise ConfigError(str(e)) from None
     _check_schema_keys(cfg)
     _check_values(cfg)
-    if not any(_split(o)[0] == "out" for o in overrides) and "out" in cfg:
+    if not any(split_override(o)[0] == "out" for o in overrides) and "out" in cfg:
         cfg.out = f"{cfg.out}-{config_digest(cfg, [r['sha256'] for r in loaded], _trace_file_sha256(cfg))}"
     return cfg
 
@@ -97,14 +97,14 @@ _ABSENT = object()
 
 def _plugins_as_list(override: str) -> str:
     """``plugins=FILE`` as ``plugins=[FILE]``: one plugin needs no brackets."""
-    key, value = _split(override)
+    key, value = split_override(override)
     v = value.strip()
     if key != "plugins" or override.startswith("~") or not v or v.startswith("[") or v == "null":
         return override
     return f"{override[:len(override) - len(override.lstrip('+'))]}plugins=[{v}]"
 
 
-def _split(override: str) -> tuple[str, str]:
+def split_override(override: str) -> tuple[str, str]:
     """``+key=value`` / ``~key`` -> (key, value), without Hydra's prefixes."""
     key, _, value = override.lstrip("+~").partition("=")
     return key, value
@@ -139,17 +139,30 @@ def config_digest(cfg: DictConfig, plugin_code: Sequence[str | None] = (), trace
     user's trace file (``trace_file``: its sha256, which then stands for ``trace.path``): runs
     that differ in any setting (a predictor's noise, a trace's length, an edited plugin or
     trace file, ...) get different default folders."""
-    import hashlib
-    import json
-    d = OmegaConf.to_container(cfg, resolve=True)
-    d.pop("out", None)
-    d.get("sim", {}).pop("progress", None)
+    d = result_settings(OmegaConf.to_container(cfg, resolve=True))
     if plugin_code:
         d["plugin_code"] = list(plugin_code)
     if trace_file:                  # the file by its content: however its path is written
         d["trace"].pop("path", None)
         d["trace_file"] = trace_file
-    return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:8]
+    return digest(d)
+
+
+def result_settings(config: dict) -> dict:
+    """A resolved config (plain dict) without the keys that change no result: ``out`` (where a
+    run writes) and ``sim.progress`` (whether it shows a progress bar). The input is not changed."""
+    d = {k: v for k, v in config.items() if k != "out"}
+    if isinstance(d.get("sim"), dict):
+        d["sim"] = {k: v for k, v in d["sim"].items() if k != "progress"}
+    return d
+
+
+def digest(obj) -> str:
+    """8 hex digits of the sha256 of ``obj`` as canonical JSON (keys sorted): the suffix of a
+    default run folder."""
+    import hashlib
+    import json
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:8]
 
 
 def _trace_file_sha256(cfg: DictConfig) -> str | None:
@@ -178,15 +191,15 @@ def _explain(e: Exception, overrides: Sequence[str], d: Path) -> str:
     msg = str(e).strip()
     cause = e.__cause__ or e.__context__
     if "add --multirun" in msg:                           # Hydra's advice for key=a,b; run has no multirun
-        bad = next((o for o in overrides if "," in _split(o)[1] and "[" not in o), msg.splitlines()[0])
+        bad = next((o for o in overrides if "," in split_override(o)[1] and "[" not in o), msg.splitlines()[0])
         return (f"{bad}: a run takes one value; to compare several, sweep them in an experiment preset "
                 f"(conf/experiment/, axes), or quote a value that contains a comma: key='a,b'")
     if msg.startswith("Error merging override") and cause is not None:
         reason = str(cause).split("\n")[0].strip()      # the first line; the rest is OmegaConf's
         bad = msg.replace("Error merging override", "").strip()
-        node = OmegaConf.select(_schema(), _split(bad)[0], default=None)
+        node = OmegaConf.select(_schema(), split_override(bad)[0], default=None)
         if isinstance(node, DictConfig):                 # memory=16492: a group of keys, not a value
-            key = _split(bad)[0]
+            key = split_override(bad)[0]
             return (f"bad override {bad}: {key} holds settings, not a value; set one of them: "
                     f"{', '.join(f'{key}.{k}=...' for k in node.keys())}")
         return f"{msg.replace('Error merging override', 'bad override')}: {reason}"

@@ -113,10 +113,8 @@ def default_out(sim_out: str, engine: Mapping[str, Any]) -> str:
     (``sim_out``) with ``-engine-<digest of the engine options>`` appended, so that ``kvsched run``
     with the same overrides, or a replay on another model, device or clock, writes elsewhere
     instead of replacing the measured results."""
-    import hashlib
-    import json
-    opts = {**DEFAULT_ENGINE, **dict(engine)}
-    return f"{sim_out}-engine-{hashlib.sha256(json.dumps(opts, sort_keys=True, default=str).encode()).hexdigest()[:8]}"
+    from ..config.compose import digest
+    return f"{sim_out}-engine-{digest({**DEFAULT_ENGINE, **dict(engine)})}"
 
 
 def result_tables(res: EngineResult) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
@@ -126,9 +124,9 @@ def result_tables(res: EngineResult) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
 
 def write_outputs(out: str | Path, summary: dict, requests: pd.DataFrame, iterations: pd.DataFrame) -> Path:
     from ..runner import table_meta
-    out = Path(out)
-    write_parquet(out / "requests.parquet", requests, table_meta(summary))
-    write_parquet(out / "iterations.parquet", iterations, table_meta(summary))
+    out, meta = Path(out), table_meta(summary)
+    write_parquet(out / "requests.parquet", requests, meta)
+    write_parquet(out / "iterations.parquet", iterations, meta)
     write_json(out / "summary.json", summary)
     return out
 
