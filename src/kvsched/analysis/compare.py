@@ -34,13 +34,6 @@ GROUPS = {"trace": "trace", "algorithm": "algorithm", "predictor": "predictor", 
           "engine": "latency_model"}     # a real-engine replay's model, device, clock, ...
 
 
-def _is_run_summary(path: Path) -> bool:
-    try:
-        return is_run_summary(read_summary(path))
-    except DataError:
-        return True          # unreadable: reported where it is loaded
-
-
 def find_summaries(paths: Iterable[str | Path]) -> list[tuple[Path, bool]]:
     """The summaries named by ``paths`` (files, run folders, or folders searched below), each
     once however it is reached (symbolic links, relative and absolute paths), with whether it
@@ -52,9 +45,7 @@ def find_summaries(paths: Iterable[str | Path]) -> list[tuple[Path, bool]]:
         p = Path(given)
         if p.is_file():
             found, searched = [p], False
-        elif (p / "summary.json").is_file() and _is_run_summary(p / "summary.json"):
-            found, searched = [p / "summary.json"], False
-        elif p.is_dir():             # e.g. results/ or a module experiment's folder with runs below
+        elif p.is_dir():   # a run folder, results/, or a module experiment's folder with runs below
             found, searched = sorted(p.rglob("summary.json")), True
         else:
             raise DataError(f"{p}: no such file or folder")
