@@ -55,9 +55,9 @@ def param_dict(p: Any) -> dict:
     return dataclasses.asdict(p) if dataclasses.is_dataclass(p) else {}
 
 
-def check_predictor(policy_cls: type, predictor_cls: type) -> None:
+def check_predictor(policy_cls: type[Policy], predictor_cls: type) -> None:
     """A benchmark that needs the true lengths (``needs_oracle``) runs only with the oracle."""
-    if getattr(policy_cls, "needs_oracle", False) and not getattr(predictor_cls, "oracle", False):
+    if policy_cls.needs_oracle and not predictor_cls.oracle:
+        hint = getattr(policy_cls, "oracle_alternative", "")      # e.g. hsf: use mcsf instead
         raise ConfigError(f"algorithm {policy_cls.name!r} is a hindsight benchmark and needs predictor=oracle, "
-                          f"not {getattr(predictor_cls, 'name', predictor_cls.__name__)!r}"
-                          + (f" ({policy_cls.oracle_alternative})" if getattr(policy_cls, "oracle_alternative", "") else ""))
+                          f"not {predictor_cls.name!r}" + (f" ({hint})" if hint else ""))
