@@ -32,17 +32,17 @@ def git_revision() -> dict:
 def revision(root: Path) -> dict:
     """Commit of the git tree at ``root`` (None unless ``root`` is the top of a git work tree),
     whether it differs from that commit (changed, staged or new files that git does not ignore:
-    a preset of one's own counts), and then which files and a sha256 of the difference (``git diff HEAD`` plus the new files' paths and contents, a
-    file over 1 MiB by its size), so two results from different uncommitted states can be told
-    apart."""
+    a preset of one's own counts), and then which files and a sha256 of the difference
+    (``git diff HEAD`` plus the new files' paths and contents, a file over 1 MiB by its size), so
+    two results from different uncommitted states can be told apart."""
     try:
+        lines = _git(root, "rev-parse", "--show-toplevel", "HEAD").decode().splitlines()
+        top, rev = (lines + ["", ""])[:2]          # one call: the work tree's top and its commit
         # only a tree whose own top is ``root``: kvsched installed as a copy (pip install ., not -e)
         # into a virtual environment inside a checkout would otherwise be labelled with that
         # checkout's commit and changes, whatever code the copy holds
-        top = _git(root, "rev-parse", "--show-toplevel").decode().strip()
         if not top or Path(top).resolve() != Path(root).resolve():
             return {"commit": None, "dirty": None}
-        rev = _git(root, "rev-parse", "HEAD").decode().strip()
         status = _git(root, "status", "--porcelain", "-z")
     except (OSError, subprocess.SubprocessError):
         return {"commit": None, "dirty": None}
