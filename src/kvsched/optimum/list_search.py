@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..workload import Workload
-from .schedule import check_fits_alone, earliest_starts
+from .schedule import check_instance, earliest_starts
 
 # The search keeps two (n + 1) x horizon profiles; past this many cells it is skipped. On the MC-SF
 # generator that is n ~ 400 (at n = 300: 1.7M cells, 12.5 s for 800 lists; n = 50: 0.8 s).
@@ -39,7 +39,7 @@ class ListDecoder:
     """Serial list decoding for one instance (unit rounds, memory ``M`` tokens)."""
 
     def __init__(self, workload: Workload, M: int):
-        check_fits_alone(workload, M)     # else no list decodes to a feasible schedule
+        check_instance(workload, M)       # else no list decodes to a feasible schedule
         self.s = workload.prompt.astype(np.int64)
         self.o = workload.output.astype(np.int64)
         self.r = earliest_starts(workload)

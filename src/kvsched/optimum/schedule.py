@@ -52,7 +52,7 @@ def earliest_starts(workload: Workload) -> np.ndarray:
     return np.ceil(workload.arrival - 1e-9).astype(np.int64)
 
 
-def check_fits_alone(workload: Workload, M: int) -> None:
+def check_instance(workload: Workload, M: int) -> None:
     """Raise ValueError unless the instance is one this package solves: unit rounds, a whole
     number ``M`` of tokens, and every request able to run alone (``s_i + o_i <= M`` tokens in its
     last round; otherwise no schedule is feasible)."""
@@ -67,6 +67,15 @@ def check_fits_alone(workload: Workload, M: int) -> None:
         raise ValueError(f"request {i} needs {int(need[i])} tokens in its last round (prompt "
                          f"{int(workload.prompt[i])} + output {int(workload.output[i])}) > M = {M}: "
                          "no schedule is feasible")
+
+
+def _start_rounds(workload: Workload, starts: Sequence[int]) -> np.ndarray | None:
+    """``starts`` as int64 rounds, or None unless it is one whole number per request (True/False
+    are not start rounds)."""
+    p = np.asarray(starts)
+    if p.shape != (len(workload),) or p.dtype == bool or (len(p) and not np.all(p == np.round(p))):
+        return None
+    return p.astype(np.int64)
 
 
 def memory_profile(workload: Workload, starts: Sequence[int]) -> np.ndarray:
@@ -102,10 +111,9 @@ def evaluate(workload: Workload, M: int, starts: Sequence[int]) -> tuple[bool, f
 
     Feasible means: one integer start per request, no start before ``ceil(a_i)``, and every
     round holds at most ``M`` tokens."""
-    p = np.asarray(starts)
-    if p.shape != (len(workload),) or p.dtype == bool or (len(p) and not np.all(p == np.round(p))):
-        return False, float("nan"), -1      # True/False are not start rounds
-    p = p.astype(np.int64)
+    p = _start_rounds(workload, starts)
+    if p is None:
+        return False, float("nan"), -1
     mem = memory_profile(workload, p)
     peak = int(mem.max()) if len(mem) else 0
     ok = bool(np.all(p >= earliest_starts(workload)) and peak <= M)
@@ -155,11 +163,8 @@ def replay(workload: Workload, M: int, starts: Sequence[int]) -> tuple[bool, flo
     from ..predictors import build_predictor
     from ..sim.engine import simulate
 
-    p = np.asarray(starts)
-    if p.shape != (len(workload),) or p.dtype == bool or (len(p) and not np.all(p == np.round(p))):
-        return False, float("nan"), -1      # True/False are not start rounds
-    p = p.astype(np.int64)
-    if np.any(p < earliest_starts(workload)):
+    p = _start_rounds(workload, starts)
+    if p is None or np.any(p < earliest_starts(workload)):
         return False, float("nan"), -1
     try:
         rec = simulate(workload, FixedStarts(p, capacity=M), build_predictor({"name": "oracle"}), M,

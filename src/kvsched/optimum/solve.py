@@ -40,7 +40,7 @@ from ..workload import Workload
 from .bounds import (area_bound, clique_bound, headroom_bound, headroom_completion_bounds, safe_deadlines,
                      trivial_bound)
 from .heuristics import HEURISTICS, heuristic_schedules
-from .schedule import check_fits_alone, validate
+from .schedule import check_instance, validate
 
 # Step 6's default CP-SAT budget (deterministic units, one worker): enough to prove the MC-SF
 # synthetic instances with n <= 20 (the hardest took 142-173 units; docs/optimum.md).
@@ -94,7 +94,7 @@ def bracket(workload: Workload, M: int, time_limit: float = 10.0, *, num_workers
     step 1 may decode (0: no search). ValueError if some request does not fit in ``M`` alone."""
     if formulation not in ("units", "pairs"):   # checked here, not only when CP-SAT runs
         raise ValueError(f"formulation must be 'units' or 'pairs', got {formulation!r}")
-    check_fits_alone(workload, M)
+    check_instance(workload, M)
     t0 = time.perf_counter()
     heur = heuristic_schedules(workload, M, heuristics)
     name = min(heur, key=lambda k: heur[k][0])
