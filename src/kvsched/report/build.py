@@ -29,8 +29,9 @@ def _fmt(v) -> str:
     return str(v).replace("|", "\\|").replace("\n", " ")
 
 
-def section(c: dict, out_dir: Path, src_dir: Path, first_figure: int = 1) -> str:
-    """One experiment's part of the report; its figures are numbered from ``first_figure``."""
+def section(c: dict, out_dir: Path, src_dir: Path, first_figure: int = 1) -> tuple[str, int]:
+    """One experiment's part of the report, its figures numbered from ``first_figure``, and the
+    number of the figure after its last."""
     lines = [f"## {c['experiment']}", ""]
     if c.get("description"):
         lines += [c["description"], ""]
@@ -42,25 +43,25 @@ def section(c: dict, out_dir: Path, src_dir: Path, first_figure: int = 1) -> str
         lines.append("")
     else:
         lines += ["_No claims recorded for this experiment._", ""]
+    n = first_figure
     for f in c.get("figures", []):
         src = src_dir / f
         if src.exists():
             dest = out_dir / "figures" / c["experiment"] / f
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(src, dest)
-            n = first_figure + sum(ln.startswith("![Figure ") for ln in lines)
             caption = (c.get("captions") or {}).get(f) or c.get("description", "")
             lines += [f"![Figure {n}: {c['experiment']}, {Path(f).stem}](figures/{c['experiment']}/{f})", "",
                       f"*Figure {n} (`figures/{c['experiment']}/{f}`).* {_fmt(caption)}", ""]
-    return "\n".join(lines)
+            n += 1
+    return "\n".join(lines), n
 
 
 def _sections(docs: list[dict], files: list[Path], out_dir: Path) -> str:
     """The experiments' sections, figures numbered through the whole report."""
     parts, n = [], 1
     for d, f in zip(docs, files):
-        text = section(d, out_dir, Path(f).parent, n)
-        n += sum(ln.startswith("![Figure ") for ln in text.splitlines())
+        text, n = section(d, out_dir, Path(f).parent, n)
         parts.append(text)
     return "\n".join(parts)
 
@@ -70,7 +71,8 @@ def _label(commit, dirty, diff=None) -> str:
     difference (``diff``, where recorded), so two uncommitted states are two versions."""
     if not dirty:
         return f"`{(commit or 'unknown')[:12]}`"
-    return f"`{(commit or 'unknown')[:12]}` with uncommitted changes" + (f" (diff `{diff[:8]}`)" if isinstance(diff, str) and diff else "")
+    known = f" (diff `{diff[:8]}`)" if isinstance(diff, str) and diff else ""
+    return f"`{(commit or 'unknown')[:12]}` with uncommitted changes{known}"
 
 
 def result_versions(claims_file: Path) -> dict[str, int]:
