@@ -93,8 +93,9 @@ def table_workload(p: dict[str, Any], df: pd.DataFrame, seed: int, meta: dict[st
                    list_cols: tuple[str, ...] = ()) -> Workload:
     """Turn a parsed table into a Workload (time unit seconds).
 
-    ``df`` has int columns ``prompt`` and ``output`` (tokens), optionally ``arrival``
-    (seconds after the file's earliest time: the readers shift it), ``text`` and the per-request ``list_cols`` (copied into ``meta`` as lists).
+    ``df`` has int columns ``prompt`` and ``output`` (tokens), optionally ``arrival`` (seconds
+    after the file's earliest time: the readers shift it), ``text`` and the per-request
+    ``list_cols`` (copied into ``meta`` as lists).
     Steps: drop output-0 rows (counted in ``meta["dropped_zero_output"]``); sort by arrival
     (stable) if timed, whatever ``arrival`` is (``meta["reordered"]`` says whether the file's
     order differed); skip ``start`` rows; keep the first ``n`` (or, with ``sample``, draw
