@@ -72,3 +72,14 @@ def test_a_folder_inside_a_checkout_is_not_labelled_with_its_commit(repo):
     lib.mkdir(parents=True)
     assert revision(lib) == {"commit": None, "dirty": None}
     assert revision(repo)["commit"] is not None
+
+
+def test_a_repository_without_commits_has_no_commit(tmp_path):
+    """git prints the literal ``HEAD`` when there is no commit yet; it was recorded as the commit."""
+    _git(tmp_path, "init", "-q")
+    (tmp_path / "a.py").write_text("x = 1\n")
+    _git(tmp_path, "add", "a.py")
+    r1 = revision(tmp_path)
+    assert r1["commit"] is None and r1["dirty"] is True and r1["changed"] == ["a.py"]
+    (tmp_path / "a.py").write_text("x = 2\n")
+    assert revision(tmp_path)["diff_sha256"] != r1["diff_sha256"]   # the staged file's contents count

@@ -46,10 +46,13 @@ def revision(root: Path) -> dict:
         status = _git(root, "status", "--porcelain", "-z")
     except (OSError, subprocess.SubprocessError):
         return {"commit": None, "dirty": None}
-    out = {"commit": rev or None, "dirty": status != b""}
-    if status and rev:
+    # a repository without commits prints the literal "HEAD" (and fails): no commit, and the
+    # difference is taken against the empty tree, i.e. every file is new
+    commit = rev if len(rev) == 40 and all(ch in "0123456789abcdef" for ch in rev) else None
+    out = {"commit": commit, "dirty": status != b""}
+    if status:
         try:
-            h = hashlib.sha256(_git(root, "diff", "HEAD", "--binary"))
+            h = hashlib.sha256(_git(root, "diff", commit or EMPTY_TREE, "--binary"))
             new = [p for p in _git(root, "ls-files", "--others", "--exclude-standard", "-z").split(b"\0") if p]
             for p in sorted(new):             # names as bytes: git may list names that are not UTF-8
                 h.update(b"\0new\0" + p)
@@ -63,6 +66,7 @@ def revision(root: Path) -> dict:
     return out
 
 
+EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"   # git's tree with no files
 HASH_LIMIT = 1 << 20   # bytes of a new file hashed into diff_sha256 (larger ones count by size)
 
 
