@@ -96,6 +96,26 @@ def test_every_combination_of_axes_is_validated():
         validate_points(dict(spec, figures=["latency_vs_memory", "latency_by_algo"]))
 
 
+def test_trace_values_and_memory_auto_are_checked_before_any_job(tmp_path):
+    """A trace value the loader refuses, ``memory.capacity=auto`` on a trace without its own M,
+    and a missing data file used to fail only inside the jobs, after Snakemake had removed the
+    points' old results."""
+    from kvsched.analysis.sweep import validate_points
+    from kvsched.errors import DataError
+    spec = load_sweep("skeleton")
+    with pytest.raises(ConfigError, match=r"point trace=azure_conv/.*: azure_conv: n must be >= 1, got -3"):
+        validate_points(spec, ["trace.n=-3"])
+    with pytest.raises(ConfigError, match=r"point trace=azure_conv/.*memory.capacity=auto, but trace "
+                                          r"'azure_conv' defines no memory size"):
+        validate_points(dict(spec, axes={k: v for k, v in spec["axes"].items() if k != "memory.capacity"}),
+                        ["memory.capacity=auto"])
+    with pytest.raises(DataError, match=r"point trace=azure_conv/.*not found in .*Run `kvsched data fetch"):
+        validate_points(spec, [f"data.dir={tmp_path}"])
+    synthetic = {"name": "s", "fixed": ["trace=synthetic_mcsf", "memory.capacity=auto", "latency=unit"],
+                 "seeds": [0, 1], "axes": {"algorithm": ["fcfs", "mcsf"]}}
+    validate_points(synthetic)                                # a generator's own M: fine
+
+
 def test_variant_axis_bundles_overrides_under_one_label():
     spec = {"name": "v", "fixed": ["trace=azure_conv"], "seeds": [0, 1],
             "axes": {"memory.capacity": [64, 128],

@@ -40,7 +40,7 @@ SPECS = {e: load_sweep(e, SCALE) for e in EXPERIMENTS}
 SWEEPS = [e for e in EXPERIMENTS if SPECS[e].get("kind", "sweep") == "sweep"]
 MODULES = [e for e in EXPERIMENTS if SPECS[e].get("kind") == "module"]
 POINTS = {e: {p.path: p for p in _expand(SPECS[e])} for e in SWEEPS}
-for _e in SWEEPS:  # compose every point with Hydra now: a bad override fails before any job runs
+for _e in SWEEPS:  # compose every point and load its trace now: a bad override fails before any job runs
     validate_points(SPECS[_e], EXTRA)
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from ..config.compose import GROUPS, conf_dir, split_override
-from ..errors import ConfigError
+from ..errors import ConfigError, KvschedError
 
 SWEEP_KEYS = {"name", "description", "fixed", "axes", "seeds", "scale", "kind", "module", "params", "claims",
               "figures"}
@@ -101,9 +101,12 @@ def validate_points(spec: dict, extra: list[str] = ()) -> None:
         new = _signatures(overrides) - seen
         if new:
             try:
-                check_params(compose(overrides))
-            except ConfigError as e:
-                raise ConfigError(f"experiment {spec['name']!r}, point {p.path}: {e}") from None
+                cfg = compose(overrides)
+                check_params(cfg)
+                if _trace_signature(overrides) in new:
+                    check_trace(cfg)
+            except KvschedError as e:     # a bad value, a missing or malformed data file
+                raise type(e)(f"experiment {spec['name']!r}, point {p.path}: {e}") from None
             seen |= new
 
 
@@ -127,7 +130,16 @@ def _signatures(overrides: list[str]) -> set:
                 plugins.append(o)
     loaded = tuple(plugins)
     pair = ("pair", chosen.get("algorithm"), chosen.get("predictor"), loaded)   # hsf needs the oracle
-    return {("group", g, chosen.get(g), tuple(keys[g]), loaded) for g in GROUPS} | {("other", o) for o in other} | {pair}
+    return ({("group", g, chosen.get(g), tuple(keys[g]), loaded) for g in GROUPS} | {("other", o) for o in other}
+            | {pair, _trace_signature(overrides)})
+
+
+def _trace_signature(overrides: list[str]) -> tuple:
+    """What decides whether a point's trace loads and fits its memory: the trace and its keys,
+    ``memory.*`` (``auto`` needs a trace that defines M), ``data.dir`` and the plugins."""
+    keep = [o for o in overrides
+            if split_override(o)[0].split(".", 1)[0] in ("trace", "memory", "data", "plugins")]
+    return ("trace", tuple(keep))
 
 
 def check_params(cfg) -> None:
@@ -139,6 +151,21 @@ def check_params(cfg) -> None:
     cls = get_policy_class(algo["name"])
     make_params(cls, algo)
     check_predictor(cls, predictor_params(OmegaConf.to_container(cfg.predictor, resolve=True))[0])
+
+
+def check_trace(cfg) -> None:
+    """Load the point's trace (from the parsed-trace cache after the first time) and resolve its
+    memory size, as a run does: a bad trace value (``trace.n=-3``), a missing data file, or
+    ``memory.capacity=auto`` on a trace that defines no M is a ConfigError. The seed is the
+    point's own; a generator's parameters are checked the same way for every seed."""
+    from ..datastore import resolve_data_dir
+    from ..plugins import load_plugins
+    from ..runner import resolve_capacity
+    from ..traces.registry import load_trace
+    c = OmegaConf.to_container(cfg, resolve=True)
+    load_plugins(c.get("plugins"))
+    wl = load_trace(c["trace"], resolve_data_dir(c["data"]["dir"]), c["seed"])
+    resolve_capacity(c["memory"]["capacity"], wl)
 
 
 def check_outputs(spec: dict) -> None:
