@@ -211,3 +211,27 @@ def test_adversarial_growth_shape_recovers_a_sqrt_law():
     assert lo < hi < 0.5
     power = _shape(pd.DataFrame({"M": M, "ratio_lb": M ** 0.3}))
     assert power["local_exponents"] == [0.3, 0.3] and power["sqrt_fit"]["max_rel_dev"] > 0.01
+
+
+def test_adversarial_sorted_f_row_labels_both_ends_of_its_ratio():
+    """The Sorted-F rows of the report quote ALG / certified lower bound (an upper bound on
+    ALG/OPT) beside ALG / best schedule found, and their note says which is which; the note of
+    the other rows (ALG / best schedule found) must not be borrowed for them."""
+    from kvsched.experiments.adversarial_ratios import claims
+
+    class Ctx:
+        def __init__(self):
+            self.rows = []
+
+        def claim(self, id, paper, claim, paper_value, ours, reproduced, note="", figure=None):
+            self.rows.append({"id": id, "ours": ours, "note": note, "reproduced": reproduced})
+
+    entry = {"M": 256, "ratio_ub": 5.1518, "ratio_lb": 4.1223, "growth_exponent": 0.41}
+    summary = {"fat_prompts": {"fcfs": dict(entry), "sorted_f": dict(entry)}}
+    ctx = Ctx()
+    claims(ctx, summary)
+    row = next(r for r in ctx.rows if r["id"] == "sorted_f_bounded")
+    assert "[4.12, 5.15]" in row["ours"]
+    assert "ALG / certified lower bound" in row["note"]
+    assert not row["note"].startswith("Ratios are ALG / best schedule found")
+    assert row["reproduced"] is False

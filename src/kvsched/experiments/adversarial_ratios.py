@@ -122,9 +122,11 @@ def claims(ctx, summary: dict) -> None:
         flat = all(abs(v["growth_exponent"] or 0) < GROWTH for _, v in rows)
         ctx.claim(f"{variant}_bounded", sf, f"Sorted-F stays bounded as M grows ({what})",
                   "constant ratio (≤ 48)",
-                  f"worst family {worst[0]}: ratio ≤ {_r(worst[1]['ratio_ub'])} at M={worst[1]['M']}, "
-                  f"{_g(worst[1]['growth_exponent'])}", flat,
-                  note + " Sorted-F's candidate family is a reconstruction.")
+                  f"worst family {worst[0]}: ratio ∈ [{_r(worst[1]['ratio_lb'])}, {_r(worst[1]['ratio_ub'])}] "
+                  f"at M={worst[1]['M']}, {_g(worst[1]['growth_exponent'])}", flat,
+                  "The ratio is an interval: [ALG / best schedule found, ALG / certified lower bound]; the "
+                  f"growth is fitted to its lower end. 'Grows' means a fitted exponent >= {GROWTH} in M over "
+                  "the sweep. Sorted-F's candidate family is a reconstruction.")
 
 
 # what each figure compares, printed under it in paper/report.md
