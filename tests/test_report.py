@@ -57,3 +57,16 @@ def test_report_names_the_code_versions_of_mixed_results(tmp_path, monkeypatch):
     text = build(files, tmp_path / "report.md")
     assert ("`cccccccccccc` with uncommitted changes (diff `11111111`): sweep (1 of 3 runs); "
             "`cccccccccccc` with uncommitted changes (diff `22222222`): sweep (1 of 3 runs)") in text
+
+
+def test_mcsf_claim_note_describes_the_runs_of_the_table():
+    """The note says what the table's runs were: the full preset's whole traces are not 'the
+    first 1,500 requests' of the quick one."""
+    base = {"trace": ["azure_conv"] * 2, "memory": [10] * 2, "algorithm": ["mcsf", "fcfs"],
+            "latency_mean": [4.0, 5.0], "predictor": ["oracle"] * 2, "latency.model": ["llama2-70b"] * 2,
+            "latency.hardware": ["a100-80gb"] * 2, "latency.tensor_parallel": [2] * 2}
+    full = mcsf_beats_benchmarks(pd.DataFrame(base))[0]["note"]
+    assert "whole traces" in full and "1,500" not in full
+    assert "azure_conv" in full and "llama2-70b on a100-80gb (TP 2)" in full and "oracle" in full
+    quick = mcsf_beats_benchmarks(pd.DataFrame({**base, "trace.n": [1500] * 2}))[0]["note"]
+    assert "first 1,500 requests" in quick and "whole traces" not in quick
