@@ -32,3 +32,32 @@ def test_certificates_hold_the_instance_and_both_schedules(tmp_path, first_round
         assert c["better_objective"] < c["variant_objective"]
         if c["variant"] == "mcsf":   # the saved schedule is MC-SF's own
             assert policy_starts(w, c["memory"], {"name": "mcsf"}).tolist() == c["variant_starts"]
+
+
+def test_report_rows_label_the_reconstructions_and_the_skip_variant():
+    """The report rows say that the generator's exact lengths and the memory convention are
+    reconstructions, and that mcsf_skip, set beside the paper's MC-SF values, is not the
+    paper's algorithm."""
+    from kvsched.experiments.mcsf_synthetic import report_claims
+
+    class Ctx:
+        params = {"first_round": "s"}
+
+        def __init__(self):
+            self.rows = {}
+
+        def claim(self, id, paper, claim, paper_value, ours, reproduced, note="", figure=None):
+            self.rows[id] = {"paper_value": paper_value, "note": note, "reproduced": reproduced}
+
+    row = dict(arrival_model=1, trials=6, mean_ratio_lo=1.06, mean_ratio_hi=1.34, worst_ratio_lo=1.08,
+               worst_ratio_hi=1.39, certified_optimal=0, certified_suboptimal=6, paper_mean=1.005,
+               paper_worst=1.074, paper_optimal=114, paper_trials=200, consistent=False, decisive=False,
+               reproduced=False)
+    ctx = Ctx()
+    report_claims(ctx, pd.DataFrame([dict(row, variant="mcsf"), dict(row, variant="mcsf_skip")]))
+    mcsf, skip = ctx.rows["model1_mcsf"], ctx.rows["model1_mcsf_skip"]
+    assert mcsf["paper_value"] == "mean 1.005, worst 1.074, 114/200 optimal"
+    for r in (mcsf, skip):
+        assert "exact output lengths are a reconstruction" in r["note"]
+        assert "s tokens in a request's first round" in r["note"] and r["reproduced"] is False
+    assert "not the paper's MC-SF" in skip["note"] and "not the paper's MC-SF" not in mcsf["note"]

@@ -231,6 +231,18 @@ CERTIFICATE_NOTE = (
     "output - arrival). Check one with kvsched.optimum.schedule.validate, or by hand.")
 
 
+VARIANT_NOTE = {
+    "mcsf": "mcsf stops at the first candidate that does not fit, as the paper states. ",
+    "mcsf_skip": "mcsf_skip is a variant of ours (it skips a candidate that does not fit), not the paper's "
+                 "MC-SF; it is set beside the paper's MC-SF values. ",
+}
+RECONSTRUCTION_NOTE = "The instance generator's exact output lengths are a reconstruction (papers.md §1). "
+FIRST_ROUND_NOTE = {
+    "s_plus_1": "Memory convention (a reconstruction): s + 1 tokens in a request's first round.",
+    "s": "Memory convention (a reconstruction): s tokens in a request's first round.",
+}
+
+
 def report_claims(ctx, summary: pd.DataFrame) -> None:
     """Report rows: the paper's mean / worst / optimal count beside our certified intervals."""
     paper = "MC-SF (Jaillet et al., arXiv 2502.07115)"
@@ -243,7 +255,8 @@ def report_claims(ctx, summary: pd.DataFrame) -> None:
                 f"certified suboptimal {r.certified_suboptimal}/{r.trials}")
         note = ("Intervals are certified: [MC-SF/best schedule found, MC-SF/best lower bound]. 'yes' needs the "
                 "intervals to contain the paper's values and be narrower than the decisive width; 'n/a' "
-                "when consistent but not decisive.")
+                "when consistent but not decisive. " + VARIANT_NOTE.get(r.variant, "") + RECONSTRUCTION_NOTE
+                + FIRST_ROUND_NOTE.get(ctx.params.get("first_round", "s_plus_1"), ""))
         rep = True if r.reproduced else (None if r.consistent and not r.decisive else False)
         ctx.claim(f"model{r.arrival_model}_{r.variant}", paper,
                   f"MC-SF/OPT on synthetic arrival model {r.arrival_model} ({r.variant})", pv, ours, rep, note,
