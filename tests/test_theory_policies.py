@@ -235,3 +235,12 @@ def test_adversarial_sorted_f_row_labels_both_ends_of_its_ratio():
     assert "ALG / certified lower bound" in row["note"]
     assert not row["note"].startswith("Ratios are ALG / best schedule found")
     assert row["reproduced"] is False
+
+
+def test_gsa_gba_bound_verdict_needs_the_lower_end_to_refute():
+    """ALG / certified lower bound above a proven bound does not refute it (the lower bound may be
+    loose); only ALG / best schedule found above it does. In between the claim is undecided."""
+    from kvsched.experiments.gsa_gba import bound_verdict
+    assert bound_verdict(7.23, 5.0, 61.92) is True
+    assert bound_verdict(12.0, 5.0, 10.67) is None
+    assert bound_verdict(12.0, 11.0, 10.67) is False
