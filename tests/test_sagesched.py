@@ -421,6 +421,7 @@ def test_experiment_smoke(tmp_path, data_dir):
         exp.run(ctx)
         claims = json.loads((out / "summary.json").read_text())
         assert any(c["id"].startswith("improvement_") for c in ctx.claims)
+        assert all("reconstruction" in c["note"] for c in ctx.claims)     # every row says what is ours
         assert claims["grid_points"] == 2 and isinstance(claims["reproduced"], bool)
         assert (out / "sagesched.png").exists() and "## Loads" in (out / "report.md").read_text()
         loads = pd.read_parquet(out / "loads.parquet")

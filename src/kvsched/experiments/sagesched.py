@@ -309,7 +309,8 @@ def run(ctx: ExperimentContext) -> None:
               "(no number stated)",
               f"AlpacaEval CRPS {float(sk['crps']):.1f} tokens vs {float(pt['crps']):.1f} for its median as a "
               f"point; Spearman {float(sk['spearman_median']):.2f}; calibration gap {float(sk['calib_gap']):.3f}",
-              None, "Online replay: the predictor learns only from completed requests.")
+              None, "Online replay: the predictor learns only from completed requests. The predictor (sage_knn: "
+              "embedding, neighbours, prior) is a reconstruction.")
 
 
 def _report(runs, imp, quality, p, policies, loads, calibration) -> str:
