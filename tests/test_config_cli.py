@@ -93,6 +93,8 @@ def test_parameter_types_are_checked(cfg, expect):
 @pytest.mark.parametrize("cfg,expect", [
     ({"name": "sage_knn", "k": 2.5}, "k must be an integer"),
     ({"name": "noisy", "eps": "abc"}, "eps must be a number"),
+    ({"name": "noisy", "eps": float("nan")}, "eps=nan must be a finite number"),
+    ({"name": "noisy", "eps": float("inf"), "dist": "lognormal"}, "eps=inf must be a finite number"),
     ({"name": "sage_knn", "point_only": "yes"}, "point_only must be true or false"),
 ])
 def test_predictor_parameter_types_are_checked(cfg, expect):

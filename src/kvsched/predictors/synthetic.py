@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,6 +37,8 @@ class NoisyParams:
     dist: str = "uniform"
 
     def validate(self) -> None:
+        if not math.isfinite(self.eps):    # NaN or inf: no noise distribution, predictions would wrap around
+            raise ConfigError(f"eps={self.eps} must be a finite number")
         if self.eps < 0:
             raise ConfigError(f"eps={self.eps} must be >= 0")
         if self.dist not in ("uniform", "lognormal"):
