@@ -6,6 +6,7 @@ from hypothesis import given, settings, strategies as st
 
 from kvsched.errors import ConfigError
 from kvsched.predictors import build_predictor
+from kvsched.predictors.base import MAX_PREDICTION
 from kvsched.predictors.interval import make_intervals
 
 
@@ -53,3 +54,12 @@ def test_alpha_one_is_exact_and_bad_values_rejected():
     for bad in ({"alpha": 0.0}, {"alpha": 1.5}, {"rho": "x"}, {"point": "max"}):
         with pytest.raises(ConfigError):
             build_predictor({"name": "interval", **bad})
+
+
+def test_tiny_alpha_caps_hi_instead_of_wrapping_around():
+    # lo / alpha beyond int64: hi was cast to a negative number, then raised to o, an exact upper end
+    o = np.array([1, 50, 1000])
+    pr = build_predictor({"name": "interval", "alpha": 1e-20, "rho": "high"}).predict(np.arange(3), o * 0,
+                                                                                      [None] * 3, o)
+    assert pr.lo.tolist() == o.tolist()
+    assert pr.hi.tolist() == [MAX_PREDICTION] * 3

@@ -26,6 +26,10 @@ N_QUANTILES = 21
 #: The levels: midpoints (k + 1/2) / Q, k = 0..Q-1; level index Q // 2 is 0.5 (the median).
 QUANTILE_LEVELS = (np.arange(N_QUANTILES) + 0.5) / N_QUANTILES
 MEDIAN_INDEX = N_QUANTILES // 2
+#: Largest length a prediction holds (tokens): longer ones are capped here, not cast to int64, where
+#: a float beyond its range wraps around to a negative or tiny value. Far above any memory limit,
+#: so a capped prediction plans the same; and sums of many stay within int64.
+MAX_PREDICTION = 2 ** 40
 
 
 @dataclass
@@ -99,7 +103,7 @@ def checked_predictions(predictor: Predictor, p, n: int) -> tuple[np.ndarray, np
             raise SimulationError(f"{who}: {what} holds NaN or infinite values")
         if np.any(a < 0):
             raise SimulationError(f"{who}: {what} holds negative lengths (e.g. {a[a < 0][0]:g})")
-        return a.astype(np.int64)
+        return np.minimum(a, MAX_PREDICTION).astype(np.int64)
 
     point = np.maximum(1, arr(p.point, "point", (n,)))
     lo = hi = q = None

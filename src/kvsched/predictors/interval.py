@@ -8,7 +8,9 @@ contains ``o``:
 with ``rho`` drawn independently per request from a seeded generator. ``o`` lies in the
 interval whenever ``alpha <= rho <= 1``: ``lo <= o`` because ``rho <= 1`` and ``o`` is an
 integer, and ``hi >= lo / alpha >= rho * o / alpha >= o``. The accuracy ``lo / hi`` is at
-most ``alpha`` and tends to it as ``lo`` grows (``lo/hi >= alpha * lo / (lo + alpha)``).
+most ``alpha`` and tends to it as ``lo`` grows (``lo/hi >= alpha * lo / (lo + alpha)``);
+``hi`` is capped at :data:`~kvsched.predictors.base.MAX_PREDICTION` tokens (about 1.1e12),
+reached only where ``lo / alpha`` exceeds it.
 
 Reconstruction (the paper's construction of the intervals is not stated in the sources we
 could read; papers.md marks it [inferred]): the formula above, and
@@ -29,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ConfigError
-from .base import Predictions, Predictor
+from .base import MAX_PREDICTION, Predictions, Predictor
 from .registry import register_predictor
 
 RHOS = ("uniform", "low", "high")
@@ -57,7 +59,8 @@ def make_intervals(o: np.ndarray, alpha: float, rho: np.ndarray) -> tuple[np.nda
     # a small tolerance keeps ceil() from rounding exact products up by float error
     lo = np.maximum(1, np.ceil(rho * o - 1e-9)).astype(np.int64)
     lo = np.minimum(lo, o)
-    hi = np.ceil(lo / alpha - 1e-9).astype(np.int64)
+    # capped (for a tiny alpha) before the cast, which would wrap it around to a negative number
+    hi = np.ceil(np.minimum(lo / alpha - 1e-9, MAX_PREDICTION)).astype(np.int64)
     hi = np.maximum(hi, o)   # only float error could make hi < o; guard it
     return lo, hi
 

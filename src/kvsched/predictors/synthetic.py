@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ConfigError
-from .base import Predictions, Predictor
+from .base import MAX_PREDICTION, Predictions, Predictor
 from .registry import register_predictor
 
 
@@ -27,7 +27,8 @@ class Oracle(Predictor):
 
 @dataclass(frozen=True)
 class NoisyParams:
-    """eps: multiplicative error; prediction = round(o * (1 + xi)), xi ~ U[-eps, eps], >= 1.
+    """eps: multiplicative error; prediction = round(o * (1 + xi)), xi ~ U[-eps, eps], >= 1
+    (and at most MAX_PREDICTION).
 
     Reconstruction: the MC-SF paper states the error level eps in {0.2, 0.5, 0.8}; the
     uniform distribution of xi is our choice (``dist: lognormal`` gives
@@ -58,5 +59,5 @@ class Noisy(Predictor):
             f = 1.0 + self.rng.uniform(-self.params.eps, self.params.eps, size=len(o))
         else:
             f = np.exp(self.rng.normal(0.0, self.params.eps, size=len(o)))
-        p = np.maximum(1, np.rint(o * f)).astype(np.int64)
+        p = np.clip(np.rint(o * f), 1, MAX_PREDICTION).astype(np.int64)
         return Predictions(p)
