@@ -176,6 +176,14 @@ def test_build_unit_and_linear() -> None:
     assert (lat.c0, lat.c_p, lat.c_d, lat.c_kv, lat.power_w) == (0.02, 0.0, 0.0, 1e-6, 500.0)
 
 
+@pytest.mark.parametrize("coefs", [{"c0": 0}, {"c0": 0.0, "c_p": 0.01}, {"c0": 0.0, "c_d": 0, "c_kv": 0.0, "c_p": 1.0}])
+def test_build_linear_refuses_decode_rounds_that_take_no_time(coefs) -> None:
+    # the simulator stopped mid-run with rounds_within's ValueError at the first arrival it had to wait for
+    with pytest.raises(ConfigError, match="c0, c_d and c_kv are all 0"):
+        build_latency({"name": "linear", **coefs}, None)
+    assert build_latency({"name": "linear", **coefs, "c_d": 1e-3}, None).c_d == 1e-3
+
+
 def test_build_accepts_dictconfig(synth_dir: Path) -> None:
     omegaconf = pytest.importorskip("omegaconf")
     cfg = omegaconf.OmegaConf.create({"name": "splitwise_fit", "model": "toy", "hardware": "a100-80gb",

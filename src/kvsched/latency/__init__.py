@@ -83,6 +83,10 @@ def build_latency(cfg: Mapping[str, Any], data_dir: str | os.PathLike[str] | Non
 
     if name == "linear":
         coefs = {k: _float(name, k, cfg.get(k, 0.0)) for k in ("c0", "c_p", "c_d", "c_kv")}
+        if coefs["c0"] == coefs["c_d"] == coefs["c_kv"] == 0:
+            # the simulator could not advance the clock to the next arrival through decode rounds
+            raise ConfigError(f"latency {name!r}: c0, c_d and c_kv are all 0, so a decode round would take "
+                              f"no time; give at least one of them a positive value")
         return LinearLatency(**coefs, power_w=power_w, unit="s", name="linear")
 
     # splitwise_fit
