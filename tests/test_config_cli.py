@@ -364,12 +364,13 @@ def test_a_list_of_options_for_a_group_is_refused():
         compose(["algorithm=[mcsf,sf]"])
 
 
-@pytest.mark.parametrize("value", [1.5, True, "abc", 0])
+@pytest.mark.parametrize("value", [1.5, True, "abc", 0, 2 ** 63, 10 ** 30])
 def test_memory_capacity_must_be_a_whole_number_of_tokens(value):
     from kvsched.runner import resolve_capacity
     with pytest.raises(ConfigError, match="memory.capacity must be"):
         resolve_capacity(value, None)
     assert resolve_capacity(2048.0, None) == 2048
+    assert resolve_capacity(2 ** 63 - 1, None) == 2 ** 63 - 1   # beyond int64 a policy failed with OverflowError
 
 
 @pytest.mark.parametrize("written", ["2048.0", "2.048e3"])

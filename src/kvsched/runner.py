@@ -40,12 +40,14 @@ def check_capacity(value: Any) -> int | str:
         return value
     try:
         m = int(value)
-        if isinstance(value, bool) or m != float(value):      # 1.5 is not silently 1, true is not 1
+        if isinstance(value, bool) or (not isinstance(value, int) and m != float(value)):  # 1.5 is not 1, true not 1
             raise ValueError
     except (TypeError, ValueError):
         raise ConfigError(f"memory.capacity must be a positive integer (tokens) or 'auto', got {value!r}") from None
     if m <= 0:
         raise ConfigError(f"memory.capacity must be positive, got {m}")
+    if m >= 2 ** 63:                    # token counts are int64 in the simulator and the policies
+        raise ConfigError(f"memory.capacity must be at most 2**63 - 1 tokens, got {m}")
     return m
 
 
