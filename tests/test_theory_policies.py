@@ -179,6 +179,19 @@ def test_gba_join_recomputes_the_pipeline_shape(step):
     assert sim(w, "gba", 30, step=step).completion.tolist() == [4, 6]
 
 
+@pytest.mark.parametrize("algo", ["gba", "gsa"])
+@pytest.mark.parametrize("step", [False, True])
+def test_a_phase_takes_the_requests_arrived_at_its_start_whatever_the_float_clock(algo, step):
+    # rounds of 0.1 s, budgets from 16 (no kill): r0 (o=10) completes at 1.0, stepped as ten
+    # additions, 0.9999999999999999.
+    # r1 arriving at 1.0 has arrived for the engine then (it is waiting) and opens the next phase;
+    # compared with that clock it had not, so no phase took it and stepping stopped in deadlock.
+    from kvsched.latency.base import LinearLatency
+    w = wl([0, 0], [10, 1], arrival=[0.0, 1.0], unit="s")
+    rec = sim(w, algo, 20, step=step, latency=LinearLatency(c0=0.1), l0=16)
+    assert np.allclose(rec.completion, [1.0, 1.1], rtol=0, atol=1e-12)
+
+
 def test_length_classes_and_pipeline_shape():
     from kvsched.policies.geometric import budget, length_class, pipeline_shape
     assert [budget(1, 2, k) for k in range(5)] == [1, 2, 4, 8, 16]

@@ -52,7 +52,7 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import ConfigError
-from ..sim.view import SchedulerView
+from ..sim.view import FUTURE, SchedulerView
 from .base import EVICTION_RULES, INF_ROUNDS, Policy, check_choice
 from .future_peak import PeakProfile, remaining_rounds
 from .registry import register_policy
@@ -78,6 +78,11 @@ def length_class(o: np.ndarray, l0: float, beta: float) -> np.ndarray:
         if not np.any(up):
             return k
         k = k + up
+
+
+def _arrived(view: SchedulerView) -> int:
+    """How many requests have arrived (ids ``0 .. count - 1``, the arrival order)."""
+    return int(np.count_nonzero(view.status != FUTURE))
 
 
 def pipeline_shape(M: int, L: int, s_mean: float, stagger: bool) -> tuple[int, int, int]:
@@ -124,11 +129,14 @@ class StaggeredPhases(Policy):
         # livelock watchdog's allowance; +1 for the budgets' rounding up)
         self.rework_factor = self.params.beta / (self.params.beta - 1.0) + 1.0
         self.phase = -1
-        self.phase_clock = 0.0
+        # requests arrived when the phase began / when the shape was last computed: ids are positions
+        # in arrival order, so those are the ids below these counts (a clock comparison would miss a
+        # request the engine counts as arrived at a round boundary that float sums put just before it)
+        self.phase_seen = 0
         self.L = 1
         self.c, self.g, self.b = 1, 1, 1
         self.anchor = 0
-        self.shape_clock = 0.0   # when the pipeline shape was last computed (seconds or rounds)
+        self.shape_seen = 0
         self._started_in: np.ndarray | None = None   # per request: phase of its last start
 
     # --- subclass hooks ----------------------------------------------------------------
@@ -159,7 +167,7 @@ class StaggeredPhases(Policy):
     def _phase_jobs(self, view: SchedulerView, wait: np.ndarray, k: int) -> np.ndarray:
         """Phase ``k``'s eligible waiting jobs (``late: wait``: only those arrived by its start)."""
         if self.params.late == "wait":
-            wait = wait[view.arrival[wait] <= self.phase_clock]
+            wait = wait[wait < self.phase_seen]
         return self._eligible(view, wait, k)
 
     def _reshape(self, view: SchedulerView, ids: np.ndarray) -> None:
@@ -167,7 +175,7 @@ class StaggeredPhases(Policy):
         self.L = self._phase_length(view, ids)
         s_mean = float(np.mean(view.prompt[ids])) if len(ids) else 0.0
         self.c, self.g, self.b = pipeline_shape(self.capacity, self.L, s_mean, self.params.stagger)
-        self.shape_clock = view.clock
+        self.shape_seen = _arrived(view)
 
     def _sync(self, view: SchedulerView) -> np.ndarray:
         """Advance the phase if the current one is over; return its eligible waiting jobs."""
@@ -176,12 +184,12 @@ class StaggeredPhases(Policy):
         if len(view.running) == 0:
             if len(elig) == 0 and len(wait):
                 self.phase = self._next_phase(view, wait)
-                self.phase_clock = view.clock
+                self.phase_seen = _arrived(view)
                 elig = self._phase_jobs(view, wait, self.phase)
                 self._reshape(view, elig)
             self.anchor = view.round   # (re-)anchor the slot grid when the batch is empty
         # late: join; with wait, every eligible job arrived by the phase start, when the shape was set
-        if self.params.late == "join" and len(elig) and view.arrival[elig].max() > self.shape_clock:
+        if self.params.late == "join" and len(elig) and elig.max() >= self.shape_seen:
             self._reshape(view, np.concatenate([elig, np.asarray(view.running)]))
         return elig
 
