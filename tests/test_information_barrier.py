@@ -202,6 +202,38 @@ def test_ids_that_are_not_request_ids_are_refused(answer):
         simulate(w, Scripted(answer=answer, capacity=100), build_predictor({"name": "oracle"}), 100, unit_rounds())
 
 
+class Evicts(Scripted):
+    """Admits everything waiting that fits now, and answers ``preempt`` or ``victims`` with ``answer``."""
+
+    voluntary_preemption = True
+
+    def admit(self, view):
+        free, out = view.free, []
+        for i in view.waiting.tolist():
+            if view.prompt[i] + 1 <= free:
+                out.append(i)
+                free -= view.prompt[i] + 1
+        return out
+
+    def preempt(self, view):
+        return self.answer if self.vandal == "preempt" and len(view.running) else ()
+
+    def victims(self, view, excess):
+        return self.answer if self.vandal == "victims" else super().victims(view, excess)
+
+
+@pytest.mark.parametrize("hook", ["preempt", "victims"])
+@pytest.mark.parametrize("answer", [None, 0, "0"])
+def test_evictions_that_are_not_lists_of_ids_are_refused(hook, answer):
+    """``preempt`` and ``victims`` answered with something other than a list of ids once failed
+    inside the engine (a TypeError with its traceback), not as the policy's error."""
+    from kvsched.errors import PolicyError
+    w = wl([2, 2, 2], [5, 5, 5])
+    with pytest.raises(PolicyError, match=rf"policy 'scripted': {hook} returned .*; return a list of running"):
+        simulate(w, Evicts(answer=answer, vandal=hook, capacity=8), build_predictor({"name": "oracle"}), 8,
+                 unit_rounds())
+
+
 @pytest.mark.parametrize("field,value,target", [("progress", 10**9, "running"), ("prompt", 0, "running"),
                                                 ("prompt", 0, "waiting"), ("status", DONE, "waiting"),
                                                 ("evictions", 3, "running"), ("arrival", 99.0, "waiting")])

@@ -87,11 +87,13 @@ def deadlock_error(policy: str, waiting: int) -> SimulationError:
         f"request(s) while the batch is empty and no request is still to arrive")
 
 
-def admitted(policy: str, adm) -> list:
-    """What ``admit`` returned, as a list; anything but an iterable of ids is the policy's error."""
+def admitted(policy: str, adm, hook: str = "admit") -> list:
+    """What ``admit`` (or ``hook``: ``preempt``, ``victims``) returned, as a list; anything but an
+    iterable of ids is the policy's error."""
     if adm is None or isinstance(adm, (str, bytes)) or not hasattr(adm, "__iter__"):
-        raise PolicyError(f"policy {policy!r}: admit returned {adm!r:.80}; return a list of "
-                          f"waiting request ids ([] to admit none)")
+        want = ("waiting request ids ([] to admit none)" if hook == "admit" else
+                "running request ids ([] to evict none)" if hook == "preempt" else "running request ids")
+        raise PolicyError(f"policy {policy!r}: {hook} returned {adm!r:.80}; return a list of {want}")
     return list(adm)
 
 
@@ -391,14 +393,16 @@ class Simulator:
         preemption, then its eviction rule while the batch would overflow M in the coming
         round. Returns the number of voluntary evictions; sets ``evicted_now``."""
         self.decisions += 1
-        pre = self.policy.preempt(self._view()) if self.policy.voluntary_preemption else ()
+        pre = (admitted(self.policy.name, self.policy.preempt(self._view()), "preempt")
+               if self.policy.voluntary_preemption else ())
         if len(pre):
             self._evict(pre, why="voluntary")
         guard = 0
         self.evicted_now = False
         while self.usage + len(self.running) > self.M:
             excess = self.usage + len(self.running) - self.M
-            self._evict(self.policy.victims(self._view(), excess), why=f"excess {excess} tokens")
+            self._evict(admitted(self.policy.name, self.policy.victims(self._view(), excess), "victims"),
+                        why=f"excess {excess} tokens")
             self.evicted_now = True
             guard += 1
             if guard > self.n + 1:
