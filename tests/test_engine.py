@@ -93,6 +93,28 @@ def test_deadlock_is_reported():
         simulate(wl([1], [1]), Never(capacity=8), build_predictor({"name": "oracle"}), 8, unit_rounds())
 
 
+class Idler(Policy):
+    """Idles on purpose, one round at a time, and never admits anything."""
+
+    name = "idler"
+    may_idle = True
+
+    def admit(self, view):
+        return []
+
+    def quiet_rounds(self, view):
+        assert view.clock < 2e6, "the engine let the policy idle for ever"
+        return 1
+
+
+def test_idling_for_ever_is_a_deadlock():
+    # with nothing running or still to arrive, an idling policy used to loop without end; it is
+    # stopped after STALL_FACTOR x (1 + 1) rounds past the last arrival (at 1e6)
+    w = wl([1], [1], arrival=[1e6])
+    with pytest.raises(SimulationError, match=r"deadlock: policy 'idler' .* for more than 20 rounds"):
+        simulate(w, Idler(capacity=8), build_predictor({"name": "oracle"}), 8, unit_rounds())
+
+
 def test_livelock_is_reported():
     # nothing ever completes: the watchdog stops it after STALL_FACTOR x (5 + 1 + 5 + 1) rounds
     with pytest.raises(SimulationError, match=r"livelock: policy 'thrash' has run 121 rounds"):

@@ -81,7 +81,8 @@ class Policy:
     voluntary_preemption: ClassVar[bool] = False
     #: True if the policy may leave the batch empty on purpose while requests wait (unit time
     #: base only): the engine then idles for :meth:`quiet_rounds` rounds instead of
-    #: reporting a deadlock. Used to replay fixed schedules that contain idle gaps.
+    #: reporting a deadlock. Used to replay fixed schedules that contain idle gaps. Idling with
+    #: nothing running or still to arrive is a deadlock after the livelock watchdog's bound.
     may_idle: ClassVar[bool] = False
     #: False if the policy never reads predictions (``pred``, ``pred_lo``, ``pred_hi``,
     #: ``pred_q``). The engine then runs no predictor for it and those arrays stay -1: the

@@ -79,12 +79,12 @@ def tampered_error(policy: str, what: str) -> PolicyError:
         f"or similar; the engine keeps its own copy, so nothing was simulated wrongly, but the run is void")
 
 
-def deadlock_error(policy: str, waiting: int) -> SimulationError:
+def deadlock_error(policy: str, waiting: int, how_long: str = "") -> SimulationError:
     """The error for a policy that admits nothing while the batch is empty, ``waiting``
-    requests wait, and none is still to arrive."""
+    requests wait, and none is still to arrive (``how_long``: for how long, if it idles on purpose)."""
     return SimulationError(
         f"deadlock: policy {policy!r} admits none of {waiting} waiting "
-        f"request(s) while the batch is empty and no request is still to arrive")
+        f"request(s) while the batch is empty and no request is still to arrive{how_long}")
 
 
 def admitted(policy: str, adm, hook: str = "admit") -> list:
@@ -116,7 +116,9 @@ class Simulator:
     # output tokens (+1 per request). Every round decodes a token, so no policy that redoes less
     # work than that between two completions is stopped: one that never evicts finishes a request
     # within its output length, and GSA declares the geometric series its restarts redo. A policy
-    # that evicts the whole batch every round is stopped, after that many rounds.
+    # that evicts the whole batch every round is stopped, after that many rounds. A policy that
+    # idles on purpose (``may_idle``) with nothing running or still to arrive is stopped as a
+    # deadlock after that many idle rounds.
     STALL_FACTOR = 10
 
     def __init__(self, workload: Workload, policy: Policy, predictor: Predictor, capacity: int,
@@ -165,6 +167,7 @@ class Simulator:
         # livelock watchdog (STALL_FACTOR): the round of the last completion or rejection, and
         # the evictions since then
         self._finish_rnd = 0
+        self._finish_clock = 0.0
         self._evicted_since = 0
         self._stall_rounds = (self.STALL_FACTOR * max(1.0, float(policy.rework_factor))
                               * (int(np.sum(workload.output)) + n))
@@ -257,7 +260,7 @@ class Simulator:
     def _finish(self, ids: np.ndarray) -> None:
         if len(ids):
             self.finished += len(ids)
-            self._finish_rnd, self._evicted_since = self.rnd, 0
+            self._finish_rnd, self._finish_clock, self._evicted_since = self.rnd, self.clock, 0
             if self.progress_cb is not None:
                 self.progress_cb(len(ids))
 
@@ -465,6 +468,11 @@ class Simulator:
                     self._jump_to(w.arrival[nxt] if idle_to is None else min(w.arrival[nxt], idle_to), unit)
                     continue
                 if idle_to is not None:
+                    # nothing runs or is to arrive: only the policy can end the idling, within
+                    # the watchdog's bound of the last completion or arrival
+                    if idle_to - max(self._finish_clock, float(w.arrival[-1])) > self._stall_rounds:
+                        raise deadlock_error(self.policy.name, len(self.waiting),
+                                             f" for more than {self._stall_rounds:.0f} rounds (may_idle)")
                     self._jump_to(idle_to, unit)
                     continue
                 if len(self.waiting):
