@@ -236,9 +236,34 @@ def test_plugin_sweep_preset_composes():
         def mine(p, data_dir, seed):
             pass
     """, "trace name 'azure_conv' is taken by the built-in trace; give mine another name"),
+    ("""
+        from kvsched.policies import Policy, register_policy
+        class Params:
+            k = 1
+        @register_policy
+        class Plain(Policy):
+            name = "plain_params"
+            Params = Params
+            def admit(self, view):
+                return []
+    """, "policy class Plain: Params must be a dataclass"),
+    ("""
+        from dataclasses import dataclass
+        from kvsched.predictors.base import Predictor
+        from kvsched.predictors.registry import register_predictor
+        @dataclass(frozen=True)
+        class Params:
+            name: str = "mine"
+        @register_predictor
+        class Named(Predictor):
+            name = "named_params"
+            Params = Params
+    """, "predictor class Named: Params has a field 'name'"),
 ])
 def test_plugin_names_are_checked(tmp_path, body, expect):
-    """A class without a name of its own would register as its parent's; a built-in's name is refused."""
+    """A class without a name of its own would register as its parent's; a built-in's name is refused.
+    A Params that is no dataclass once failed at run time with a TypeError, and a field ``name``
+    replaced the option's name (``unknown algorithm 'mine'``)."""
     f = _plugin(tmp_path, "names", body)
     with pytest.raises(ConfigError, match=re.escape(expect)):
         compose([f"plugins=[{f}]"])

@@ -1,5 +1,6 @@
 """Checks shared by the registries: the types of parameter dataclasses (:func:`check_param_types`),
-the names classes register under (:func:`name_clash`) and the run seed (:func:`check_seed`).
+the names classes register under (:func:`name_clash`), their ``Params`` classes
+(:func:`check_params_class`) and the run seed (:func:`check_seed`).
 
 A config value that does not match its field's annotation (``bool``, ``int``, ``float``,
 ``str``, optionally ``None``) is a ConfigError naming the key, instead of a TypeError deep
@@ -64,6 +65,18 @@ def name_clash(kind: str, cls: type, registry: dict) -> None:
     old = registry.get(name)
     if old is not None and old is not cls:
         raise name_taken(kind, name, old, cls)
+
+
+def check_params_class(kind: str, cls: type) -> None:
+    """Refuse to register ``cls`` (a policy or predictor class) unless its ``Params`` is a
+    dataclass without a field ``name`` (that key of the config names the option itself)."""
+    P = cls.Params
+    if not (isinstance(P, type) and dataclasses.is_dataclass(P)):
+        raise ValueError(f"{kind} class {cls.__qualname__}: Params must be a dataclass (decorate it with "
+                         f"@dataclass(frozen=True)), got {P!r:.80}")
+    if "name" in {f.name for f in dataclasses.fields(P)}:
+        raise ValueError(f"{kind} class {cls.__qualname__}: Params has a field 'name', the config key that "
+                         f"names the {kind}; rename the field")
 
 
 def name_taken(kind: str, name: str, old: Any, new: Any) -> ValueError:

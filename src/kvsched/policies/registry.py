@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Mapping
 
-from ..params import build_params, name_clash
+from ..params import build_params, check_params_class, name_clash
 from ..errors import ConfigError
 from .base import Policy
 
@@ -15,6 +15,7 @@ _REGISTRY: dict[str, type[Policy]] = {}
 def register_policy(cls: type[Policy]) -> type[Policy]:
     """Class decorator: register under ``cls.name``."""
     name_clash("policy", cls, _REGISTRY)
+    check_params_class("policy", cls)
     if cls.admit is Policy.admit:
         raise ValueError(f"policy class {cls.__qualname__} has no admit(self, view) method")
     _REGISTRY[cls.name] = cls

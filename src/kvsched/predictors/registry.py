@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from ..params import build_params, name_clash
+from ..params import build_params, check_params_class, name_clash
 from ..errors import ConfigError
 from .base import Predictor
 
@@ -14,6 +14,7 @@ _REGISTRY: dict[str, type[Predictor]] = {}
 def register_predictor(cls: type[Predictor]) -> type[Predictor]:
     """Class decorator: register under ``cls.name``."""
     name_clash("predictor", cls, _REGISTRY)
+    check_params_class("predictor", cls)
     _REGISTRY[cls.name] = cls
     return cls
 
