@@ -202,6 +202,16 @@ def test_ids_that_are_not_request_ids_are_refused(answer):
         simulate(w, Scripted(answer=answer, capacity=100), build_predictor({"name": "oracle"}), 100, unit_rounds())
 
 
+def test_a_mask_instead_of_ids_is_shown():
+    """A boolean mask (``waiting`` filtered the numpy way, without the ids) was refused with an
+    empty list of offending values, as bools are ints to Python."""
+    from kvsched.errors import PolicyError
+    w = wl([1, 1, 1], [3, 3, 3])
+    with pytest.raises(PolicyError, match=r"not request ids .*: \[True, False, True\]"):
+        simulate(w, Scripted(answer=np.array([True, False, True]), capacity=100), build_predictor({"name": "oracle"}),
+                 100, unit_rounds())
+
+
 class Evicts(Scripted):
     """Admits everything waiting that fits now, and answers ``preempt`` or ``victims`` with ``answer``."""
 

@@ -317,8 +317,8 @@ class Simulator:
         if a.size == 0:
             return np.zeros(0, dtype=np.int64)
         if a.ndim != 1 or not np.issubdtype(a.dtype, np.integer) or a.min() < 0 or a.max() >= self.n:
-            bad = ([x for x in a.tolist() if not (isinstance(x, int) and 0 <= x < self.n)] if a.ndim == 1
-                   else a.tolist())                    # nested: the whole answer is malformed
+            bad = ([x for x in a.tolist() if not (type(x) is int and 0 <= x < self.n)] if a.ndim == 1
+                   else a.tolist())                    # nested: the whole answer is malformed; bools: a mask
             raise PolicyError(f"policy {self.policy.name!r} {what} ids that are not request ids "
                               f"(a flat list of integers 0..{self.n - 1}): {bad[:5]}")
         return a.astype(np.int64, copy=False)
