@@ -259,11 +259,26 @@ def test_plugin_sweep_preset_composes():
             name = "named_params"
             Params = Params
     """, "predictor class Named: Params has a field 'name'"),
+    ("""
+        from kvsched.policies import Policy, register_policy
+        @register_policy
+        class Slashed(Policy):
+            name = "my/policy"
+            def admit(self, view):
+                return []
+    """, "policy name 'my/policy' of Slashed cannot be selected in a config"),
+    ("""
+        from kvsched.traces.registry import register_trace
+        @register_trace("mine ", defaults={})
+        def mine(p, data_dir, seed):
+            pass
+    """, "trace name 'mine ' of mine cannot be selected in a config"),
 ])
 def test_plugin_names_are_checked(tmp_path, body, expect):
     """A class without a name of its own would register as its parent's; a built-in's name is refused.
     A Params that is no dataclass once failed at run time with a TypeError, and a field ``name``
-    replaced the option's name (``unknown algorithm 'mine'``)."""
+    replaced the option's name (``unknown algorithm 'mine'``). A name no override can select
+    registered, then was unknown, though listed among the valid ones."""
     f = _plugin(tmp_path, "names", body)
     with pytest.raises(ConfigError, match=re.escape(expect)):
         compose([f"plugins=[{f}]"])

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import numbers
+import re
 import types
 import typing
 from typing import Any, Mapping
@@ -62,9 +63,19 @@ def name_clash(kind: str, cls: type, registry: dict) -> None:
     name = cls.__dict__.get("name")
     if not isinstance(name, str) or not name:
         raise ValueError(f"{kind} class {cls.__qualname__} sets no name; add name = \"my_{kind}\" to the class")
+    check_option_name(kind, name, cls)
     old = registry.get(name)
     if old is not None and old is not cls:
         raise name_taken(kind, name, old, cls)
+
+
+def check_option_name(kind: str, name: str, owner: Any) -> None:
+    """Refuse a name that a config override cannot select: letters, digits, ``_``, ``.`` and
+    ``-`` only (``my/policy`` registered, but no ``algorithm=`` could name it; ``mcsf `` ran the
+    built-in ``mcsf``)."""
+    if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", name):
+        raise ValueError(f"{kind} name {name!r} of {owner.__qualname__} cannot be selected in a config; "
+                         f"use letters, digits, '_', '.' and '-' only")
 
 
 def check_params_class(kind: str, cls: type) -> None:

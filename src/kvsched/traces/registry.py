@@ -13,7 +13,7 @@ from typing import Any
 
 from ..datastore import resolve_data_dir
 from ..errors import ConfigError
-from ..params import check_seed, name_taken
+from ..params import check_option_name, check_seed, name_taken
 from ..workload import Workload
 
 Loader = Callable[[dict[str, Any], Path, int], Workload]
@@ -37,6 +37,7 @@ def register_trace(name: str, *, defaults: Mapping[str, Any]) -> Callable[[Loade
     (the key ``name`` itself is always accepted)."""
 
     def deco(loader: Loader) -> Loader:
+        check_option_name("trace", name, loader)
         if name in _REGISTRY:
             raise name_taken("trace", name, _REGISTRY[name].loader, loader)
         doc = (loader.__doc__ or "").strip().splitlines()
