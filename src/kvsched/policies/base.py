@@ -93,6 +93,9 @@ class Policy:
     #: engine stops a run as a livelock only after ``Simulator.STALL_FACTOR`` times this much
     #: work without a completion.
     rework_factor: ClassVar[float] = 1.0
+    #: True if the policy prices requests in time: ``__init__`` then also gets ``latency=``, the
+    #: run's :class:`~kvsched.latency.base.LinearLatency` (None where it is built without one).
+    uses_latency: ClassVar[bool] = False
     #: True for a benchmark defined by the true lengths (``hsf``): a run, and a sweep before any
     #: job starts, refuses it with any predictor but ``oracle``.
     needs_oracle: ClassVar[bool] = False
