@@ -338,6 +338,48 @@ def test_a_broken_policy_is_reported_without_a_traceback(tmp_path, capsys, hook,
     assert re.search(expect, err) and "Traceback" not in err, err
 
 
+@pytest.mark.parametrize("name,init,expect", [
+    ("bare_init", "def __init__(self):\n                self.seen = 0",
+     r"algorithm 'bare_init': OwnInit\(params, capacity, seed\) fails .*; define __init__\(self, params=None, \*, "),
+    ("no_super", "def __init__(self, params=None, *, capacity, seed=0):\n                self.seen = 0",
+     r"algorithm 'no_super': OwnInit.__init__ does not call super\(\).__init__\(params, capacity=capacity"),
+], ids=["bare_init", "no_super"])
+def test_a_policy_with_its_own_init_is_checked(tmp_path, capsys, name, init, expect):
+    """An ``__init__`` without the engine's arguments, or without the base class's, once failed
+    with a TypeError or AttributeError and the engine's traceback (a predictor's: below)."""
+    f = _plugin(tmp_path, name, f"""
+        from kvsched.policies import Policy, register_policy
+        @register_policy
+        class OwnInit(Policy):
+            name = "{name}"
+            {init}
+            def admit(self, view):
+                return list(view.waiting[:1])
+    """)
+    assert main(["run", *SMALL, f"plugins=[{f}]", f"algorithm={name}", f"out={tmp_path / 'r'}"]) == 2
+    err = capsys.readouterr().err
+    assert re.search(expect, err) and "Traceback" not in err, err
+
+
+def test_a_predictor_with_its_own_init_is_checked(tmp_path, capsys):
+    f = _plugin(tmp_path, "seedless", """
+        import numpy as np
+        from kvsched.predictors.base import Predictions, Predictor
+        from kvsched.predictors.registry import register_predictor
+        @register_predictor
+        class Seedless(Predictor):
+            name = "seedless"
+            def __init__(self, params=None):
+                super().__init__(params)
+            def predict(self, ids, prompt, texts, truth):
+                return Predictions(point=np.full(len(ids), 10))
+    """)
+    assert main(["run", *SMALL, f"plugins=[{f}]", "predictor=seedless", f"out={tmp_path / 'r'}"]) == 2
+    err = capsys.readouterr().err
+    assert re.search(r"predictor 'seedless': Seedless\(params, seed\) fails .*; define __init__\(self, params=None, "
+                     r"\*, seed=\.\.\.\)", err) and "Traceback" not in err, err
+
+
 def test_a_policy_without_admit_is_refused(tmp_path):
     f = _plugin(tmp_path, "noadmit", """
         from kvsched.policies import Policy, register_policy

@@ -10,6 +10,7 @@ inside the policy, or a string such as ``no`` silently read as true.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import numbers
 import re
 import types
@@ -88,6 +89,23 @@ def check_params_class(kind: str, cls: type) -> None:
     if "name" in {f.name for f in dataclasses.fields(P)}:
         raise ValueError(f"{kind} class {cls.__qualname__}: Params has a field 'name', the config key that "
                          f"names the {kind}; rename the field")
+
+
+def construct(kind: str, cls: type, params: Any, **kw: Any) -> Any:
+    """``cls(params, **kw)`` (a policy or predictor), or a ConfigError saying which ``__init__`` to
+    write where its own cannot take these arguments or skips the base class's."""
+    group = "algorithm" if kind == "policy" else kind
+    init = f"__init__(self, params=None, *, {', '.join(f'{k}=...' for k in kw)})"
+    try:
+        inspect.signature(cls).bind(params, **kw)
+    except TypeError as e:
+        raise ConfigError(f"{group} {cls.name!r}: {cls.__qualname__}({', '.join(['params', *kw])}) fails ({e}); "
+                          f"define {init}") from None
+    obj = cls(params, **kw)
+    if not hasattr(obj, "params"):
+        raise ConfigError(f"{group} {cls.name!r}: {cls.__qualname__}.__init__ does not call "
+                          f"super().__init__(params, {', '.join(f'{k}={k}' for k in kw)})")
+    return obj
 
 
 def name_taken(kind: str, name: str, old: Any, new: Any) -> ValueError:

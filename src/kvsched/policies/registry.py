@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Mapping
 
-from ..params import build_params, check_params_class, name_clash
+from ..params import build_params, check_params_class, construct, name_clash
 from ..errors import ConfigError
 from .base import Policy
 
@@ -47,9 +47,8 @@ def build_policy(cfg: Mapping[str, Any], *, capacity: int, seed: int = 0, latenc
     if "name" not in cfg:
         raise ConfigError("algorithm config needs a 'name'")
     cls = get_policy_class(cfg["name"])
-    if getattr(cls, "uses_latency", False):
-        return cls(make_params(cls, cfg), capacity=capacity, seed=seed, latency=latency)
-    return cls(make_params(cls, cfg), capacity=capacity, seed=seed)
+    kw = {"latency": latency} if getattr(cls, "uses_latency", False) else {}
+    return construct("policy", cls, make_params(cls, cfg), capacity=capacity, seed=seed, **kw)
 
 
 def param_dict(p: Any) -> dict:

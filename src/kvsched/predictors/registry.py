@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from ..params import build_params, check_params_class, name_clash
+from ..params import build_params, check_params_class, construct, name_clash
 from ..errors import ConfigError
 from .base import Predictor
 
@@ -35,4 +35,4 @@ def predictor_params(cfg: Mapping[str, Any]) -> tuple[type[Predictor], Any]:
 
 def build_predictor(cfg: Mapping[str, Any], *, seed: int = 0) -> Predictor:
     cls, params = predictor_params(cfg)
-    return cls(params, seed=seed)
+    return construct("predictor", cls, params, seed=seed)
