@@ -284,6 +284,21 @@ def test_plugin_names_are_checked(tmp_path, body, expect):
         compose([f"plugins=[{f}]"])
 
 
+def test_a_name_taken_by_another_plugin_names_its_file(tmp_path):
+    """The first holder was named by its module, a hash (``kvsched_plugin_4f0c35...``)."""
+    body = """
+        from kvsched.policies import Policy, register_policy
+        @register_policy
+        class Twin(Policy):
+            name = "twin_policy"
+            def admit(self, view):
+                return []
+    """
+    first, second = _plugin(tmp_path, "first", body), _plugin(tmp_path, "second", body)
+    with pytest.raises(ConfigError, match=re.escape(f"'twin_policy' is taken by policy Twin of plugin {first}")):
+        compose([f"plugins=[{first},{second}]"])
+
+
 def test_editing_a_plugin_changes_the_default_out(tmp_path, monkeypatch):
     """The default folder's digest covers the plugin's code, so a rerun after an edit keeps the
     first result."""

@@ -13,6 +13,7 @@ import dataclasses
 import inspect
 import numbers
 import re
+import sys
 import types
 import typing
 from typing import Any, Mapping
@@ -110,7 +111,11 @@ def construct(kind: str, cls: type, params: Any, **kw: Any) -> Any:
 
 def name_taken(kind: str, name: str, old: Any, new: Any) -> ValueError:
     """The error for registering ``new`` (a class or function) under ``name``, which ``old`` holds."""
-    whose = f"the built-in {kind}" if old.__module__.startswith("kvsched.") else f"{kind} {old.__module__}.{old.__qualname__}"
+    mod = old.__module__
+    plugin_file = getattr(sys.modules.get(mod), "__file__", None) if mod.startswith("kvsched_plugin_") else None
+    whose = (f"the built-in {kind}" if mod.startswith("kvsched.") else
+             f"{kind} {old.__qualname__} of plugin {plugin_file}" if plugin_file else   # its module name is a hash
+             f"{kind} {mod}.{old.__qualname__}")
     return ValueError(f"{kind} name {name!r} is taken by {whose}; give {new.__qualname__} another name")
 
 
