@@ -376,6 +376,28 @@ def test_a_policy_with_its_own_init_is_checked(tmp_path, capsys, name, init, exp
     assert re.search(expect, err) and "Traceback" not in err, err
 
 
+def test_an_eviction_rule_the_default_victims_lacks_is_refused(tmp_path, capsys):
+    """``victims`` by default follows ``params.eviction``; a rule it does not know failed with
+    a ValueError and the engine's traceback, at the first overflow of the run."""
+    f = _plugin(tmp_path, "evicting", """
+        from dataclasses import dataclass
+        from kvsched.policies import Policy, register_policy
+        @dataclass(frozen=True)
+        class Params:
+            eviction: str = "newest"
+        @register_policy
+        class Evicting(Policy):
+            name = "evicting"
+            Params = Params
+            def admit(self, view):
+                return [i for i in view.waiting[:1] if view.prompt[i] + 1 <= view.free]
+    """)
+    assert main(["run", *SMALL, f"plugins=[{f}]", "algorithm=evicting", "algorithm.eviction=oldest",
+                 f"out={tmp_path / 'r'}"]) == 2
+    err = capsys.readouterr().err
+    assert "algorithm 'evicting': eviction='oldest' is not a rule of the default victims()" in err, err
+
+
 def test_a_predictor_with_its_own_init_is_checked(tmp_path, capsys):
     f = _plugin(tmp_path, "seedless", """
         import numpy as np

@@ -104,6 +104,11 @@ class Policy:
         self.params = params if params is not None else self.Params()
         self.capacity = int(capacity)
         self.rng = np.random.default_rng(seed)
+        rule = getattr(self.params, "eviction", "newest")
+        if type(self).victims is Policy.victims and rule not in EVICTION_RULES:   # else it fails mid-run
+            from ..errors import ConfigError
+            raise ConfigError(f"algorithm {self.name!r}: eviction={rule!r} is not a rule of the default "
+                              f"victims(); choose one of {', '.join(EVICTION_RULES)}, or implement victims")
 
     # --- hooks -------------------------------------------------------------------------
     def queue_key(self, view: SchedulerView, ids: np.ndarray) -> np.ndarray | None:
