@@ -212,6 +212,13 @@ def test_a_mask_instead_of_ids_is_shown():
                  100, unit_rounds())
 
 
+def test_a_zero_dimensional_array_is_refused_as_admit_answer():
+    from kvsched.errors import PolicyError
+    w = wl([1, 1, 1], [3, 3, 3])
+    with pytest.raises(PolicyError, match=r"policy 'scripted': admit returned array\(0\); return a list of waiting"):
+        simulate(w, Scripted(answer=np.array(0), capacity=100), build_predictor({"name": "oracle"}), 100, unit_rounds())
+
+
 class Evicts(Scripted):
     """Admits everything waiting that fits now, and answers ``preempt`` or ``victims`` with ``answer``."""
 
@@ -233,10 +240,11 @@ class Evicts(Scripted):
 
 
 @pytest.mark.parametrize("hook", ["preempt", "victims"])
-@pytest.mark.parametrize("answer", [None, 0, "0"])
+@pytest.mark.parametrize("answer", [None, 0, "0", np.array(0)])
 def test_evictions_that_are_not_lists_of_ids_are_refused(hook, answer):
     """``preempt`` and ``victims`` answered with something other than a list of ids once failed
-    inside the engine (a TypeError with its traceback), not as the policy's error."""
+    inside the engine (a TypeError with its traceback), not as the policy's error; a 0-d array
+    (which has ``__iter__`` but cannot be iterated) did so for ``admit`` too."""
     from kvsched.errors import PolicyError
     w = wl([2, 2, 2], [5, 5, 5])
     with pytest.raises(PolicyError, match=rf"policy 'scripted': {hook} returned .*; return a list of running"):

@@ -90,11 +90,14 @@ def deadlock_error(policy: str, waiting: int, how_long: str = "") -> SimulationE
 def admitted(policy: str, adm, hook: str = "admit") -> list:
     """What ``admit`` (or ``hook``: ``preempt``, ``victims``) returned, as a list; anything but an
     iterable of ids is the policy's error."""
-    if adm is None or isinstance(adm, (str, bytes)) or not hasattr(adm, "__iter__"):
-        want = ("waiting request ids ([] to admit none)" if hook == "admit" else
-                "running request ids ([] to evict none)" if hook == "preempt" else "running request ids")
-        raise PolicyError(f"policy {policy!r}: {hook} returned {adm!r:.80}; return a list of {want}")
-    return list(adm)
+    if adm is not None and not isinstance(adm, (str, bytes)) and hasattr(adm, "__iter__"):
+        try:
+            return list(adm)
+        except TypeError:                   # e.g. a 0-d array: iterable in name only
+            pass
+    want = ("waiting request ids ([] to admit none)" if hook == "admit" else
+            "running request ids ([] to evict none)" if hook == "preempt" else "running request ids")
+    raise PolicyError(f"policy {policy!r}: {hook} returned {adm!r:.80}; return a list of {want}")
 
 
 def livelock_error(policy: str, rounds: int, evictions: int, limit: float, factor: int) -> SimulationError:
