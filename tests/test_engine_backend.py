@@ -185,6 +185,25 @@ def test_kvsched_engine_writes_the_simulators_files(tmp_path):
     assert it.duration.sum() == pytest.approx(s["metrics"]["busy_time"])
 
 
+def test_process_timer_runs_on_one_thread(tmp_path):
+    """Process CPU time sums all threads: the CLI uses one thread for it, the API refuses more."""
+    from kvsched.cli import main
+    from kvsched.errors import ConfigError
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        out = tmp_path / "run"
+        assert main(["engine", "trace=lmsys_like", "trace.n=3", "trace.max_total=40", "memory.capacity=200",
+                     f"out={out}", "--device", "cpu", "--model-json", json.dumps(MICRO), "--timer", "process"]) == 0
+        assert json.loads((out / "summary.json").read_text())["engine"]["threads"] == 1
+        eng = Engine(MICRO, device="cpu", dtype="float32", threads=2, warmup_rounds=0)
+        with pytest.raises(ConfigError, match="timer=process needs one torch thread"):
+            eng.backend(timer="process")
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_kvsched_engine_warns_about_dropped_rows(tmp_path, capsys):
     from kvsched.cli import main
     f = tmp_path / "t.csv"

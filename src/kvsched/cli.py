@@ -204,7 +204,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="virtual: measured round durations, idle gaps skipped; wall: real time")
     g.add_argument("--timer", default="wall", choices=["wall", "process"],
                    help="virtual clock: round durations in wall time, or in this process's CPU time (shared CPUs)")
-    g.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    g.add_argument("--threads", type=int, default=None,
+                   help="torch CPU threads (default: torch's; 1 with --timer process, which needs one)")
     g.set_defaults(func=_cmd_engine)
     c = sub.add_parser("compare", help="the runs in some folders side by side (default results/runs/adhoc)")
     c.add_argument("paths", nargs="*", help="run folders, summary.json files, or folders searched for them")

@@ -82,6 +82,10 @@ class Engine:
 
         if timer == "process" and self.info["device"].startswith("cuda"):
             raise ConfigError("timer=process measures CPU time only; use timer=wall on CUDA")
+        if timer == "process" and self.info["threads"] > 1:
+            # process CPU time adds up every thread's time: rounds would look up to threads x longer
+            raise ConfigError(f"timer=process needs one torch thread (it sums the CPU time of all "
+                              f"{self.info['threads']}); use threads=1 (--threads 1) or timer=wall")
         return TorchBackend(self.model, seed=seed, model_info=self.info, timer=TIMERS[timer])
 
     def warmup(self, prompt: int = 64, batch: int = 4) -> None:
@@ -148,10 +152,12 @@ def run(cfg, engine: Mapping[str, Any] | None = None) -> dict:
     wl = load_trace(c["trace"], data_dir, seed)
     M = resolve_capacity(c["memory"]["capacity"], wl)
     notes = warn(trace_warnings(wl))
-    eng = Engine(e["model"], e["device"], e["dtype"], seed, e["threads"], e["warmup_rounds"])
     clock = "rounds" if wl.time_unit == "rounds" else e["clock"]
-    res = eng.replay(wl, c["algorithm"], c["predictor"], M, seed=seed, clock=clock,
-                     timer=e["timer"] if clock == "virtual" else "wall")
+    timer = e["timer"] if clock == "virtual" else "wall"
+    # the process timer is meaningful with one torch thread only: it is the default there
+    threads = e["threads"] or (1 if timer == "process" else None)
+    eng = Engine(e["model"], e["device"], e["dtype"], seed, threads, e["warmup_rounds"])
+    res = eng.replay(wl, c["algorithm"], c["predictor"], M, seed=seed, clock=clock, timer=timer)
     metrics, req, it = result_tables(res)
     c.pop("latency", None)
     summary = {
