@@ -254,3 +254,19 @@ def test_engine_loop_names_a_policy_whose_admit_returns_none():
                       NullBackend(), clock="rounds")
     with pytest.raises(PolicyError, match="policy 'silent': admit returned None; return a list"):
         loop.run()
+
+
+def test_a_device_torch_cannot_use_is_a_config_error(monkeypatch):
+    """A misspelt device or a CUDA index beyond the visible devices is named, not a torch traceback."""
+    from kvsched.engine.models import resolve_device
+    from kvsched.errors import ConfigError
+
+    for bad in ("gpu", "cuda:x", "mps"):
+        with pytest.raises(ConfigError, match="valid: auto, cpu, cuda, cuda:N"):
+            resolve_device(bad)
+    assert resolve_device("cpu") == "cpu"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert resolve_device("cuda:0") == "cuda:0"
+    with pytest.raises(ConfigError, match="torch sees 1 CUDA device"):
+        resolve_device("cuda:1")

@@ -39,13 +39,22 @@ def model_spec(model: str | Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
 
 
 def resolve_device(device: str) -> str:
-    """``auto`` -> ``cuda`` when a CUDA device is visible, else ``cpu``."""
+    """``auto`` -> ``cuda`` when a CUDA device is visible, else ``cpu``; ``cpu``, ``cuda`` and
+    ``cuda:N`` are checked against what torch sees."""
     import torch
 
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        dev = None
+    if dev is None or dev.type not in ("cpu", "cuda"):
+        raise ConfigError(f"engine device {device!r}; valid: auto, cpu, cuda, cuda:N")
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError(f"engine device {device!r} requested but torch {torch.__version__} sees no CUDA device")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ConfigError(f"engine device {device!r}: torch sees {torch.cuda.device_count()} CUDA device(s)")
     return device
 
 
