@@ -270,3 +270,18 @@ def test_a_device_torch_cannot_use_is_a_config_error(monkeypatch):
     assert resolve_device("cuda:0") == "cuda:0"
     with pytest.raises(ConfigError, match="torch sees 1 CUDA device"):
         resolve_device("cuda:1")
+
+
+def test_requests_beyond_the_models_context_are_refused(engine):
+    """MICRO's context is 1024 tokens: a request that could hold more is refused before the
+    replay (a real model of that shape serves no such request); under M <= 1024 it is rejected
+    by the budget instead, and the fidelity experiment leaves such requests out."""
+    from kvsched.errors import ConfigError
+    from kvsched.experiments.engine_fidelity import _fits
+
+    w = wl([1500, 20], [4, 3], arrival=[0.0, 0.1], unit="s")
+    with pytest.raises(ConfigError, match="1 of 2 requests need more than the model's context of 1024 tokens"):
+        engine.replay(w, {"name": "fcfs"}, {"name": "oracle"}, 4000)
+    rec = engine.replay(w, {"name": "fcfs"}, {"name": "oracle"}, 1000).record
+    assert rec.reject_reason[0] is not None and rec.completion[1] > 0
+    assert _fits(w, 4000, engine.context).prompt.tolist() == [20]

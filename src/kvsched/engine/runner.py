@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError
@@ -71,6 +72,7 @@ class Engine:
             torch.set_num_threads(int(threads))
         self.model, self.info = build_model(model, device, dtype, seed)
         self.info["threads"] = torch.get_num_threads()
+        self.context = int(self.model.config.max_position_embeddings)   # tokens a request may hold
         self.info.update(engine_versions())
         self.info["label"] = engine_label(self.info)
         self.seed = seed
@@ -99,6 +101,14 @@ class Engine:
     def replay(self, workload: Workload, algorithm: Mapping[str, Any], predictor: Mapping[str, Any], capacity: int,
                *, seed: int = 0, clock: str = "virtual", timer: str = "wall", duration_fn=None,
                max_rounds: int | None = None, on_round=None) -> EngineResult:
+        # a request holds at most min(s + o, M) tokens (beyond M it is rejected): more than the
+        # model's context would run positions a real model of this shape never serves
+        held = np.minimum(workload.prompt + workload.output, capacity)
+        if (held > self.context).any():
+            raise ConfigError(f"{int((held > self.context).sum())} of {len(workload)} requests need more than "
+                              f"the model's context of {self.context} tokens (prompt + output, up to "
+                              f"{int(held.max())}); cap the lengths (e.g. trace.max_total={self.context} for "
+                              f"lmsys_like), lower memory.capacity, or use a model with a longer context")
         if self.warmup_rounds:
             self.warmup()
         policy = build_policy(dict(algorithm), capacity=capacity, seed=seed + 1)

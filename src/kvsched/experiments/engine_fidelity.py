@@ -13,6 +13,7 @@
    and the same policy, predictor and seeds. Per-request latency (completion - arrival, s) is
    compared: relative error of the mean, p50 and p99, and the distribution of per-request
    relative errors. Every replay writes the simulator's files (``runs/<policy>/load=<x>/``).
+   Requests above ``memory`` or the model's context (prompt + output tokens) are left out.
 
 Results carry the engine label (``cpu-tiny`` or ``cuda-llama2_7b``): numbers measured on a CPU
 with a tiny model say how well the simulator follows that engine, not a GPU.
@@ -43,8 +44,9 @@ def poisson(w: Workload, rate: float | None, seed: int) -> Workload:
     return w.with_arrivals(np.cumsum(g.exponential(1.0 / rate, len(w))), "s")
 
 
-def _fits(w: Workload, M: int) -> Workload:
-    return w.subset(np.flatnonzero(w.prompt + w.output <= M))
+def _fits(w: Workload, M: int, context: int) -> Workload:
+    """The requests that fit in M and in the model's context (prompt + output tokens)."""
+    return w.subset(np.flatnonzero(w.prompt + w.output <= min(M, context)))
 
 
 def errors(measured: np.ndarray, simulated: np.ndarray) -> dict:
@@ -96,7 +98,7 @@ def run(ctx) -> None:
     # --- calibration ---------------------------------------------------------------------
     cal = dict(p["calibration"])
     cseed = int(cal["seed"])
-    wc = _fits(load_trace(trace, ctx.data_dir, cseed), M)
+    wc = _fits(load_trace(trace, ctx.data_dir, cseed), M, eng.context)
     fcfs, oracle = {"name": "fcfs"}, {"name": "oracle"}
     res0, m0 = replay(poisson(wc, None, cseed), fcfs, oracle, cseed, "calibration/offline")
     capacity_rps = m0["completed"] / m0["makespan"]
@@ -110,7 +112,7 @@ def run(ctx) -> None:
     ctx.table(cal_it, "calibration_iterations")
 
     # --- evaluation ------------------------------------------------------------------------
-    w0 = _fits(load_trace(trace, ctx.data_dir, seed), M)
+    w0 = _fits(load_trace(trace, ctx.data_dir, seed), M, eng.context)
     rows, per_req = [], []
     for pol in p["policies"]:
         for load in p["loads"]:
