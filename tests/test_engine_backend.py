@@ -285,3 +285,18 @@ def test_requests_beyond_the_models_context_are_refused(engine):
     rec = engine.replay(w, {"name": "fcfs"}, {"name": "oracle"}, 1000).record
     assert rec.reject_reason[0] is not None and rec.completion[1] > 0
     assert _fits(w, 4000, engine.context).prompt.tolist() == [20]
+
+
+def test_engine_loop_idles_for_a_policy_that_may_idle():
+    """A fixed schedule with a gap (may_idle): the loop waits its quiet rounds as the simulator
+    does, instead of reporting a deadlock."""
+    from kvsched.optimum.schedule import FixedStarts
+
+    w = wl([1, 1, 2], [1, 2, 1], arrival=[0.0, 0.0, 1.0])
+    starts = [0, 3, 6]
+    rec_s = simulate(w, FixedStarts(starts, capacity=10), build_predictor({"name": "oracle"}), 10, unit_rounds(),
+                     step_mode=True)
+    rec_e = EngineLoop(w, FixedStarts(starts, capacity=10), build_predictor({"name": "oracle"}), 10, NullBackend(),
+                       clock="rounds").run()
+    assert rec_e.completion.tolist() == rec_s.completion.tolist() == [1, 5, 7]
+    assert rec_e.rounds == rec_s.rounds

@@ -47,7 +47,7 @@ import pandas as pd
 
 from ..errors import ConfigError, SimulationError
 from ..latency.base import LinearLatency, unit_rounds
-from ..policies.base import Policy
+from ..policies.base import INF_ROUNDS, Policy
 from ..predictors.base import Predictor
 from ..sim.engine import RunRecord, Simulator, admitted, deadlock_error
 from ..sim.view import DONE
@@ -161,8 +161,15 @@ class EngineLoop(Simulator):
                 self.events.append((self.rnd, "admit", int(i)))
             B = len(self.running)
             if B == 0:
-                if nxt < n:
-                    self._idle_until(w.arrival[nxt])
+                # a policy that may idle on purpose (unit rounds) waits its quiet rounds, as in the simulator
+                idle_to = None
+                if self.policy.may_idle and self.clock_mode == "rounds" and len(self.waiting):
+                    q = self._quiet()
+                    if q < INF_ROUNDS:
+                        idle_to = self.clock + max(1, q)
+                if nxt < n or idle_to is not None:
+                    self._idle_until(min(w.arrival[nxt] if nxt < n else np.inf,
+                                         np.inf if idle_to is None else idle_to))
                     continue
                 if len(self.waiting):
                     raise deadlock_error(self.policy.name, len(self.waiting))
