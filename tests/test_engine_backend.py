@@ -230,6 +230,11 @@ def test_engine_fidelity_experiment_writes_table_figure_and_claim(tmp_path):
     assert claims[0]["id"] == "engine_fidelity" and "cpu-micro" in claims[0]["ours"]
     assert (out / "fidelity.png").exists() and (out / "runs" / "mcsf" / "load=0.8" / "iterations.parquet").exists()
     assert json.loads((out / "done.json").read_text())["scale"] == "quick"
+    # each replay records the arrivals it ran, not the trace's own
+    tr = json.loads((out / "runs" / "mcsf" / "load=0.8" / "summary.json").read_text())["config"]["trace"]
+    assert tr["arrival"] == "poisson" and tr["load"] == 0.8 and tr["rate"] == pytest.approx(df.rate_rps[0])
+    assert json.loads((out / "calibration" / "offline" / "summary.json").read_text())["config"]["trace"]["arrival"] \
+        == "offline"
 
 
 def test_engine_loop_stops_a_livelock():

@@ -84,10 +84,13 @@ def run(ctx) -> None:
     timer = p.get("timer", "wall")
     trace = dict(p["trace"])
 
-    def replay(w, alg, pred, s, out):
+    def replay(w, alg, pred, s, out, load=None, rate=None):
         res = eng.replay(w, alg, pred, M, seed=s, clock=clock, timer=timer)
         metrics = run_summary(res.record)
-        summary = {"config": {"trace": trace, "algorithm": alg, "predictor": pred, "memory": M, "seed": s},
+        # the arrivals replayed: the trace's own are replaced (all at 0, or Poisson at load x capacity)
+        arrivals = {"arrival": "poisson" if rate else "offline", "rate": rate, "load": load}
+        summary = {"config": {"trace": {**trace, **arrivals}, "algorithm": alg, "predictor": pred, "memory": M,
+                              "seed": s},
                    "metrics": metrics, "engine": res.engine,
                    "timing": {"replay_s": res.wall_s, "iterations": int(len(res.iterations))},
                    "provenance": provenance()}
@@ -105,7 +108,7 @@ def run(ctx) -> None:
     cal_iters = [res0.iterations.assign(run="offline")]
     for load in cal.get("loads", []):
         r, _ = replay(poisson(wc, float(load) * capacity_rps, cseed), fcfs, oracle, cseed,
-                      f"calibration/load={load:g}")
+                      f"calibration/load={load:g}", float(load), float(load) * capacity_rps)
         cal_iters.append(r.iterations.assign(run=f"load={load:g}"))
     cal_it = pd.concat(cal_iters, ignore_index=True)
     lat, fit = fit_from_iterations(cal_it, weight=p.get("fit_weight", "absolute"), name=f"engine_fit:{label}")
@@ -117,7 +120,8 @@ def run(ctx) -> None:
     for pol in p["policies"]:
         for load in p["loads"]:
             w = poisson(w0, float(load) * capacity_rps, seed)
-            res, mm = replay(w, pol["algorithm"], pol["predictor"], seed, f"runs/{pol['label']}/load={load:g}")
+            res, mm = replay(w, pol["algorithm"], pol["predictor"], seed, f"runs/{pol['label']}/load={load:g}",
+                             float(load), float(load) * capacity_rps)
             sim_rec = simulate(w, build_policy(dict(pol["algorithm"]), capacity=M, seed=seed + 1),
                                build_predictor(dict(pol["predictor"]), seed=seed + 2), M, lat)
             ms = run_summary(sim_rec)
