@@ -204,6 +204,15 @@ def test_process_timer_runs_on_one_thread(tmp_path):
         torch.set_num_threads(before)
 
 
+def test_kvsched_engine_prints_latency_in_rounds_for_a_trace_in_rounds(tmp_path, capsys):
+    from kvsched.cli import main
+
+    assert main(["engine", "trace=synthetic_mcsf", "trace.n=5", "algorithm=fcfs", f"out={tmp_path / 'run'}",
+                 "--device", "cpu", "--model-json", json.dumps(MICRO), "--threads", "1"]) == 0
+    line = capsys.readouterr().out
+    assert "clock rounds" in line and " rounds, p99 " in line and " s, p99 " not in line
+
+
 def test_kvsched_engine_warns_about_dropped_rows(tmp_path, capsys):
     from kvsched.cli import main
     f = tmp_path / "t.csv"

@@ -133,10 +133,11 @@ def _cmd_engine(args: argparse.Namespace) -> int:
         cfg.out = default_out(cfg.out, engine)      # not the folder `kvsched run` writes
     summary = run(cfg, engine)
     m, e = summary["metrics"], summary["engine"]
+    u = m["time_unit"]                              # rounds for a trace in rounds
     print(f"{cfg.algorithm.name} on {cfg.trace.name} (M={summary['resolved']['memory_capacity']}) through "
           f"{e['label']} ({e['dtype']}, clock {e['clock']}): {m['completed']}/{m['requests']} completed, "
-          f"{m['rejected']} rejected{_rejections(m)}, mean latency {_num(m['latency_mean'], 's')}, "
-          f"p99 {_num(m['latency_p99'], 's')}, evictions {m['evictions']}, "
+          f"{m['rejected']} rejected{_rejections(m)}, mean latency {_num(m['latency_mean'], u)}, "
+          f"p99 {_num(m['latency_p99'], u)}, evictions {m['evictions']}, "
           f"{summary['timing']['iterations']} iterations -> {cfg.out}")
     return 0
 
