@@ -236,3 +236,10 @@ def test_compare_tells_apart_replays_on_different_engines(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "engine.label=cpu-tiny" in out and "engine.label=cuda-llama2_7b" in out
     assert "engine.clock" not in out and "engine.config" not in out     # the same in both; not a value
+
+
+def test_compare_writes_latencies_from_ten_thousand_up_whole():
+    """4 significant digits below 10^4; from there on whole numbers, never 1.541e+04."""
+    from kvsched.analysis.compare import _fmt
+    assert [_fmt(v) for v in (870.1185, 9999.4, 9999.7, 15409.71, 123456.7, 0.07855)] == \
+        ["870.1", "9999", "10000", "15410", "123457", "0.07855"]

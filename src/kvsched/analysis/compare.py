@@ -128,8 +128,8 @@ def _fmt(v, key: str = "") -> str:
         return "-"
     if key == "trace.sha256":
         return str(v)[:12]
-    if isinstance(v, float):
-        return f"{v:.4g}" if abs(v) < 1e5 else f"{v:.0f}"
+    if isinstance(v, float):    # 4 significant digits; whole where .4g would go to 1.541e+04
+        return f"{v:.4g}" if abs(v) < 9999.5 else f"{v:.0f}"
     return str(v)
 
 
