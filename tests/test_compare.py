@@ -243,3 +243,16 @@ def test_compare_writes_latencies_from_ten_thousand_up_whole():
     from kvsched.analysis.compare import _fmt
     assert [_fmt(v) for v in (870.1185, 9999.4, 9999.7, 15409.71, 123456.7, 0.07855)] == \
         ["870.1", "9999", "10000", "15410", "123457", "0.07855"]
+
+
+def test_compare_shows_the_metric_it_ranks_by(tmp_path, capsys):
+    root = _runs(tmp_path)
+    capsys.readouterr()
+    assert main(["compare", str(root), "--sort", "latency_p50"]) == 0
+    out = capsys.readouterr().out
+    lines = [line for line in out.splitlines() if line]
+    at = lines[0].index("latency_p50")             # right-aligned under its header
+    p50 = [float(line[at:at + len("latency_p50")]) for line in lines[2:]]
+    assert p50 == sorted(p50) and len(p50) == 4
+    assert main(["compare", str(root)]) == 0               # shown already: not twice
+    assert capsys.readouterr().out.splitlines()[0].split().count("latency_mean") == 0

@@ -82,7 +82,7 @@ def compare_table(paths: Iterable[str | Path], sort: str = "latency_mean",
     # runs are ranked only against runs of the same trace, M, time unit and trace settings
     block = ["trace", "memory", "time_unit", *(k for k in varying if k.startswith("trace."))]
     df = df.sort_values([*block, sort, "label", "seed"], na_position="last").reset_index(drop=True)
-    df.attrs["block"] = block
+    df.attrs["block"], df.attrs["sort"] = block, sort
     return df
 
 
@@ -135,8 +135,13 @@ def _fmt(v, key: str = "") -> str:
 
 def render(df: pd.DataFrame) -> str:
     """The table as aligned text (numbers right-aligned), a blank line between the blocks of runs
-    ranked apart (``df.attrs["block"]``)."""
-    cols = [(k, h) for k, h in COLUMNS if k in df.columns]
+    ranked apart (``df.attrs["block"]``); the metric they are ranked by (``df.attrs["sort"]``) is
+    a column too."""
+    cols = list(COLUMNS)
+    sort = df.attrs.get("sort")
+    if sort and sort not in dict(cols):
+        cols.insert(cols.index(("time_unit", "unit")), (sort, sort))
+    cols = [(k, h) for k, h in cols if k in df.columns]
     cells = [[_fmt(v) for v in df[k]] for k, _ in cols]
     widths = [max([len(h)] + [len(c) for c in col]) for (_, h), col in zip(cols, cells)]
     num = [pd.api.types.is_numeric_dtype(df[k]) for k, _ in cols]
