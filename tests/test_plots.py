@@ -128,3 +128,18 @@ def test_latency_vs_rate_has_mean_and_p99_rows_per_trace():
         "t1, M = 100", "t1, M = 200", "t2, M = 100", "t2, M = 200"]
     with pytest.raises(ValueError, match="trace.rate"):
         latency_vs_rate(df.drop(columns="trace.rate"))
+
+
+def test_latency_by_algorithm_legend_keeps_mean_plain_when_a_reference_is_best():
+    """The legend's "mean" is the plain bar, also where an oracle reference tops the first panel."""
+    df = table(seeds=(0,)).assign(latency_p99=1.0, predictor="sage_knn")
+    df.loc[df["algorithm"] == "mcsf", "predictor"] = "oracle"          # mcsf: the best, a reference
+    fig = latency_by_algorithm(df)
+    assert fig.axes[0].patches[0].get_hatch() == "//"                  # the top bar is the reference
+    legend = fig.legends[0]
+    texts = [t.get_text() for t in legend.get_texts()]
+    assert sorted(texts) == ["mean", "mean, oracle predictions (reference)", "p99"]
+    handles = dict(zip(texts, legend.legend_handles))
+    mean, ref = handles["mean"], handles["mean, oracle predictions (reference)"]
+    assert not mean.get_hatch() and ref.get_hatch() == "//"
+    assert mean.get_facecolor() != ref.get_facecolor()

@@ -164,10 +164,13 @@ def latency_by_algorithm(df: pd.DataFrame):
             ax.set_yticks(y, list(d.index))
             ax.set(title=f"{trace}, M = {m:,} tokens", xlabel=f"latency ({unit})")
             ax.grid(True, axis="x", alpha=0.4)
-    first = next(ax for ax in axes.flat if ax.get_visible())
-    handles, labels = first.get_legend_handles_labels()
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+    # drawn here: a panel's bars would lend "mean" its first bar's look, a reference's if it is best
+    handles = [Patch(facecolor="C0", alpha=0.75),
+               Line2D([], [], linestyle="none", marker="|", markersize=10, color="C3")]
+    labels = ["mean", "p99"]
     if reference:
-        from matplotlib.patches import Patch
         handles.append(Patch(facecolor="0.65", alpha=0.75, hatch="//"))
         labels.append("mean, oracle predictions (reference)")
     fig.legend(handles, labels, loc="outside lower center", ncols=len(labels), frameon=False)
