@@ -5,6 +5,7 @@
 - A pipeline killed mid-sweep resumes without recomputing finished runs.
 - Deleting one run's outputs re-runs that run only.
 - A changed sweep axis runs only the new points; a changed fixed override runs them all.
+- An edited trace file reruns the runs that read it.
 """
 
 from __future__ import annotations
@@ -195,6 +196,23 @@ def test_pipeline_resumes_and_reruns_only_what_changed(tmp_path, snakemake_avail
 
     # 5. a fixed override changed: every point's command changed, so every point would run
     _preset(w, TINY + ["predictor=noisy"], ["fcfs", "mcsf"])
+    out = _snakemake(w, "-n")
+    assert _planned(out) == 2, out
+
+
+def test_an_edited_trace_file_reruns_the_runs_that_read_it(tmp_path, snakemake_available):
+    """A trace=file run's file is an input of its job, as a plugin file is: replacing its
+    content reruns the runs that read it; a point of another trace stays."""
+    from kvsched.traces.user_file import trace_files
+    assert trace_files(["trace=file", "trace.path=a.csv", "trace.path='my b.csv'"]) == ["my b.csv"]
+    assert trace_files(["trace=azure_conv", "trace.path=a.csv"]) == [] == trace_files(["seed=1"])
+    w = _workdir(tmp_path)
+    csv = w / "mine.csv"
+    csv.write_text("arrival,prompt,output\n" + "".join(f"{i},{5 + i % 7},{3 + i % 5}\n" for i in range(30)))
+    _preset(w, ["trace=file", "trace.path=mine.csv", "latency=unit", "memory.capacity=64"], ["fcfs", "mcsf"])
+    _snakemake(w)
+    assert _planned(_snakemake(w, "-n")) == 0
+    csv.write_text(csv.read_text() + "30,9,4\n")
     out = _snakemake(w, "-n")
     assert _planned(out) == 2, out
 

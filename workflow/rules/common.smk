@@ -117,6 +117,12 @@ def plugin_files(wc):
     return _files(point_overrides(wc))
 
 
+def trace_files(wc):
+    """The file a ``trace=file`` run reads: an input, so editing it reruns the run."""
+    from kvsched.traces.user_file import trace_files as _files
+    return _files(point_overrides(wc))
+
+
 def sweep_figures(exp):
     return [f"results/{exp}/{f}.{ext}" for f in SPECS[exp].get("figures", []) for ext in ("png", "pdf")]
 

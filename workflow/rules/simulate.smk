@@ -3,6 +3,7 @@
 rule simulate:
     input:
         plugin_files,
+        trace_files,
     output:
         summary="results/runs/{exp}/{point}/summary.json",
         requests="results/runs/{exp}/{point}/requests.parquet",

@@ -12,11 +12,13 @@ directory), not from the data directory, and is not cached.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from ..config.compose import split_override
 from ..datastore import sha256_file
 from ..errors import ConfigError, TraceFormatError
 from ..workload import Workload
@@ -28,6 +30,26 @@ FILE_DEFAULTS: dict[str, Any] = {"path": None, "prompt_col": "prompt", "output_c
                                  "arrival_col": "arrival", "text_col": None,
                                  **UNTIMED_DEFAULTS, "arrival": "trace", "rate": None}
 FORMATS = (".csv", ".csv.gz", ".jsonl", ".jsonl.gz", ".parquet")
+
+
+def trace_files(overrides: Sequence[str]) -> list[str]:
+    """The file a ``trace=file`` run reads, from its overrides (``trace.path``, the last one
+    given; ``~`` expanded): an input of its pipeline job. Empty for any other trace."""
+    mine = [o for o in overrides if split_override(str(o))[0] in ("trace", "trace.path")]
+    if not mine:
+        return []
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    try:
+        parsed = OverridesParser.create().parse_overrides(mine)
+    except HydraException as e:
+        raise ConfigError(f"cannot parse the trace overrides: {e}") from None
+    trace = path = None
+    for o in parsed:
+        if not o.is_delete():
+            trace, path = (o.value(), path) if o.key_or_group == "trace" else (trace, o.value())
+    return [str(Path(str(path)).expanduser())] if trace == "file" and path not in (None, "") else []
 
 
 def _column(p: dict[str, Any], key: str, optional: bool) -> str | None:
