@@ -143,3 +143,20 @@ def test_latency_by_algorithm_legend_keeps_mean_plain_when_a_reference_is_best()
     mean, ref = handles["mean"], handles["mean, oracle predictions (reference)"]
     assert not mean.get_hatch() and ref.get_hatch() == "//"
     assert mean.get_facecolor() != ref.get_facecolor()
+
+
+def test_runs_on_different_trace_files_or_settings_get_panels_of_their_own():
+    """trace=file runs are named by their file, and two files (or two trace.n) are never averaged
+    into one panel."""
+    df = table(seeds=(0,)).assign(latency_p99=1.0)
+    df = df.assign(**{"trace.path": df["trace"].map({"trace_a": "data/day1.csv", "trace_b": "day2.csv"}),
+                      "trace": "file"})
+    fig = latency_by_algorithm(df)
+    assert [ax.get_title() for ax in fig.axes[:4:3]] == ["day1.csv, M = 64 tokens", "day2.csv, M = 64 tokens"]
+    assert [ax.get_title() for ax in latency_vs_memory(df).axes] == ["day1.csv", "day2.csv"]
+    one = df[df["trace.path"] == "day2.csv"].assign(**{"trace.n": 100.0})
+    two = one.assign(**{"trace.n": float("nan"), "latency_mean": one["latency_mean"] * 2})
+    titles = [ax.get_title() for ax in latency_vs_memory(pd.concat([one, two])).axes]
+    assert titles == ["day2.csv, n=-", "day2.csv, n=100"]
+    rates = pd.concat([one[one["memory"] == 64].assign(**{"trace.rate": r}) for r in (0.5, 1.0)])
+    assert [ax.get_title() for ax in latency_vs_rate(rates).axes] == ["day2.csv", ""]   # rate: the x axis

@@ -51,6 +51,30 @@ def _names(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
+def _trace_panels(df: pd.DataFrame, skip: tuple[str, ...] = ()) -> pd.Series:
+    """Per run, the name of the trace it ran on, for panel titles: the trace's name (for
+    ``trace=file``, the file's name) with the ``trace.*`` settings, but ``skip`` (an x axis),
+    that differ between its runs (``trace.n=500``), so runs on different traces or files are
+    never drawn, or averaged, as one."""
+    name = df["trace"].astype(str)
+    if "trace.path" in df:
+        paths = {p for t, p in zip(name, df["trace.path"]) if t == "file" and isinstance(p, str)}
+        short = len({Path(p).name for p in paths}) == len(paths)     # else two files share a name
+        name = pd.Series([(Path(p).name if short else p) if t == "file" and isinstance(p, str) else t
+                          for t, p in zip(name, df["trace.path"])], index=df.index)
+    def text(v) -> str:     # unset: "-"; a whole float (a column with gaps): 1000, not 1000.0
+        if v is None or (isinstance(v, float) and pd.isna(v)):
+            return "-"
+        return str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)
+    shown = lambda col: col.map(text)  # noqa: E731
+    keys = [c for c in df.columns if c.startswith("trace.") and c not in ("trace.path", "trace.sha256", *skip)
+            and shown(df[c]).groupby(name).nunique().max() > 1]
+    if not keys:
+        return name
+    return pd.Series([", ".join([n, *(f"{k.removeprefix('trace.')}={v}" for k, v in zip(keys, vals))])
+                      for n, *vals in zip(name, *(shown(df[k]) for k in keys))], index=df.index)
+
+
 def _line_panels(df: pd.DataFrame, x: str, xlabel: str, panel: str, metrics: tuple[str, ...],
                  xticks_at_data: bool = False):
     """Line figure shared by the ``latency_vs_*`` figures: one column per value of ``panel``,
@@ -108,10 +132,10 @@ def _line_panels(df: pd.DataFrame, x: str, xlabel: str, panel: str, metrics: tup
 
 def latency_vs_memory(df: pd.DataFrame):
     """Mean end-to-end latency (seconds, or rounds) against KV-cache size M (tokens), one
-    panel per trace, log-log, one line per algorithm or sweep variant (mean over seeds, with a
+    panel per trace (:func:`_trace_panels`), log-log, one line per algorithm or sweep variant (mean over seeds, with a
     min-max band when there are several)."""
-    return _line_panels(df, "memory", "KV-cache capacity M (tokens)", "trace", ("latency_mean",),
-                        xticks_at_data=True)
+    return _line_panels(df.assign(panel=_trace_panels(df)), "memory", "KV-cache capacity M (tokens)", "panel",
+                        ("latency_mean",), xticks_at_data=True)
 
 
 RATE = "trace.rate"   # the aggregated column: arrival rate (requests/s) a sweep set
@@ -126,18 +150,19 @@ def latency_vs_rate(df: pd.DataFrame):
         raise ValueError(f"latency_vs_rate needs a {RATE!r} column (a sweep over trace.rate)")
     df = df.copy()
     many = df["memory"].nunique() > 1
-    df["panel"] = [f"{t}, M = {int(m):,}" if many else t for t, m in zip(df["trace"], df["memory"])]
+    df["panel"] = [f"{t}, M = {int(m):,}" if many else t for t, m in zip(_trace_panels(df, (RATE,)), df["memory"])]
     metrics = ("latency_mean", "latency_p99") if "latency_p99" in df else ("latency_mean",)
     return _line_panels(df, RATE, "arrival rate (requests/s)", "panel", metrics, xticks_at_data=True)
 
 
 def latency_by_algorithm(df: pd.DataFrame):
-    """Every algorithm side by side: one panel per trace (rows) and KV-cache size M (columns),
+    """Every algorithm side by side: one panel per trace (rows; :func:`_trace_panels`) and KV-cache size M (columns),
     one bar per algorithm (or sweep variant) at its mean latency (mean over seeds; seconds, or
     rounds), best at the top (ties in name order), with its p99 latency as a tick. In a table
     that mixes predictors, the runs with oracle predictions (references, not schedulers one
     could deploy) are grey and hatched."""
     df = _names(df)
+    df["trace"] = _trace_panels(df)
     reference = set(df.loc[(df["predictor"] == "oracle") & _reads(df), "label"]) if _mixes_predictors(df) else set()
     unit = df["time_unit"].iloc[0] if "time_unit" in df else "s"
     traces = sorted(set(df["trace"]))
