@@ -225,3 +225,12 @@ def test_an_edited_trace_file_gets_a_folder_of_its_own(tmp_path):
     assert compose([o.replace(str(f), str(copy)) for o in over]).out == before
     ROWS.assign(out=ROWS["out"] + 1).to_csv(f, index=False)
     assert compose(over).out != before
+
+
+def test_a_header_with_spaces_after_the_commas_is_read(tmp_path):
+    """The fields are read stripped of spaces; the header names are too ("t, in, out")."""
+    f = tmp_path / "spaced.csv"
+    f.write_text("t, in , out\n0, 5, 2\n1.5, 6, 3\n")
+    w = _load(f)
+    np.testing.assert_array_equal(w.prompt, [5, 6])
+    np.testing.assert_array_equal(w.arrival, [0.0, 1.5])

@@ -106,7 +106,7 @@ def read_csv_columns(path: Path, int_cols: Sequence[str], time_col: str | None =
         raise TraceFormatError(f"{path}: {_undecodable_line(path, e)}") from None
     except (OSError, EOFError, zlib.error) as e:   # e.g. a .gz that is not gzip
         raise TraceFormatError(f"{path}: cannot read: {e}") from None
-    header = list(raw.iloc[0])
+    header = [h.strip() for h in raw.iloc[0]]     # "t, in, out": its fields are stripped too
     where: dict[str, int] = {}
     wanted = _wanted(int_cols, time_col, text_col)
     for j, name in enumerate(header):
