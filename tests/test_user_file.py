@@ -234,3 +234,15 @@ def test_a_header_with_spaces_after_the_commas_is_read(tmp_path):
     w = _load(f)
     np.testing.assert_array_equal(w.prompt, [5, 6])
     np.testing.assert_array_equal(w.arrival, [0.0, 1.5])
+
+
+def test_a_semicolon_file_and_a_missing_first_time_say_so(tmp_path):
+    f = tmp_path / "semi.csv"
+    f.write_text("t;in;out\n0;5;2\n")
+    with pytest.raises(TraceFormatError, match=r"missing required column 'in' \(header has: t;in;out\) "
+                                               r"\(fields separated by ';'\? they must be separated by commas\)"):
+        _load(f)
+    f = tmp_path / "gap.csv"
+    f.write_text("t,in,out\n,5,2\n2024-01-01T00:00:01,6,3\n")
+    with pytest.raises(TraceFormatError, match=r"gap\.csv, line 2: column 't': missing value"):
+        _load(f)

@@ -116,7 +116,9 @@ def read_csv_columns(path: Path, int_cols: Sequence[str], time_col: str | None =
         where.setdefault(name, j)                 # a repeated name the trace does not read: its first
     for col in wanted:
         if col not in where:
-            raise TraceFormatError(f"{path}: missing required column {col!r} (header has: {', '.join(header)})")
+            sep = next((f" (fields separated by {c!r}? they must be separated by commas)" for c in ";\t|"
+                        if len(header) == 1 and c in header[0]), "")
+            raise TraceFormatError(f"{path}: missing required column {col!r} (header has: {', '.join(header)}){sep}")
     df = pd.DataFrame({c: raw.iloc[1:, where[c]] for c in wanted}).reset_index(drop=True)
     # Tolerate blank lines at the very end of the file.
     blank = (df[wanted] == "").all(axis=1).to_numpy()
@@ -149,7 +151,8 @@ def read_csv_columns(path: Path, int_cols: Sequence[str], time_col: str | None =
                 raise TraceFormatError(f"{path}: column {time_col!r}: {why}") from None
             if t.isna().any():
                 i = int(np.argmax(t.isna().to_numpy()))
-                raise _fail(path, i + 2, f"column {time_col!r}: bad timestamp {raw.iloc[i]!r}")
+                what = MISSING if raw.iloc[i] == "" else f"bad timestamp {raw.iloc[i]!r}"
+                raise _fail(path, i + 2, f"column {time_col!r}: {what}")
             out["arrival"] = (t - t.min()).dt.total_seconds().to_numpy(dtype=np.float64)
     if text_col:
         out["text"] = df[text_col].to_numpy(dtype=object)
