@@ -89,6 +89,24 @@ def test_interval_policies_need_intervals():
         sim(wl([1], [2]), "amin", 10, predictor={"name": "noisy", "eps": 0.1})
 
 
+@pytest.mark.parametrize("algo", ["amin", "amax"])
+def test_a_run_and_a_sweep_refuse_interval_policies_without_intervals_before_simulating(algo, tmp_path, capsys):
+    """It failed only at the first decision: inside a sweep's job, after its old results were removed."""
+    from kvsched.analysis.sweep import validate_points
+    from kvsched.cli import main
+    from kvsched.errors import ConfigError
+    out = tmp_path / "r"
+    assert main(["run", "trace=synthetic_mcsf", "memory.capacity=auto", "latency=unit", f"algorithm={algo}",
+                 "predictor=noisy", f"out={out}"]) == 2
+    assert f"algorithm {algo!r} plans with interval predictions (pred_lo/pred_hi), which predictor 'noisy' " \
+           "does not give" in capsys.readouterr().err
+    assert not out.exists()
+    spec = {"name": "iv", "fixed": ["trace=synthetic_mcsf", "memory.capacity=auto", "latency=unit"], "seeds": [0],
+            "axes": {"algorithm": [algo], "predictor": ["interval", "oracle", "sage_knn"]}}
+    with pytest.raises(ConfigError, match=f"point algorithm={algo}/predictor=sage_knn/seed=0: .*does not give"):
+        validate_points(spec)
+
+
 # --- Sorted-F ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("step", [False, True])

@@ -99,6 +99,9 @@ class Policy:
     #: True for a benchmark defined by the true lengths (``hsf``): a run, and a sweep before any
     #: job starts, refuses it with any predictor but ``oracle``.
     needs_oracle: ClassVar[bool] = False
+    #: True if the policy plans with ``pred_lo``/``pred_hi`` (``amin``, ``amax``): a run, and a sweep
+    #: before any job starts, refuses a predictor that declares it gives none (``intervals = False``).
+    needs_intervals: ClassVar[bool] = False
 
     def __init__(self, params=None, *, capacity: int, seed: int = 0):
         self.params = params if params is not None else self.Params()

@@ -56,8 +56,13 @@ def param_dict(p: Any) -> dict:
 
 
 def check_predictor(policy_cls: type[Policy], predictor_cls: type) -> None:
-    """A benchmark that needs the true lengths (``needs_oracle``) runs only with the oracle."""
+    """A benchmark that needs the true lengths (``needs_oracle``) runs only with the oracle; a
+    policy that plans with intervals (``needs_intervals``) not with a predictor declaring none."""
     if policy_cls.needs_oracle and not predictor_cls.oracle:
         hint = getattr(policy_cls, "oracle_alternative", "")      # e.g. hsf: use mcsf instead
         raise ConfigError(f"algorithm {policy_cls.name!r} is a hindsight benchmark and needs predictor=oracle, "
                           f"not {predictor_cls.name!r}" + (f" ({hint})" if hint else ""))
+    if policy_cls.needs_intervals and predictor_cls.intervals is False:
+        raise ConfigError(f"algorithm {policy_cls.name!r} plans with interval predictions (pred_lo/pred_hi), "
+                          f"which predictor {predictor_cls.name!r} does not give; use predictor=interval "
+                          "(or oracle)")

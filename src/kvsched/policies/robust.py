@@ -62,6 +62,7 @@ class AMax(GreedyAdmission):
     name = "amax"
     Params = AmaxParams
     by_prediction = True
+    needs_intervals = True
 
     def _est(self, view, ids):
         return _interval_end(view, ids, "hi", self.name)
@@ -90,6 +91,7 @@ class AMin(GreedyAdmission):
     name = "amin"
     Params = AminParams
     by_prediction = True
+    needs_intervals = True
 
     def __init__(self, params=None, *, capacity: int, seed: int = 0):
         super().__init__(params, capacity=capacity, seed=seed)

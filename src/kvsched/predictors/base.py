@@ -58,12 +58,16 @@ class Predictor:
         uses_truth: True if the predictor is a synthetic model of prediction error and is
             therefore handed the true lengths of arriving requests. Off unless a predictor
             asks for it (``oracle``, ``noisy``, ``interval`` do); every result records it.
+        intervals: whether ``predict`` gives ``lo``/``hi``: True or False for the built-ins,
+            None (not declared, not checked in advance) by default. A policy that needs intervals
+            (``amin``, ``amax``) refuses a predictor that declares False before the run starts.
     """
 
     name: ClassVar[str] = "base"
     Params: ClassVar[type] = NoParams
     oracle: ClassVar[bool] = False
     uses_truth: ClassVar[bool] = False
+    intervals: ClassVar[bool | None] = None
 
     def __init__(self, params=None, *, seed: int = 0):
         self.params = params if params is not None else self.Params()

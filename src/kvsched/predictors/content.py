@@ -246,6 +246,7 @@ class SageKnn(Predictor):
     """Distributional output-length predictor: content kNN + history, online."""
 
     name = "sage_knn"
+    intervals = False
     Params = SageKnnParams
     uses_truth = False
 
@@ -338,6 +339,7 @@ class LearnToRank(Predictor):
     """Online pairwise ranker on prompt features; point prediction via the score's rank."""
 
     name = "ltr"
+    intervals = False
     Params = LtrParams
     uses_truth = False
 

@@ -71,6 +71,7 @@ class Interval(Predictor):
 
     name = "interval"
     uses_truth = True
+    intervals = True
     Params = IntervalParams
 
     def predict(self, ids, prompt, texts, truth):

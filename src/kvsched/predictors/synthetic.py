@@ -19,6 +19,7 @@ class Oracle(Predictor):
     name = "oracle"
     oracle = True
     uses_truth = True
+    intervals = True
 
     def predict(self, ids, prompt, texts, truth):
         t = np.asarray(truth, dtype=np.int64)
@@ -51,6 +52,7 @@ class Noisy(Predictor):
     """The true length with multiplicative noise of level eps (synthetic: reads the true length)."""
     name = "noisy"
     uses_truth = True
+    intervals = False
     Params = NoisyParams
 
     def predict(self, ids, prompt, texts, truth):
