@@ -45,14 +45,15 @@ def test_every_sort_key_is_a_column_of_a_run(tmp_path):
     """Each metric --sort accepts is in a run's row (none is a dead key), and ranks smallest first."""
     import json
     from kvsched.analysis.aggregate import flatten
-    from kvsched.analysis.compare import SORT_KEYS, compare_table
+    from kvsched.analysis.compare import SORT_KEYS, SORT_KEYS_LARGEST, compare_table
     root = _runs(tmp_path)
     row = flatten(json.loads((root / "vllm" / "summary.json").read_text()))
-    assert set(SORT_KEYS) <= set(row), set(SORT_KEYS) - set(row)
-    for key in SORT_KEYS:
+    assert set(SORT_KEYS + SORT_KEYS_LARGEST) <= set(row), set(SORT_KEYS + SORT_KEYS_LARGEST) - set(row)
+    for key in SORT_KEYS + SORT_KEYS_LARGEST:
         df = compare_table([root], sort=key)
         values = pd.to_numeric(df[key]).dropna().tolist()
-        assert values == sorted(values), key       # one block: one trace and M
+        assert values == sorted(values, reverse=key in SORT_KEYS_LARGEST), key   # one block: one trace and M
+    assert len(set(compare_table([root], sort="throughput_rps")["throughput_rps"])) > 1   # the order is tested
 
 
 def test_compare_skips_a_broken_summary_and_names_it(tmp_path, capsys):

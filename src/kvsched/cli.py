@@ -214,7 +214,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="the metric to rank by within each trace and M, smallest first: latency_mean "
                         "(default), latency_p50/p90/p99, latency_total, ttft_mean, ttft_p50/p90/p99, "
                         "makespan, evictions, wasted_decode_tokens, wasted_prefill_tokens, rejected, "
-                        "memory_peak, energy_j, energy_per_token_j or simulate_s")
+                        "memory_peak, energy_j, energy_per_token_j or simulate_s; largest first: "
+                        "throughput_rps (requests per time unit), throughput_tokens or completed")
     c.add_argument("--csv", default=None, metavar="FILE", help="also write every column of every run to FILE")
     c.set_defaults(func=_cmd_compare)
     b = sub.add_parser("bench", help="simulator throughput benchmarks")

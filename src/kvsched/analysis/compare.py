@@ -24,6 +24,8 @@ DEFAULT_ROOT = Path("results/runs/adhoc")
 SORT_KEYS = ("latency_mean", "latency_p50", "latency_p90", "latency_p99", "latency_total", "ttft_mean",
              "ttft_p50", "ttft_p90", "ttft_p99", "makespan", "evictions", "wasted_decode_tokens",
              "wasted_prefill_tokens", "rejected", "memory_peak", "energy_j", "energy_per_token_j", "simulate_s")
+# ... and those ranked largest first
+SORT_KEYS_LARGEST = ("throughput_rps", "throughput_tokens", "completed")
 # shown columns: (row key, header); latencies in the run's own unit (s, or rounds for latency=unit)
 COLUMNS = (("trace", "trace"), ("memory", "M"), ("label", "algorithm"), ("predictor_shown", "predictor"),
            ("seed", "seed"), ("done", "done"), ("latency_mean", "mean lat"), ("latency_p99", "p99 lat"),
@@ -56,10 +58,12 @@ def find_summaries(paths: Iterable[str | Path]) -> list[tuple[Path, bool]]:
 
 def compare_table(paths: Iterable[str | Path], sort: str = "latency_mean",
                   warn=lambda msg: print(f"kvsched: warning: {msg}", file=sys.stderr)) -> pd.DataFrame:
-    """One row per readable run summary under ``paths``, sorted by trace, M, then ``sort``."""
+    """One row per readable run summary under ``paths``, sorted by trace, M, then ``sort`` (smallest
+    first; throughput and completed requests largest first)."""
     paths = list(paths)
-    if sort not in SORT_KEYS:
-        raise DataError(f"cannot sort by {sort!r}; choose one of {', '.join(SORT_KEYS)}")
+    if sort not in SORT_KEYS + SORT_KEYS_LARGEST:
+        raise DataError(f"cannot sort by {sort!r}; choose one of {', '.join(SORT_KEYS)} (smallest first) "
+                        f"or {', '.join(SORT_KEYS_LARGEST)} (largest first)")
     rows, rerun = [], "not a run's summary, or a run cut short"
     for f, searched in find_summaries(paths):
         try:
@@ -81,7 +85,8 @@ def compare_table(paths: Iterable[str | Path], sort: str = "latency_mean",
     df["settings"] = _settings(df, varying)
     # runs are ranked only against runs of the same trace, M, time unit and trace settings
     block = ["trace", "memory", "time_unit", *(k for k in varying if k.startswith("trace."))]
-    df = df.sort_values([*block, sort, "label", "seed"], na_position="last").reset_index(drop=True)
+    ascending = [True] * len(block) + [sort not in SORT_KEYS_LARGEST, True, True]
+    df = df.sort_values([*block, sort, "label", "seed"], ascending=ascending, na_position="last").reset_index(drop=True)
     df.attrs["block"], df.attrs["sort"] = block, sort
     return df
 
