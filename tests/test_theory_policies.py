@@ -136,6 +136,16 @@ def test_sorted_f_prefix_vs_windows_on_fat_prompts(step):
     assert rec.completion.tolist() == [3, 4, 2, 2, 2, 6]
 
 
+@pytest.mark.parametrize("step", [False, True])
+def test_sorted_f_windows_tie_goes_to_the_larger_batch(step):
+    # M=10: r0 (s=8, o=1) fits only alone (9 + 2 > 10): window {r0} has F = 1/1 = 1. r1, r2
+    # (s=1, o=2, peak 3 each) fit together: window {r1, r2} has F = 4/4 = 1, a tie, which the
+    # larger batch wins: r1, r2 at 0 -> 2, then r0 at 2 -> 3. (The bound o_i / K_i = 2/2 of the
+    # windows from r1 equals the best F, and pruning on it skipped them: {r0} ran first.)
+    rec = sim(wl([8, 1, 1], [1, 2, 2]), "sorted_f", 10, step=step, candidates="windows")
+    assert rec.completion.tolist() == [3, 2, 2]
+
+
 # --- GSA / GBA -----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("step", [False, True])

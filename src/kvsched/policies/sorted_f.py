@@ -13,7 +13,8 @@ Reconstruction (papers.md marks the details [inferred]; each choice is a paramet
   contiguous window of the sorted list (any start), which lets the batch skip short
   requests with huge prompts that no large batch can contain. A start ``i`` is skipped when
   ``o_i / K_i`` (a lower bound on ``F`` of any window from ``i``, ``K_i`` = how many requests
-  from ``i`` fit in the coming round's free memory) cannot beat the best ``F`` found.
+  from ``i`` fit in the coming round's free memory) cannot beat the best ``F`` found, nor
+  tie it with a larger batch.
 * Memory feasibility is MC-SF's exact future-peak check on the predictions (with the
   running batch, if any): a batch is feasible if, run to its predicted lengths, it never
   exceeds ``M``. Prediction lengths are capped at ``M - s`` as in MC-SF, so a single request
@@ -66,8 +67,9 @@ def best_batch(prof_factory, rem: np.ndarray, base: np.ndarray, o: np.ndarray, f
         kmax = int(np.searchsorted(csum, csum[i] + free, side="right")) - 1 - i  # first-round room
         if kmax <= 0:
             continue
-        if o[i] / kmax >= best[0] and best[2] > 0:
-            continue  # no window from i can have a smaller F
+        lb = o[i] / kmax
+        if best[2] > 0 and (lb > best[0] or (lb == best[0] and kmax <= best[2])):
+            continue  # no window from i can have a smaller F, or an equal F with more requests
         prof = prof_factory()
         tot = 0
         for k in range(1, kmax + 1):
