@@ -35,9 +35,9 @@ def test_certificates_hold_the_instance_and_both_schedules(tmp_path, first_round
 
 
 def test_report_rows_label_the_reconstructions_and_the_skip_variant():
-    """The report rows say that the generator's exact lengths and the memory convention are
-    reconstructions, and that mcsf_skip, set beside the paper's MC-SF values, is not the
-    paper's algorithm."""
+    """The report rows say that the generator's exact lengths are a reconstruction, that the
+    first_round: s memory convention is a variant (s + 1, the default, is papers.md's), and that
+    mcsf_skip, set beside the paper's MC-SF values, is not the paper's algorithm."""
     from kvsched.experiments.mcsf_synthetic import report_claims
 
     class Ctx:
@@ -61,3 +61,10 @@ def test_report_rows_label_the_reconstructions_and_the_skip_variant():
         assert "exact output lengths are a reconstruction" in r["note"]
         assert "s tokens in a request's first round" in r["note"] and r["reproduced"] is False
     assert "not the paper's MC-SF" in skip["note"] and "not the paper's MC-SF" not in mcsf["note"]
+    # the engine's convention, s + j tokens in the j-th round, is papers.md's (known), not ours
+    ctx = Ctx()
+    ctx.params = {"first_round": "s_plus_1"}
+    report_claims(ctx, pd.DataFrame([dict(row, variant="mcsf")]))
+    note = ctx.rows["model1_mcsf"]["note"]
+    assert "s + 1 in its first" in note and "convention (a reconstruction)" not in note
+    assert "exact output lengths are a reconstruction" in note

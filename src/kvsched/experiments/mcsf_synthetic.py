@@ -238,8 +238,8 @@ VARIANT_NOTE = {
 }
 RECONSTRUCTION_NOTE = "The instance generator's exact output lengths are a reconstruction (papers.md §1). "
 FIRST_ROUND_NOTE = {
-    "s_plus_1": "Memory convention (a reconstruction): s + 1 tokens in a request's first round.",
-    "s": "Memory convention (a reconstruction): s tokens in a request's first round.",
+    "s_plus_1": "Memory convention (papers.md §0, known): s + j tokens in a request's j-th round, s + 1 in its first.",
+    "s": "Memory convention (a variant of ours; papers.md §0 has s + 1): s tokens in a request's first round.",
 }
 
 
