@@ -47,7 +47,10 @@ module = importlib.import_module(f"kvsched.experiments.{experiment}")
 print(f"{experiment}: tables in {out}: {sorted(p.name for p in out.glob('*.parquet'))}")
 
 # %%
+import matplotlib.pyplot as plt
+
 figs = module.figures(out)
 for name, fig in figs.items():
     print(name)
     display(fig)  # noqa: F821  (IPython)
+    plt.close(fig)  # shown once: the inline backend would show every open figure again
