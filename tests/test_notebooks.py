@@ -74,3 +74,18 @@ def test_experiment_figures_notebook_executes(tmp_path, monkeypatch):
     assert not [o for o in outputs if o.get("output_type") == "error"]
     # amin_amax has one figure: shown once, not again by the inline backend at the cell's end
     assert sum("image/png" in o.get("data", {}) for o in outputs) == 1
+
+
+def test_a_failing_notebook_is_reported_in_plain_text(tmp_path, monkeypatch, capsys):
+    """A failing cell: its traceback without terminal colours, then one line naming the notebook
+    and the error (not nbclient's own traceback)."""
+    from kvsched.analysis.notebooks import main
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")])))
+    missing = tmp_path / "none" / "runs.parquet"
+    nb = NOTEBOOKS / "sweep_figure.py"
+    assert main([str(nb), str(tmp_path / "out.ipynb"), "-p", f"table={missing}"]) == 1
+    err = capsys.readouterr().err
+    assert "\x1b[" not in err
+    assert err.rstrip().splitlines()[-1].startswith(f"kvsched: error: notebook {nb} failed: FileNotFoundError")
+    assert str(missing) in err and "df = pd.read_parquet(path)" in err
+    assert not (tmp_path / "out.ipynb").exists()

@@ -8,13 +8,16 @@ Usage::
 The ``.py`` (jupytext percent format) is read, a cell with the ``-p`` values is inserted
 after the cell tagged ``parameters`` (papermill's convention), the notebook is run in a
 fresh kernel with the working directory unchanged, and the executed ``.ipynb`` (with
-outputs) is written atomically. A failing cell fails the command.
+outputs) is written atomically. A failing cell fails the command: it prints the cell and its
+traceback (without terminal colours) and a last line naming the notebook and the error.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +60,10 @@ def execute(notebook: str | Path, out: str | Path, params: dict[str, Any] | None
     return nb
 
 
+# IPython colours its tracebacks; a log file shows the escape codes as they are
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("notebook")
@@ -71,7 +78,16 @@ def main(argv: list[str] | None = None) -> int:
             ap.error(f"--param expects KEY=VALUE, got {s!r}")
         k, v = s.split("=", 1)
         params[k] = _parse_value(v)
-    execute(a.notebook, a.out, params, timeout=a.timeout)
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+    try:
+        execute(a.notebook, a.out, params, timeout=a.timeout)
+    except CellExecutionError as e:
+        print(_ANSI.sub("", str(e)).rstrip(), file=sys.stderr)
+        print(f"kvsched: error: notebook {a.notebook} failed: {e.ename}: {e.evalue}", file=sys.stderr)
+        return 1
+    except (CellTimeoutError, DeadKernelError) as e:
+        print(f"kvsched: error: notebook {a.notebook} failed: {_ANSI.sub('', str(e)).strip()}", file=sys.stderr)
+        return 1
     return 0
 
 
