@@ -31,7 +31,7 @@ install
 export PATH="$PWD/$VENV/bin:$PATH"
 case "$cmd" in
   replicate)
-    kvsched data verify >/dev/null || kvsched data fetch
+    kvsched data verify >/dev/null 2>&1 || kvsched data fetch   # fetch says what it finds
     snakemake --cores "${CORES:-all}" "$@"
     ;;
   test)

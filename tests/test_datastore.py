@@ -267,3 +267,18 @@ def test_a_failed_download_beside_a_mismatch_says_how_to_replace_it(tmp_path, up
 def test_verify_refuses_the_options_of_fetch(tmp_path, upstream, opt, capsys):
     assert main(["data", "verify", "azure_code", "--data-dir", str(tmp_path), *opt]) == 2
     assert f"{opt[0]} applies to `kvsched data fetch`" in capsys.readouterr().err
+
+
+def test_verify_says_how_to_restore_a_bad_or_missing_file(tmp_path, upstream, capsys):
+    """A truncated copy is a mismatch; verify names the command that replaces it."""
+    d = tmp_path / "data"
+    (d / "azure").mkdir(parents=True)
+    (d / upstream.relpath).write_bytes(BODY[:-7])
+    assert main(["data", "verify", "--data-dir", str(d), "azure_code"]) == 1
+    out, err = capsys.readouterr()
+    assert "mismatch  azure_code" in out
+    assert "1 file(s) differ from their sha256, corrupted, truncated or edited" in err
+    assert main(_command_in(err)) == 0 and main(["data", "verify", "--data-dir", str(d), "azure_code"]) == 0
+    (d / upstream.relpath).unlink()
+    assert main(["data", "verify", "--data-dir", str(d), "azure_code"]) == 1
+    assert "1 file(s) missing (`kvsched data fetch azure_code --data-dir" in capsys.readouterr().err

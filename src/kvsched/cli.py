@@ -55,6 +55,14 @@ def _cmd_data(args: argparse.Namespace) -> int:
         for k, v in st.items():
             print(f"{v:9s} {k}")
         print(f"data dir: {d}")
+        missing = [k for k, v in st.items() if v == "missing"]
+        wrong = [k for k, v in st.items() if v == "mismatch"]
+        if missing or wrong:
+            from .datastore import fetch_command
+            said = ([f"{len(missing)} file(s) missing (`{fetch_command(missing, d)}` downloads them)"] if missing else []) + \
+                ([f"{len(wrong)} file(s) differ from their sha256, corrupted, truncated or edited "
+                  f"(`{fetch_command(wrong, d, force=True)}` replaces them)"] if wrong else [])
+            print(f"kvsched: error: data files in {d}: {'; '.join(said)}", file=sys.stderr)
         return 0 if all(v == "ok" for v in st.values()) else 1
     st = fetch(d, keys=args.keys or None, force=args.force, mirror=args.mirror)
     bad = [k for k, v in st.items() if v == "mismatch"]
