@@ -238,6 +238,9 @@ def test_engine_fidelity_experiment_writes_table_figure_and_claim(tmp_path):
     claims = json.loads((out / "claims.json").read_text())["claims"]
     assert claims[0]["id"] == "engine_fidelity" and "cpu-micro" in claims[0]["ours"]
     assert (out / "fidelity.png").exists() and (out / "runs" / "mcsf" / "load=0.8" / "iterations.parquet").exists()
+    # the pipeline's notebook (experiment_figures.py) redraws it from the saved tables
+    from kvsched.experiments.engine_fidelity import figures
+    assert list(figures(out)) == ["fidelity"]
     assert json.loads((out / "done.json").read_text())["scale"] == "quick"
     # each replay records the arrivals it ran, not the trace's own
     tr = json.loads((out / "runs" / "mcsf" / "load=0.8" / "summary.json").read_text())["config"]["trace"]

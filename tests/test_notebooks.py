@@ -89,3 +89,16 @@ def test_a_failing_notebook_is_reported_in_plain_text(tmp_path, monkeypatch, cap
     assert err.rstrip().splitlines()[-1].startswith(f"kvsched: error: notebook {nb} failed: FileNotFoundError")
     assert str(missing) in err and "df = pd.read_parquet(path)" in err
     assert not (tmp_path / "out.ipynb").exists()
+
+
+def test_every_module_experiment_can_redraw_its_figures():
+    """The pipeline runs experiment_figures.py for every module experiment in `experiments`; it
+    calls the module's figures(out)."""
+    import importlib
+
+    import yaml
+    for f in sorted((ROOT / "conf" / "experiment").glob("*.yaml")):
+        spec = yaml.safe_load(f.read_text())
+        if spec.get("kind") == "module":
+            module = importlib.import_module(f"kvsched.experiments.{f.stem}")
+            assert callable(getattr(module, "figures", None)), f"{f.stem} has no figures(out)"

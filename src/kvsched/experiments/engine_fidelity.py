@@ -153,7 +153,8 @@ def run(ctx) -> None:
     pr = pd.concat(per_req, ignore_index=True)
     ctx.table(df, "fidelity")
     ctx.table(pr, "per_request")
-    _figure(ctx, df, pr, label)
+    for stem, fig in figures(ctx.out).items():
+        ctx.figure(fig, stem)
 
     worst = {k: float(df[f"err_{k}"].abs().max()) for k in ("mean", "p50", "p99")}
     ranking = {}
@@ -186,7 +187,17 @@ def run(ctx) -> None:
               "fidelity.png")
 
 
-def _figure(ctx, df: pd.DataFrame, pr: pd.DataFrame, label: str) -> None:
+def figures(out) -> dict:
+    """This experiment's figure, redrawn from its saved tables in ``out`` (results/<name>/).
+    The pipeline and the notebook ``workflow/notebooks/experiment_figures.py`` both call it."""
+    from pathlib import Path
+    out = Path(out)
+    df = pd.read_parquet(out / "fidelity.parquet")
+    pr = pd.read_parquet(out / "per_request.parquet")
+    return {"fidelity": _figure(df, pr, str(df.engine.iloc[0]))}
+
+
+def _figure(df: pd.DataFrame, pr: pd.DataFrame, label: str):
     import matplotlib.pyplot as plt
 
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4.5))
@@ -224,7 +235,7 @@ def _figure(ctx, df: pd.DataFrame, pr: pd.DataFrame, label: str) -> None:
     b.set_title("latency error (bars: mean, 95% bootstrap CI)")
     b.legend(fontsize=7)
     fig.tight_layout()
-    ctx.figure(fig, "fidelity")
+    return fig
 
 
 def _markdown(df: pd.DataFrame, lat, fit: dict, label: str, info: dict, capacity_rps: float, ranking: dict) -> str:
