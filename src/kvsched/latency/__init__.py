@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import functools
+import math
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -50,6 +51,8 @@ def _fit_cached(csv_path: str, model: str, hardware: str, tensor_parallel: int) 
 
 def _float(name: str, key: str, value: Any) -> float:
     try:
+        if isinstance(value, bool):     # float(True) is 1.0: a switch is no coefficient or power
+            raise TypeError
         return float(value)
     except (TypeError, ValueError):
         raise ConfigError(f"latency {name!r}: {key}={value!r} is not a number") from None
@@ -91,7 +94,8 @@ def build_latency(cfg: Mapping[str, Any], data_dir: str | os.PathLike[str] | Non
 
     # splitwise_fit
     tp_raw = cfg.get("tensor_parallel")
-    if isinstance(tp_raw, bool) or _float(name, "tensor_parallel", tp_raw) != int(float(tp_raw)):
+    tp = _float(name, "tensor_parallel", tp_raw)
+    if not math.isfinite(tp) or tp != int(tp):     # nan and inf have no int: not a traceback
         raise ConfigError(f"latency {name!r}: tensor_parallel={tp_raw!r} must be an integer")
     if data_dir is None:
         data_dir = os.environ.get("KVSCHED_DATA_DIR")
@@ -100,7 +104,7 @@ def build_latency(cfg: Mapping[str, Any], data_dir: str | os.PathLike[str] | Non
     from ..datastore import data_path
 
     csv_path = str(data_path("splitwise_perf_model", data_dir).resolve())  # clear error if missing/corrupted
-    lat = _fit_cached(csv_path, str(cfg.get("model")), str(cfg.get("hardware")), int(float(tp_raw)))
+    lat = _fit_cached(csv_path, str(cfg.get("model")), str(cfg.get("hardware")), int(tp))
     if power_w is not None:
         lat = LinearLatency(lat.c0, lat.c_p, lat.c_d, lat.c_kv, power_w=power_w, unit=lat.unit, name=lat.name)
     return lat
