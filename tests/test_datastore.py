@@ -146,6 +146,19 @@ def test_a_failed_download_is_one_error_line_and_leaves_nothing(tmp_path, upstre
     assert not d.exists()            # no temp file, no folder made for it
 
 
+def test_fetch_progress_off_a_terminal_is_one_line(tmp_path, upstream, monkeypatch, capsys):
+    """Piped or logged (stderr not a terminal), a download of several MB says so once, with no
+    carriage-return redraws."""
+    body = BODY + b"2023-11-16 18:15:02.0,10,5\n" * 100_000       # about 2.7 MB: three chunks
+    src = tmp_path / "upstream" / "big.csv"
+    src.write_bytes(body)
+    monkeypatch.setitem(datastore.MANIFEST, "azure_code", DataFile(
+        upstream.relpath, src.as_uri(), hashlib.sha256(body).hexdigest(), "t", "t"))
+    assert main(["data", "fetch", "azure_code", "--data-dir", str(tmp_path / "data")]) == 0
+    err = capsys.readouterr().err
+    assert "\r" not in err and err == f"{upstream.relpath} (azure_code): {len(body) / 1e6:.1f} MB\n", err
+
+
 def test_fetch_over_http(tmp_path, upstream, http_dir, monkeypatch):
     www, base = http_dir
     (www / "code.csv").write_bytes(BODY)

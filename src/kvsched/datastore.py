@@ -288,6 +288,9 @@ def _urlopen(url: str, what: str):
 
 
 def _download_to(url: str, f: io.BufferedWriter, label: str, progress: bool) -> None:
+    """Copy ``url`` into ``f``. With ``progress``, a line on stderr redrawn per MB on a terminal;
+    elsewhere (a log, a pipe) one line once the file is in, not a run of carriage returns."""
+    live = progress and sys.stderr.isatty()
     shown = False
     try:
         with _urlopen(url, label) as r:
@@ -302,10 +305,12 @@ def _download_to(url: str, f: io.BufferedWriter, label: str, progress: bool) -> 
                     break
                 f.write(chunk)
                 done += len(chunk)
-                if progress:
+                if live:
                     of = f"/{total / 1e6:.1f}" if total else ""
                     print(f"\r{label}: {done / 1e6:.1f}{of} MB", end="", file=sys.stderr, flush=True)
                     shown = True
+        if progress and not live:
+            print(f"{label}: {done / 1e6:.1f} MB", file=sys.stderr)
     finally:
         if shown:
             print(file=sys.stderr)
