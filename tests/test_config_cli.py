@@ -358,6 +358,18 @@ def test_mixing_time_units_warns_and_is_recorded(tmp_path, capsys):
     assert json.loads((out / "summary.json").read_text())["warnings"] == []
 
 
+def test_a_latency_model_without_power_data_warns_that_energy_is_null(tmp_path, data_dir, capsys):
+    out = tmp_path / "r"
+    run = ["run", "trace=azure_conv", "trace.n=20", "memory.capacity=16492", "sim.progress=false", f"out={out}"]
+    assert main([*run, "latency=llama2_70b_h100_tp2"]) == 0
+    assert "has no power data: energy_j and energy_per_token_j are null; set latency.power_w" in capsys.readouterr().err
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["metrics"]["energy_j"] is None and "no power data" in summary["warnings"][0]
+    assert main([*run, "latency=llama2_70b_h100_tp2", "latency.power_w=700"]) == 0
+    assert "warning" not in capsys.readouterr().err
+    assert json.loads((out / "summary.json").read_text())["metrics"]["energy_j"] > 0
+
+
 def test_a_list_of_options_for_a_group_is_refused():
     """Hydra would merge the options (the last one wins, silently); a run takes one."""
     with pytest.raises(ConfigError, match="a run takes one algorithm"):

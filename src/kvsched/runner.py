@@ -72,7 +72,8 @@ def execute(cfg: DictConfig) -> tuple[dict, Any]:
     t_load = time.perf_counter() - t0
     M = resolve_capacity(c["memory"]["capacity"], wl)
     latency = build_latency(c["latency"], data_dir)
-    notes = warn(unit_mismatch(wl.time_unit, latency.unit, wl.name, latency_label(c["latency"])) + trace_warnings(wl))
+    notes = warn(unit_mismatch(wl.time_unit, latency.unit, wl.name, latency_label(c["latency"])) + trace_warnings(wl)
+                 + no_power(latency, latency_label(c["latency"])))
     policy = build_policy(c["algorithm"], capacity=M, seed=seed + 1, latency=latency)
     predictor = build_predictor(c["predictor"], seed=seed + 2)
     check_predictor(type(policy), type(predictor))
@@ -156,6 +157,15 @@ def unit_mismatch(trace_unit: str, latency_unit: str, trace: str, latency: Any) 
     fix = "latency=unit" if trace_unit == "rounds" else "a latency model in seconds (e.g. llama2_70b_a100_tp2)"
     return [f"trace {trace!r} times are in {trace_unit}, latency {latency} in {latency_unit}: "
             f"arrivals are read in the latency model's unit; use {fix} unless this is meant"]
+
+
+def no_power(latency, label: str) -> list[str]:
+    """A warning when a latency model in seconds has no power data: the run's energy is null,
+    which a reader of the summary could otherwise take for a bug (unit rounds have no energy)."""
+    if latency.unit != "s" or latency.power_w is not None:
+        return []
+    return [f"latency {label} has no power data: energy_j and energy_per_token_j are null; "
+            f"set latency.power_w (W) for energy"]
 
 
 def latency_label(cfg: Mapping[str, Any]) -> str:
