@@ -207,6 +207,19 @@ def test_cli_list_shows_latency_models(capsys):
     assert "A100" in out[i] and out[i + 1].split()[:2] == ["name=splitwise_fit,", "model=llama2-70b,"]
 
 
+def test_cli_list_shows_experiments(capsys):
+    """The experiment presets are listed too, each with its description, kind and scales."""
+    assert main(["list"]) == 0
+    assert json.loads(capsys.readouterr().out)["experiment"] == sorted(
+        p.stem for p in (conf_dir() / "experiment").glob("*.yaml"))
+    assert main(["list", "--long"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    i = next(k for k, line in enumerate(out) if line.split()[:1] == ["gsa_gba"])
+    assert "GSA and GBA empirical ratios" in out[i] and out[i + 1].split() == ["kind=module,", "scales=quick/full"]
+    i = next(k for k, line in enumerate(out) if line.split()[:1] == ["skeleton"])
+    assert "Mean latency vs KV-cache size" in out[i] and out[i + 1].split() == ["kind=sweep,", "scales=quick/full"]
+
+
 def test_plugin_sweep_preset_composes():
     """The pipeline's example preset: every point (plugin loaded first) composes."""
     spec = load_sweep("plugin_example")

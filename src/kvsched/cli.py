@@ -89,21 +89,23 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
     load_plugins(args.plugin)
     names = {"algorithm": list_policies(), "predictor": list_predictors(), "trace": list_traces(),
-             "latency": group_options("latency")}
+             "latency": group_options("latency"), "experiment": group_options("experiment")}
     if not args.long:
         print(json.dumps(names, indent=2))
         return 0
     from .plugins import catalog
 
-    entries = {**catalog(), "latency": {n: _latency_entry(n) for n in names["latency"]}}
+    entries = {**catalog(), "latency": {n: _latency_entry(n) for n in names["latency"]},
+               "experiment": {n: _experiment_entry(n) for n in names["experiment"]}}
+    w = max(20, *(len(n) for members in names.values() for n in members))   # a name never runs into its text
     for group, members in names.items():
         print(f"{group}:")
         for n in members:
             doc, node = entries[group][n]
-            print(f"  {n:<20} {doc}")
+            print(f"  {n:<{w}} {doc}")
             keys = ", ".join(f"{k}={_yaml_scalar(v)}" for k, v in node.items() if not (k == "name" and v == n))
             if keys:
-                print(f"  {'':<20} {keys}")
+                print(f"  {'':<{w}} {keys}")
         print()
     return 0
 
@@ -118,6 +120,19 @@ def _latency_entry(name: str) -> tuple[str, dict]:
     first = path.read_text().splitlines()[:1]
     doc = first[0].lstrip("# ").strip() if first and first[0].startswith("#") else ""
     return doc, OmegaConf.to_container(OmegaConf.load(path))
+
+
+def _experiment_entry(name: str) -> tuple[str, dict]:
+    """An experiment preset's description (one line) and how it runs: a module experiment with
+    `kvsched experiment NAME`, a sweep with Snakemake; its scales."""
+    from omegaconf import OmegaConf
+
+    from .config.compose import conf_dir
+
+    spec = OmegaConf.to_container(OmegaConf.load(conf_dir() / "experiment" / f"{name}.yaml")) or {}
+    doc = " ".join(str(spec.get("description") or "").split())
+    scales = "/".join(spec.get("params") or {}) or "quick"
+    return doc, {"kind": spec.get("kind", "sweep"), "scales": scales}
 
 
 def _cmd_experiment(args: argparse.Namespace) -> int:
@@ -190,14 +205,15 @@ def main(argv: list[str] | None = None) -> int:
                    help="fetch from <URL|DIR>/<file's path in the data dir> instead of the upstream URLs "
                         "(https://, file:// or a folder; default $KVSCHED_DATA_MIRROR); sha256 still checked")
     d.set_defaults(func=_cmd_data)
-    ls = sub.add_parser("list", help="list registered algorithms, predictors and traces")
+    ls = sub.add_parser("list", help="list the algorithms, predictors, traces, latency models and experiment "
+                                     "presets (module: kvsched experiment NAME; sweep: snakemake)")
     ls.add_argument("--plugin", action="append", default=[],
                     help="also import this plugin (a .py file or a module; repeatable), as plugins=[...] does")
     ls.add_argument("-l", "--long", action="store_true",
                     help="one line of description per entry and its parameters with their defaults")
     ls.set_defaults(func=_cmd_list)
     e = sub.add_parser("experiment", help="run a module experiment preset (conf/experiment/<name>.yaml)")
-    e.add_argument("name")
+    e.add_argument("name", help="a module experiment (kvsched list shows them, with their kind)")
     e.add_argument("--scale", default=None, help="quick (default) or full")
     e.add_argument("--set", action="append", help="override a parameter: key=value (repeatable)")
     e.add_argument("--out", default=None, help="output directory (default results/<name>)")
