@@ -529,6 +529,22 @@ def test_gsa_gba_names_a_bad_value(tmp_path, setting, expect):
         run_experiment("gsa_gba", sets=["traces=[]", setting], out=tmp_path)
 
 
+@pytest.mark.parametrize("name,sets,expect", [
+    ("gsa_gba", ["traces=[]", "synthetic_trials=1", "families=[hol_blocking]", "family_memory=[16]",
+                 "algorithms=[{name: gba}]"], [r"\[1/2\] synthetic_mcsf seed 0 M \d+ \(n=\d+\): 1 algorithms in ",
+                                               r"\[2/2\] hol_blocking seed 0 M 16 \(n=\d+\): 1 algorithms in "]),
+    ("adversarial_ratios", ["families=[hol_blocking]", "memory=[16]", "algorithms=[{name: fcfs}]"],
+     [r"\[1/1\] hol_blocking M 16 \(n=\d+\): 1 algorithms in "]),
+])
+def test_module_experiments_report_progress(tmp_path, capsys, name, sets, expect):
+    """A module experiment that runs for minutes at full scale prints a line per instance."""
+    import re
+    from kvsched.experiments import run_experiment
+    run_experiment(name, sets=sets, out=tmp_path)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == len(expect) and all(re.match(e, line) for e, line in zip(expect, lines)), lines
+
+
 def test_gsa_gba_runs_with_one_of_its_two_algorithms(tmp_path):
     from kvsched.experiments import run_experiment
     out = run_experiment("gsa_gba", sets=["traces=[]", "synthetic_trials=1", "families=[hol_blocking]",

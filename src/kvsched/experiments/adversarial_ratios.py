@@ -15,6 +15,8 @@ exponent (least-squares slope of log ratio_lb against log M).
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pandas as pd
 
@@ -26,14 +28,18 @@ from ._sim import label, run_one
 def run(ctx) -> None:
     p = ctx.params
     rows = []
+    k, total = 0, len(p["families"]) * len(p["memory"])
     for fam in p["families"]:
         for M in p["memory"]:
+            k, t0 = k + 1, time.perf_counter()
             w = FAMILIES[fam](int(M))
             lb = completion_lower_bound(w.prompt, w.output, int(M))
             for algo in p["algorithms"]:
                 r = run_one(w, dict(algo), {"name": "oracle"}, int(M))
                 rows.append({"family": fam, "M": int(M), "n": len(w), "algorithm": label(algo),
                              "lower_bound": lb, **r})
+            print(f"[{k}/{total}] {fam} M {M} (n={len(w)}): {len(p['algorithms'])} algorithms "
+                  f"in {time.perf_counter() - t0:.1f}s", flush=True)
     df = pd.DataFrame(rows)
     best = df.groupby(["family", "M"])["total_latency"].transform("min")
     df["best_found"] = best

@@ -9,6 +9,8 @@ O(log 1/alpha) shape) and ``alpha^-1 (1 + alpha^-1) / 2`` (A_max's stated growth
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pandas as pd
 
@@ -19,10 +21,12 @@ from ._sim import offline, run_one
 def run(ctx) -> None:
     p = ctx.params
     rows = []
+    k, total = 0, len(p["traces"]) * len(p["seeds"])
     for tr in p["traces"]:
         tr = dict(tr)
         M = int(tr.pop("memory"))
         for seed in p["seeds"]:
+            k, t0 = k + 1, time.perf_counter()
             w = offline(load_trace(tr, ctx.data_dir, seed), M)
             ref = run_one(w, {"name": "hsf"}, {"name": "oracle"}, M, seed)
             rows.append({"trace": tr["name"], "M": M, "n": len(w), "seed": seed, "alpha": 1.0,
@@ -32,6 +36,8 @@ def run(ctx) -> None:
                     r = run_one(w, {"name": algo}, {"name": "interval", "alpha": float(alpha)}, M, seed)
                     rows.append({"trace": tr["name"], "M": M, "n": len(w), "seed": seed, "alpha": float(alpha),
                                  "algorithm": algo, **r, "hsf_total": ref["total_latency"]})
+            print(f"[{k}/{total}] {tr['name']} seed {seed} M {M} (n={len(w)}): H-SF, A_max and A_min at "
+                  f"{len(p['alphas'])} alphas in {time.perf_counter() - t0:.1f}s", flush=True)
     df = pd.DataFrame(rows)
     df["ratio_to_hsf"] = df["total_latency"] / df["hsf_total"]
     ctx.table(df, "runs")

@@ -12,6 +12,8 @@ below them is consistent with the theorems, and above them would not refute them
 
 from __future__ import annotations
 
+import time
+
 import pandas as pd
 
 from ..adversarial import FAMILIES
@@ -55,14 +57,19 @@ def _instances(ctx):
 
 def run(ctx) -> None:
     check(ctx.params)
+    p = ctx.params
     rows = []
-    for inst, seed, w, M in _instances(ctx):
+    total = len(p["traces"]) * len(p["seeds"]) + int(p["synthetic_trials"]) + len(p["families"]) * len(p["family_memory"])
+    for k, (inst, seed, w, M) in enumerate(_instances(ctx), 1):
+        t0 = time.perf_counter()
         lb = completion_lower_bound(w.prompt, w.output, M)
         large = bool(M >= 10 * int((w.prompt + w.output).max()))
-        for algo in ctx.params["algorithms"]:
+        for algo in p["algorithms"]:
             r = run_one(w, dict(algo), {"name": "oracle"}, M, seed)
             rows.append({"instance": inst, "seed": seed, "M": M, "n": len(w), "large_memory": large,
                          "algorithm": label(algo), "lower_bound": lb, **r})
+        print(f"[{k}/{total}] {inst} seed {seed} M {M} (n={len(w)}): {len(p['algorithms'])} algorithms "
+              f"in {time.perf_counter() - t0:.1f}s", flush=True)     # a full-scale run takes minutes
     df = pd.DataFrame(rows)
     key = ["instance", "seed", "M"]
     df["best_found"] = df.groupby(key)["total_latency"].transform("min")
