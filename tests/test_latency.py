@@ -242,6 +242,10 @@ def test_conf_presets_are_valid(synth_dir: Path) -> None:
         if cfg["name"] == "splitwise_fit":
             with pytest.raises(ConfigError, match="available: "):  # keys accepted, triple not in toy csv
                 build_latency(cfg, synth_dir)
+        elif cfg["name"] == "linear":                             # c0 is the user's to give
+            with pytest.raises(ConfigError, match=r"missing key\(s\) \['c0'\]; set them, e.g. latency.c0=\.\.\."):
+                build_latency(cfg, None)
+            assert build_latency({**cfg, "c0": 0.03}, None).round_time(0, 1, 10) == pytest.approx(0.03)
         else:
             build_latency(cfg, None)
 
@@ -267,7 +271,8 @@ def test_real_file_configs_and_presets() -> None:
     assert ("llama2-70b", "a100-80gb", 2) in triples and ("llama2-70b", "h100-80gb", 2) in triples
     yaml = pytest.importorskip("yaml")
     for f in sorted((Path(__file__).resolve().parents[1] / "conf" / "latency").glob("*.yaml")):
-        lat = build_latency(yaml.safe_load(f.read_text()), REAL)
+        cfg = yaml.safe_load(f.read_text())
+        lat = build_latency({**cfg, "c0": 0.03} if cfg["name"] == "linear" else cfg, REAL)
         assert lat.c0 > 0
 
 

@@ -76,7 +76,8 @@ def build_latency(cfg: Mapping[str, Any], data_dir: str | os.PathLike[str] | Non
         raise ConfigError(f"latency {name!r}: unknown key(s) {unknown}; allowed: {allowed}")
     missing = sorted(k for k in required if cfg.get(k) is None)
     if missing:
-        raise ConfigError(f"latency {name!r}: missing key(s) {missing}")
+        raise ConfigError(f"latency {name!r}: missing key(s) {missing}; set them, e.g. "
+                          + " ".join(f"latency.{k}=..." for k in missing))
 
     power = cfg.get("power_w")
     power_w = None if power is None else _float(name, "power_w", power)
