@@ -449,10 +449,21 @@ def test_bracket_is_reproducible_under_a_time_limit():
     bracket on every run, however loaded the machine (the limit is far too short to prove OPT)."""
     from kvsched.traces import load_trace
     w = load_trace({"name": "synthetic_mcsf", "arrival_model": 2}, None, 3)
-    a = bracket(w, w.meta["memory"], time_limit=0.05)
-    b = bracket(w, w.meta["memory"], time_limit=0.05)
+    a = bracket(w, w.meta["memory"], time_limit=0.05, cpsat_n=None)
+    b = bracket(w, w.meta["memory"], time_limit=0.05, cpsat_n=None)
     assert (a.lower, a.upper) == (b.lower, b.upper)
     assert list(a.starts) == list(b.starts)
+
+
+def test_bracket_skips_cpsat_beyond_25_requests_by_default(monkeypatch):
+    """By default CP-SAT, like the separation relaxation, runs only up to 25 requests: beyond,
+    its safe deadlines alone took minutes at n ~ 1000 whatever the time limit, for no gain."""
+    import kvsched.optimum.solve as solve
+
+    w = wl([1] * 30, [2] * 30)
+    monkeypatch.setattr(solve, "safe_deadlines", lambda *a, **k: pytest.fail("deadlines computed"))
+    b = bracket(w, 6, time_limit=0.05)
+    assert "cpsat_status" not in b.info and "horizon" not in b.info and b.lower <= b.upper
 
 
 @pytest.mark.parametrize("formulation", ["units", "pairs"])

@@ -80,7 +80,7 @@ def _ceil_total(workload: Workload, lb: float) -> float:
 
 def bracket(workload: Workload, M: int, time_limit: float = 10.0, *, num_workers: int = 1,
             heuristics=tuple(HEURISTICS), exact_n: int = 0, use_lp: bool = False, lp_time_limit: float = 30.0,
-            use_ip: bool = False, ip_time_limit: float = 30.0, use_cpsat: bool = True, cpsat_n: int | None = None,
+            use_ip: bool = False, ip_time_limit: float = 30.0, use_cpsat: bool = True, cpsat_n: int | None = 25,
             formulation: str = "pairs", separation_n: int | None = 25, separation_time_limit: float | None = None,
             prove_n: int = 0, prove_time_limit: float = PROVE_TIME_LIMIT, search_evals: int = SEARCH_EVALS,
             seed: int = 0) -> OptBracket:
@@ -88,7 +88,8 @@ def bracket(workload: Workload, M: int, time_limit: float = 10.0, *, num_workers
 
     ``cpsat_n`` / ``separation_n``: run CP-SAT / the separation relaxation only up to that many
     requests (None: always; 0: never). Beyond ~25 requests neither improves on the cheap
-    bounds within seconds (``docs/optimum.md``). ``separation_time_limit`` defaults to
+    bounds within seconds (``docs/optimum.md``), and their safe deadlines alone (``n`` headroom
+    bounds) take minutes at ``n`` ~ 1000, whatever ``time_limit``. ``separation_time_limit`` defaults to
     ``time_limit``. ``prove_n`` / ``prove_time_limit``: step 6, up to that many requests, with
     that budget (deterministic units with one worker). ``search_evals``: lists the local search of
     step 1 may decode (0: no search). ValueError if some request does not fit in ``M`` alone."""
