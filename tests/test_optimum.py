@@ -494,6 +494,16 @@ def test_bracket_rejects_an_unknown_formulation_even_when_cpsat_is_not_needed():
         bracket(wl([1, 1], [1, 1]), 10, formulation="pair")
 
 
+@pytest.mark.parametrize("names", [("sagesched",), (), "mcsf_skip"])
+def test_bracket_names_the_valid_heuristics(names):
+    # an unknown name was a bare KeyError, none a ValueError from min(), a string its letters
+    if isinstance(names, str):
+        assert bracket(wl([1, 1], [2, 2]), 10, heuristics=names).heuristics.keys() == {"mcsf_skip"}
+        return
+    with pytest.raises(ValueError, match="heuristics must name one or more of mcsf, mcsf_skip, fcfs"):
+        bracket(wl([1, 1], [2, 2]), 10, heuristics=names)
+
+
 def test_bracket_refuses_seconds_and_a_fractional_memory():
     """The optimum is defined in unit rounds for a whole number of tokens: a trace in seconds or
     M = 7.5 is refused, not solved as if in rounds or with M rounded down."""

@@ -95,6 +95,10 @@ def bracket(workload: Workload, M: int, time_limit: float = 10.0, *, num_workers
     step 1 may decode (0: no search). ValueError if some request does not fit in ``M`` alone."""
     if formulation not in ("units", "pairs"):   # checked here, not only when CP-SAT runs
         raise ValueError(f"formulation must be 'units' or 'pairs', got {formulation!r}")
+    heuristics = (heuristics,) if isinstance(heuristics, str) else tuple(heuristics)
+    if not heuristics or any(h not in HEURISTICS for h in heuristics):
+        raise ValueError(f"heuristics must name one or more of {', '.join(HEURISTICS)}, got {heuristics!r} "
+                         "(another policy's latency: simulate it and compare with the bracket)")
     check_instance(workload, M)
     t0 = time.perf_counter()
     heur = heuristic_schedules(workload, M, heuristics)
