@@ -7,6 +7,8 @@ single request by one round still holds 11 in round 1 (5+3+3 or 6+2+3), so 10 is
 impossible; starts (2, 0, 0) give completions 7, 2, 2 = 11 (so do (1, 1, 0) and (1, 0, 1)).
 """
 
+import json
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
@@ -513,3 +515,24 @@ def test_bracket_refuses_seconds_and_a_fractional_memory():
     with pytest.raises(ValueError, match="M must be a positive whole number of tokens, got 7.5"):
         bracket(w, 7.5)
     assert bracket(w, 8).proven
+
+
+def test_cli_optimum_brackets_a_trace_and_sets_the_policy_against_it(tmp_path, capsys):
+    """``kvsched optimum``: the bracket of the configured trace and M, in unit rounds, and the
+    configured policy's total latency, the same as the bracket's own run of that heuristic."""
+    from kvsched.cli import main
+    from kvsched.traces import load_trace
+
+    out = tmp_path / "opt.json"
+    args = ["optimum", "trace=synthetic_mcsf", "trace.n=4", "memory.capacity=auto", "--time-limit", "2"]
+    assert main([*args, "--json", str(out)]) == 0
+    r = json.loads(out.read_text())
+    w = load_trace({"name": "synthetic_mcsf", "n": 4}, None, 0)
+    assert r["proven"] and r["opt"] == pytest.approx(exact_optimum(w, r["memory"])[0])
+    assert validate(w, r["memory"], r["starts"]) == pytest.approx(r["upper"])
+    assert r["algorithm"] == "mcsf" and r["algorithm_total"] == pytest.approx(r["heuristics"]["mcsf"])
+    assert "(proven)" in capsys.readouterr().out
+    # a trace in seconds is refused unless --round-s says how long a round is
+    assert main(["optimum", "trace=azure_conv", "trace.n=4", "memory.capacity=20000"]) == 2
+    assert "--round-s" in capsys.readouterr().err
+    assert main(["optimum", "trace=azure_conv", "trace.n=4", "memory.capacity=20000", "--round-s", "0.05"]) == 0

@@ -1,6 +1,6 @@
 """Command line: ``kvsched run <overrides>``, ``kvsched data fetch|verify``, ``kvsched list``,
 ``kvsched compare [paths]``, ``kvsched experiment <name>``, ``kvsched bench``,
-``kvsched engine <overrides>`` (real-engine replay)."""
+``kvsched engine <overrides>`` (real-engine replay), ``kvsched optimum <overrides>`` (OPT's bracket)."""
 
 from __future__ import annotations
 
@@ -183,6 +183,62 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_optimum(args: argparse.Namespace) -> int:
+    """Bracket OPT for the configured trace and M, and set the configured policy against it,
+    both in unit rounds (docs/optimum.md)."""
+    import numpy as np
+    from omegaconf import OmegaConf
+
+    from .config import compose
+    from .datastore import resolve_data_dir
+    from .errors import ConfigError
+    from .io import write_json
+    from .latency.base import unit_rounds
+    from .optimum.solve import PROVE_TIME_LIMIT, bracket
+    from .params import check_seed
+    from .plugins import load_plugins
+    from .policies import build_policy
+    from .predictors import build_predictor
+    from .runner import resolve_capacity
+    from .sim.engine import simulate
+    from .traces import load_trace
+
+    c = OmegaConf.to_container(compose(args.overrides), resolve=True)
+    load_plugins(c.get("plugins"))
+    seed = check_seed(c["seed"])
+    wl = load_trace(c["trace"], resolve_data_dir(c["data"]["dir"]), seed)
+    M = resolve_capacity(c["memory"]["capacity"], wl)
+    if args.round_s is not None:
+        if wl.time_unit != "s" or not args.round_s > 0:
+            raise ConfigError(f"--round-s takes a positive number of seconds and a trace in seconds "
+                              f"(got {args.round_s} for a trace in {wl.time_unit})")
+        wl = wl.with_arrivals(wl.arrival / args.round_s, "rounds")
+    try:
+        b = bracket(wl, M, args.time_limit, prove_n=args.prove_n, prove_time_limit=PROVE_TIME_LIMIT if args.prove_limit is None else args.prove_limit)
+    except ValueError as e:
+        raise ConfigError(f"{e}{' (--round-s reads a trace in seconds as rounds)' if wl.time_unit == 's' else ''}") \
+            from None
+    unit = unit_rounds()
+    rec = simulate(wl, build_policy(c["algorithm"], capacity=M, seed=seed + 1, latency=unit),
+                   build_predictor(c["predictor"], seed=seed + 2), M, unit)
+    alg = float(np.sum(rec.completion - wl.arrival)) if not np.any(np.isnan(rec.completion)) else None
+    name = c["algorithm"]["name"]
+    print(f"{wl.name}: {len(wl)} requests, M={M}; total latency in rounds (sum of completion - arrival)")
+    print(f"OPT {'= ' + format(b.upper, 'g') + ' (proven)' if b.proven else f'in [{b.lower:g}, {b.upper:g}]'}; "
+          f"lower bound from {b.lower_method}, best schedule from {b.method}")
+    print(f"{name}: " + ("did not complete every request" if alg is None else
+                         f"{alg:g}, {name}/OPT " + (f"= {alg / b.upper:.4f}" if b.proven else
+                                                    f"in [{alg / b.upper:.4f}, {alg / b.lower:.4f}]")))
+    if args.json:
+        write_json(args.json, {"trace": wl.name, "n": len(wl), "memory": M, "lower": b.lower, "upper": b.upper,
+                               "proven": b.proven, "opt": b.opt, "lower_method": b.lower_method,
+                               "upper_method": b.method, "starts": b.starts.tolist(), "bounds": b.bounds,
+                               "heuristics": b.heuristics, "algorithm": name, "algorithm_total": alg,
+                               "info": b.info})
+        print(f"-> {args.json}")
+    return 0
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     from .bench import main as bench_main
 
@@ -242,6 +298,17 @@ def main(argv: list[str] | None = None) -> int:
                         "throughput_rps (requests per time unit), throughput_tokens or completed")
     c.add_argument("--csv", default=None, metavar="FILE", help="also write every column of every run to FILE")
     c.set_defaults(func=_cmd_compare)
+    o = sub.add_parser("optimum", help="bracket the hindsight optimum of one trace and M (unit rounds), "
+                                       "and the configured algorithm's total latency against it")
+    o.add_argument("overrides", nargs="*", help="as for 'run' (trace, memory.capacity, algorithm, predictor, seed)")
+    o.add_argument("--time-limit", type=float, default=10.0,
+                   help="CP-SAT budget in deterministic units (one worker: reproducible; used up to 25 requests)")
+    o.add_argument("--prove-n", type=int, default=0, help="then one long CP-SAT run to prove OPT, up to this many requests")
+    o.add_argument("--prove-limit", type=float, default=None, help="its budget in deterministic units (default 300)")
+    o.add_argument("--round-s", type=float, default=None, metavar="SECONDS",
+                   help="a trace in seconds: read arrivals as rounds of this many seconds (arrival / SECONDS)")
+    o.add_argument("--json", default=None, metavar="FILE", help="also write the bracket, schedule and bounds to FILE")
+    o.set_defaults(func=_cmd_optimum)
     b = sub.add_parser("bench", help="simulator throughput benchmarks")
     b.add_argument("bench_args", nargs=argparse.REMAINDER)
     b.set_defaults(func=_cmd_bench)
@@ -250,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
         argv = ["bench", "--", *argv[1:]] if len(argv) > 1 else argv
     # options and positionals in any order (`fetch --force KEY`, `engine OVERRIDES --device cpu
     # out=DIR`): parse_args would leave a positional after an option unparsed
-    intermixed = {"data": d, "run": r, "engine": g, "compare": c}
+    intermixed = {"data": d, "run": r, "engine": g, "compare": c, "optimum": o}
     if argv[:1] and argv[0] in intermixed:
         args = intermixed[argv[0]].parse_intermixed_args(argv[1:])
     else:
