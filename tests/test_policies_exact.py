@@ -109,11 +109,21 @@ def test_arrivals_wait_for_their_round():
 def test_noisy_underprediction_triggers_eviction_not_overflow():
     # predictions of 1 for requests of length 6: MC-SF packs too many, memory would overflow,
     # the eviction rule fires and memory stays within M.
+    from kvsched.latency.base import unit_rounds
+    from kvsched.policies import build_policy
+    from kvsched.predictors.base import Predictions, Predictor
+    from kvsched.sim.engine import simulate
+
+    class AllOnes(Predictor):
+        name = "all_ones"
+
+        def predict(self, ids, prompt, texts, truth):
+            return Predictions(np.ones(len(ids), dtype=np.int64))
+
     peaks = []
     w = wl([2, 2, 2], [6, 6, 6])
-
-    class AllOnes:
-        pass
-    rec = sim(w, "mcsf", 12, predictor={"name": "noisy", "eps": 0.0}, on_advance=lambda c, k, b, kv, r: peaks.append(kv + b * (k - 1)))
+    rec = simulate(w, build_policy({"name": "mcsf"}, capacity=12, seed=0), AllOnes(), 12, unit_rounds(),
+                   on_advance=lambda c, k, b, kv, r: peaks.append(kv + b * (k - 1)))
+    assert rec.evictions.sum() > 0          # the eviction rule did fire
     assert max(peaks) <= 12
     assert np.all(~np.isnan(rec.completion))
