@@ -267,8 +267,8 @@ def test_headroom_lemma_and_bound_hold_on_random_feasible_schedules():
 def test_cpsat_checks_the_formulation_name_and_pairs_solves_a_chain():
     # two ramps that cannot overlap (5 + 5 > 6 in round 3): OPT runs them back to back
     w = wl([1, 1], [4, 4])
-    with pytest.raises(Exception):
-        solve_cpsat(w, 6, np.array([0, 0]), formulation="bogus")
+    with pytest.raises(ValueError, match="formulation must be 'units' or 'pairs', got 'bogus'"):
+        solve_cpsat(w, 6, np.array([0, 4]), formulation="bogus")
     r = solve_cpsat(w, 6, np.array([0, 4]), time_limit=5, formulation="pairs")
     assert r.proven and evaluate(w, 6, r.starts)[0]
 
