@@ -25,6 +25,21 @@ def test_fit_recovers_known_coefficients(weight):
     assert rep["rows"] == 400 and rep["in_sample"]["rounds"]["max"] < 1e-9
 
 
+def test_weight_selects_the_residuals_minimised():
+    """On noisy rounds each weighting wins on its own objective: the absolute fit has the smaller
+    sum of squared residuals in seconds, the relative fit the smaller one of relative residuals.
+    Noiseless rounds (above) are fitted exactly by both, so they cannot tell them apart."""
+    it = _rounds(noise=0.3, seed=3)
+    X = it[["prefill_tokens", "batch", "kv_tokens"]].to_numpy(float)
+    y = it["duration"].to_numpy(float)
+    fits = {w: fit_from_iterations(it, weight=w) for w in ("absolute", "relative")}
+    pred = {w: lat.c0 + X @ [lat.c_p, lat.c_d, lat.c_kv] for w, (lat, _) in fits.items()}
+    sse = {w: np.sum((p - y) ** 2) for w, p in pred.items()}
+    rel = {w: np.sum((p / y - 1) ** 2) for w, p in pred.items()}
+    assert sse["absolute"] < sse["relative"] and rel["relative"] < rel["absolute"], (sse, rel)
+    assert [r["weight"] for _, r in fits.values()] == ["absolute", "relative"]
+
+
 def test_fit_with_noise_keeps_total_time_and_reports_errors():
     it = _rounds(noise=0.1, seed=1)
     lat, rep = fit_from_iterations(it)
