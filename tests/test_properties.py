@@ -6,6 +6,7 @@ from hypothesis import given, settings, strategies as st, HealthCheck
 
 from helpers import instances, linear, sim
 from kvsched.policies import list_policies
+from kvsched.sim.engine import REJECT_KV, REJECT_PROMPT
 
 NON_PREEMPTIVE = ["fcfs", "sf", "mcsf"]
 
@@ -15,9 +16,11 @@ def check(rec, w, M, mems):
     done = ~np.isnan(rec.completion)
     rej = np.array([r is not None for r in rec.reject_reason])
     assert np.all(done ^ rej), "every request ends exactly once"
-    assert np.all(rej == ((w.prompt + w.output) > M) | ((w.prompt + 1) > M)) or True
-    # a request is rejected only if it can never fit
-    assert np.all((w.prompt + w.output)[rej] > M)
+    # a request is rejected if and only if it can never fit (s + o > M), and the reason says
+    # whether its prompt alone was too large (s + 1 > M) or it outgrew memory running alone
+    assert np.array_equal(rej, (w.prompt + w.output) > M)
+    reasons = [r for r in rec.reject_reason if r is not None]
+    assert reasons == [REJECT_PROMPT if s + 1 > M else REJECT_KV for s in w.prompt[rej]]
     # completed requests ran their full output after their last start
     assert np.all(rec.completion[done] >= rec.last_start[done] + w.output[done] - 1e-9)
 
