@@ -49,7 +49,7 @@ a prefill row (``prefill = kv = B*P``, batch B, ``T = prompt_time``) and a decod
 squares on relative error (rows weighted by 1/measured). Mixed prefill+decode rounds are
 not in the data: the model assumes their costs add.
 
-CLI: ``python -m kvsched.latency.fit --data-dir /work/shared/data --markdown``.
+CLI: ``python -m kvsched.latency.fit --data-dir ../shared/data --markdown``.
 """
 
 from __future__ import annotations
