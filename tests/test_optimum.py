@@ -531,6 +531,11 @@ def test_cli_optimum_brackets_a_trace_and_sets_the_policy_against_it(tmp_path, c
     assert validate(w, r["memory"], r["starts"]) == pytest.approx(r["upper"])
     assert r["algorithm"] == "mcsf" and r["algorithm_total"] == pytest.approx(r["heuristics"]["mcsf"])
     assert "(proven)" in capsys.readouterr().out
+    # the file says what produced it: the resolved config, the solver options, the code and packages
+    assert r["config"]["trace"]["n"] == 4 and r["config"]["memory"]["capacity"] == "auto" and "out" not in r["config"]
+    assert r["options"] == {"time_limit": 2.0, "prove_n": 0, "prove_limit": None, "round_s": None}
+    assert r["provenance"]["git"].keys() >= {"commit", "dirty"} and r["provenance"]["packages"]["ortools"]
+    assert r["provenance"]["plugins"] == []
     # a trace in seconds is refused unless --round-s says how long a round is
     assert main(["optimum", "trace=azure_conv", "trace.n=4", "memory.capacity=20000"]) == 2
     assert "--round-s" in capsys.readouterr().err

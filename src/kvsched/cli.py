@@ -190,6 +190,7 @@ def _cmd_optimum(args: argparse.Namespace) -> int:
     from omegaconf import OmegaConf
 
     from .config import compose
+    from .config.compose import result_settings
     from .datastore import resolve_data_dir
     from .errors import ConfigError
     from .io import write_json
@@ -199,12 +200,14 @@ def _cmd_optimum(args: argparse.Namespace) -> int:
     from .plugins import load_plugins
     from .policies import build_policy
     from .predictors import build_predictor
+    from .provenance import provenance
     from .runner import resolve_capacity
     from .sim.engine import simulate
     from .traces import load_trace
 
+    prov = provenance()                 # the code version that runs, not the one at the end
     c = OmegaConf.to_container(compose(args.overrides), resolve=True)
-    load_plugins(c.get("plugins"))
+    prov["plugins"] = load_plugins(c.get("plugins"))
     seed = check_seed(c["seed"])
     wl = load_trace(c["trace"], resolve_data_dir(c["data"]["dir"]), seed)
     M = resolve_capacity(c["memory"]["capacity"], wl)
@@ -234,7 +237,10 @@ def _cmd_optimum(args: argparse.Namespace) -> int:
                                "proven": b.proven, "opt": b.opt, "lower_method": b.lower_method,
                                "upper_method": b.method, "starts": b.starts.tolist(), "bounds": b.bounds,
                                "heuristics": b.heuristics, "algorithm": name, "algorithm_total": alg,
-                               "info": b.info})
+                               "info": b.info, "config": result_settings(c),
+                               "options": {"time_limit": args.time_limit, "prove_n": args.prove_n,
+                                           "prove_limit": args.prove_limit, "round_s": args.round_s},
+                               "provenance": prov})
         print(f"-> {args.json}")
     return 0
 
