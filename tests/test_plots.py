@@ -160,3 +160,21 @@ def test_runs_on_different_trace_files_or_settings_get_panels_of_their_own():
     assert titles == ["day2.csv, n=-", "day2.csv, n=100"]
     rates = pd.concat([one[one["memory"] == 64].assign(**{"trace.rate": r}) for r in (0.5, 1.0)])
     assert [ax.get_title() for ax in latency_vs_rate(rates).axes] == ["day2.csv", ""]   # rate: the x axis
+
+
+def test_figures_carry_no_creation_date(tmp_path):
+    """The same results give byte-identical figures: matplotlib stamps a PDF with the time it
+    was written unless told not to (sweep figures and module experiments' alike)."""
+    import matplotlib.pyplot as plt
+
+    from kvsched.experiments import ExperimentContext
+
+    for k in (1, 2):
+        save(latency_vs_memory(table()), [tmp_path / f"f{k}.pdf"])
+        fig, ax = plt.subplots()
+        ax.plot([1, 2], [3, 4])
+        ExperimentContext("x", "quick", {}, tmp_path).figure(fig, f"g{k}")
+    for stem in ("f", "g"):
+        pdf = (tmp_path / f"{stem}1.pdf").read_bytes()
+        assert b"/CreationDate" not in pdf
+        assert b"/Producer" in pdf                  # the other metadata stays

@@ -269,6 +269,8 @@ def _plot(rows: list[dict], path: str) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    from .analysis.style import figure_metadata
     fig, ax = plt.subplots(figsize=(5, 3.6))
     for alg in dict.fromkeys(r["algorithm"] for r in rows):
         rr = [r for r in rows if r["algorithm"] == alg]
@@ -281,7 +283,7 @@ def _plot(rows: list[dict], path: str) -> None:
     ax.legend()
     ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=120, metadata=figure_metadata(os.path.splitext(path)[1][1:].lower()))
     print(f"plot: {path}")
 
 

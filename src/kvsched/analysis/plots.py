@@ -219,9 +219,12 @@ FIGURES = {"latency_vs_memory": latency_vs_memory, "latency_by_algorithm": laten
 
 def save(fig, outs: list[str | Path]) -> None:
     from ..io import atomic_write
+    from .style import figure_metadata
     for o in outs:
         o = Path(o)
-        atomic_write(o, lambda p, o=o: fig.savefig(p, format=o.suffix.lstrip("."), bbox_inches="tight", dpi=150))
+        fmt = o.suffix.lstrip(".")
+        atomic_write(o, lambda p, fmt=fmt: fig.savefig(p, format=fmt, bbox_inches="tight", dpi=150,
+                                                       metadata=figure_metadata(fmt)))
     plt.close(fig)
 
 

@@ -14,6 +14,12 @@ import math
 from matplotlib.colors import to_hex, to_rgb
 from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullFormatter, NullLocator
 
+def figure_metadata(fmt: str) -> dict | None:
+    """``savefig``'s ``metadata`` for a figure in format ``fmt``: a PDF without its creation
+    date, so the same results give byte-identical figures (a PNG records no date)."""
+    return {"CreationDate": None} if fmt == "pdf" else None
+
+
 COLORS = {
     "fcfs": "#1f77b4",          # blue
     "sf": "#ff7f0e",            # orange

@@ -68,9 +68,12 @@ class ExperimentContext:
     def figure(self, fig, stem: str) -> None:
         """Save a matplotlib figure as ``<stem>.png`` and ``<stem>.pdf``."""
         import matplotlib.pyplot as plt
+
+        from ..analysis.style import figure_metadata
         for ext in ("png", "pdf"):
             atomic_write(self.out / f"{stem}.{ext}",
-                         lambda t, ext=ext: fig.savefig(t, format=ext, bbox_inches="tight", dpi=150))
+                         lambda t, ext=ext: fig.savefig(t, format=ext, bbox_inches="tight", dpi=150,
+                                                        metadata=figure_metadata(ext)))
             self.written.append(f"{stem}.{ext}")
         plt.close(fig)
 
