@@ -83,3 +83,15 @@ def test_a_repository_without_commits_has_no_commit(tmp_path):
     assert r1["commit"] is None and r1["dirty"] is True and r1["changed"] == ["a.py"]
     (tmp_path / "a.py").write_text("x = 2\n")
     assert revision(tmp_path)["diff_sha256"] != r1["diff_sha256"]   # the staged file's contents count
+
+
+def test_a_module_experiments_tables_record_their_params_and_provenance(tmp_path):
+    import pandas as pd
+
+    from kvsched.experiments import ExperimentContext
+    from kvsched.io import read_parquet_meta
+
+    ExperimentContext("x", "quick", {"trials": 3}, tmp_path).table(pd.DataFrame({"a": [1, 2]}), "t")
+    meta = read_parquet_meta(tmp_path / "t.parquet")
+    assert meta["experiment"] == "x" and meta["scale"] == "quick" and meta["params"] == {"trials": 3}
+    assert meta["provenance"]["git"].keys() >= {"commit", "dirty"} and meta["provenance"]["packages"]["pandas"]

@@ -54,8 +54,11 @@ class ExperimentContext:
     claims: list[dict] = field(default_factory=list)
 
     def table(self, df: pd.DataFrame, stem: str) -> Path:
-        """Write ``<out>/<stem>.parquet`` and ``.csv`` (tidy: one row per observation)."""
-        p = write_parquet(self.out / f"{stem}.parquet", df)
+        """Write ``<out>/<stem>.parquet`` and ``.csv`` (tidy: one row per observation); the
+        parquet file records the experiment, its scale and params and the provenance, as a run's
+        tables do (:func:`kvsched.io.read_parquet_meta`)."""
+        meta = {"experiment": self.name, "scale": self.scale, "params": self.params, "provenance": provenance()}
+        p = write_parquet(self.out / f"{stem}.parquet", df, meta)
         atomic_write(self.out / f"{stem}.csv", lambda t: df.to_csv(t, index=False))
         self.written += [f"{stem}.parquet", f"{stem}.csv"]
         return p
