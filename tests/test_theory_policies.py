@@ -285,3 +285,14 @@ def test_gsa_gba_bound_verdict_needs_the_lower_end_to_refute():
     assert bound_verdict(7.23, 5.0, 61.92) is True
     assert bound_verdict(12.0, 5.0, 10.67) is None
     assert bound_verdict(12.0, 11.0, 10.67) is False
+
+
+def test_experiment_labels_name_boolean_switches():
+    """A boolean parameter appears in a run's label by its key: ``sorted_f[windows,True]`` did not
+    say which switch was on (the full adversarial_ratios preset runs that variant)."""
+    from kvsched.experiments._sim import label
+    assert label({"name": "sorted_f", "candidates": "windows"}) == "sorted_f[windows]"
+    assert label({"name": "sorted_f", "candidates": "windows", "overlap": True}) == "sorted_f[windows,overlap]"
+    assert label({"name": "sorted_f", "overlap": False}) == "sorted_f[no_overlap]"
+    assert label({"name": "gsa", "beta": 1.5}) == "gsa[1.5]"
+    assert label({"name": "fcfs"}) == "fcfs"

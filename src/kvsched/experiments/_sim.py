@@ -35,6 +35,9 @@ def run_one(w: Workload, algorithm: dict[str, Any], predictor: dict[str, Any], M
 
 
 def label(algorithm: dict[str, Any]) -> str:
-    """A short name: the algorithm plus any non-default parameters, e.g. ``sorted_f[windows]``."""
-    extra = [str(v) for k, v in algorithm.items() if k != "name"]
+    """A short name: the algorithm plus any non-default parameters, e.g. ``sorted_f[windows]``.
+    A boolean parameter shows its key (``sorted_f[windows,overlap]``; ``no_overlap`` when
+    false), since a bare ``True`` does not say which switch is on."""
+    extra = [(k if v else f"no_{k}") if isinstance(v, bool) else str(v)
+             for k, v in algorithm.items() if k != "name"]
     return algorithm["name"] + (f"[{','.join(extra)}]" if extra else "")
