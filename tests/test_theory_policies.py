@@ -287,6 +287,38 @@ def test_gsa_gba_bound_verdict_needs_the_lower_end_to_refute():
     assert bound_verdict(12.0, 11.0, 10.67) is False
 
 
+def test_adversarial_rows_check_the_gsa_gba_bounds_over_the_sweep():
+    """GBA's ratio on fat_prompts grows like √M in our reconstruction and passes its proven 10.67 at
+    M = 2048 (full scale); no row compared the adversarial families with the bounds. Over the sweep:
+    the lower end above the bound refutes it; within the bound but growing is not decidable."""
+    from kvsched.experiments.adversarial_ratios import claims
+
+    class Ctx:
+        def __init__(self):
+            self.rows = {}
+
+        def claim(self, id, paper, claim, paper_value, ours, reproduced, note="", figure=None):
+            self.rows[id] = {"claim": claim, "ours": ours, "reproduced": reproduced, "value": paper_value}
+
+    def entry(lb, ub, exp, M=2048):
+        return {"M": M, "ratio_ub": ub, "ratio_lb": lb, "growth_exponent": exp, "worst_ratio_ub": ub,
+                "worst_ratio_lb": lb, "worst_ratio_lb_M": M}
+
+    def rows(gsa, gba):
+        ctx = Ctx()
+        claims(ctx, {"hol_blocking": {"fcfs": entry(50, 60, 0.95), "gsa": entry(1.58, 2.03, -0.01),
+                                      "gba": entry(1.0, 1.29, 0.0)},
+                     "fat_prompts": {"fcfs": entry(5, 6, 0.4), "gsa": gsa, "gba": gba}})
+        return ctx.rows["gsa_bound_adversarial"], ctx.rows["gba_bound_adversarial"]
+
+    gsa, gba = rows(entry(20.6, 25.2, 0.45), entry(10.676, 13.05, 0.42))
+    assert gba["reproduced"] is False and gba["value"] == 10.67
+    assert gba["ours"].startswith("worst ∈ [10.7, 13.1] (fat_prompts at M=2048); fat_prompts: ~M^0.42")
+    assert gsa["reproduced"] is None                      # within 61.92, but growing
+    gsa, gba = rows(entry(2.0, 2.5, 0.1), entry(1.5, 11.0, 0.1))
+    assert gsa["reproduced"] is True and gba["reproduced"] is None   # flat; GBA's upper end above the bound
+
+
 def test_experiment_labels_name_boolean_switches():
     """A boolean parameter appears in a run's label by its key: ``sorted_f[windows,True]`` did not
     say which switch was on (the full adversarial_ratios preset runs that variant)."""

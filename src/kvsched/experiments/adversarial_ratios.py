@@ -59,7 +59,10 @@ def run(ctx) -> None:
         last = g[g.M == Mmax].iloc[0]
         summary.setdefault(fam, {})[name] = {
             "M": Mmax, "ratio_ub": round(float(last.ratio_ub), 4), "ratio_lb": round(float(last.ratio_lb), 4),
-            "growth_exponent": None if slope is None else round(slope, 3), **_shape(g)}
+            "growth_exponent": None if slope is None else round(slope, 3),
+            # the largest of each ratio over the sweep (and where), for the proven bounds of GSA/GBA
+            "worst_ratio_ub": round(float(g.ratio_ub.max()), 4), "worst_ratio_lb": round(float(g.ratio_lb.max()), 4),
+            "worst_ratio_lb_M": int(g.loc[g.ratio_lb.idxmax(), "M"]), **_shape(g)}
     ctx.summary(summary)
     claims(ctx, summary)
 
@@ -133,6 +136,37 @@ def claims(ctx, summary: dict) -> None:
                   "The ratio is an interval: [ALG / best schedule found, ALG / certified lower bound]; the "
                   f"growth is fitted to its lower end. 'Grows' means a fitted exponent >= {GROWTH} in M over "
                   "the sweep. Sorted-F's candidate family is a reconstruction.")
+    bound_claims(ctx, fam)
+
+
+def bound_claims(ctx, fam: dict) -> None:
+    """GSA's and GBA's proven general bounds (papers.md §4) on the adversarial families, over the
+    whole sweep. The verdict is :func:`~kvsched.experiments.gsa_gba.bound_verdict` on the worst
+    interval [ALG / best schedule found, ALG / certified lower bound], except that a ratio within
+    the bound at the sizes tested but growing with M (fitted exponent >= GROWTH) is not decidable:
+    no constant bound holds for it if the growth goes on."""
+    from .gsa_gba import BOUNDS, bound_verdict
+    paper = "GSA/GBA (Feng, Yang, Zhang, arXiv 2601.22996)"
+    for algo, (bound, _) in BOUNDS.items():
+        rows = [(f, v[algo]) for f, v in fam.items() if algo in v and "worst_ratio_lb" in v[algo]]
+        if not rows:
+            continue
+        f_lb, w = max(rows, key=lambda x: x[1]["worst_ratio_lb"])
+        ub = max(v["worst_ratio_ub"] for _, v in rows)
+        f_g, grow = max(rows, key=lambda x: x[1]["growth_exponent"] or 0)
+        growing = (grow["growth_exponent"] or 0) >= GROWTH
+        ok = bound_verdict(ub, w["worst_ratio_lb"], bound)
+        if ok and growing:
+            ok = None
+        ctx.claim(f"{algo}_bound_adversarial", paper, f"{algo.upper()} ratio ≤ {bound:g} (general) on the "
+                  "adversarial families", bound,
+                  f"worst ∈ [{_r(w['worst_ratio_lb'])}, {_r(ub)}] ({f_lb} at M={w['worst_ratio_lb_M']}); "
+                  f"{f_g}: {_g(grow['growth_exponent'])}", ok,
+                  "The ratio is an interval: [ALG / best schedule found, ALG / certified lower bound], its "
+                  "worst over the families and M; 'no' when its lower end exceeds the bound. A ratio within "
+                  f"the bound but growing with M (fitted exponent >= {GROWTH}) is not decidable: no constant "
+                  f"bound holds for it if the growth goes on. {algo.upper()} is a reconstruction.",
+                  "ratio_vs_memory.png")
 
 
 # what each figure compares, printed under it in paper/report.md
