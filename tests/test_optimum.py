@@ -540,3 +540,18 @@ def test_cli_optimum_brackets_a_trace_and_sets_the_policy_against_it(tmp_path, c
     assert main(["optimum", "trace=azure_conv", "trace.n=4", "memory.capacity=20000"]) == 2
     assert "--round-s" in capsys.readouterr().err
     assert main(["optimum", "trace=azure_conv", "trace.n=4", "memory.capacity=20000", "--round-s", "0.05"]) == 0
+
+
+def test_cli_optimum_checks_the_policy_and_predictor_before_the_bracket(monkeypatch, capsys):
+    """hsf or amax with a predictor they refuse failed only after the bracket had been computed
+    (up to its whole time limit)."""
+    import kvsched.optimum.solve as solve
+    from kvsched.cli import main
+
+    def never(*a, **k):
+        raise AssertionError("the bracket ran")
+    monkeypatch.setattr(solve, "bracket", never)
+    for algo, says in (("hsf", "needs predictor=oracle"), ("amax", "plans with interval predictions")):
+        assert main(["optimum", "trace=synthetic_mcsf", "trace.n=6", "memory.capacity=auto", f"algorithm={algo}",
+                     "predictor=noisy"]) == 2
+        assert says in capsys.readouterr().err

@@ -199,6 +199,7 @@ def _cmd_optimum(args: argparse.Namespace) -> int:
     from .params import check_seed
     from .plugins import load_plugins
     from .policies import build_policy
+    from .policies.registry import check_predictor
     from .predictors import build_predictor
     from .provenance import provenance
     from .runner import resolve_capacity
@@ -216,14 +217,17 @@ def _cmd_optimum(args: argparse.Namespace) -> int:
             raise ConfigError(f"--round-s takes a positive number of seconds and a trace in seconds "
                               f"(got {args.round_s} for a trace in {wl.time_unit})")
         wl = wl.with_arrivals(wl.arrival / args.round_s, "rounds")
+    unit = unit_rounds()
+    # the policy and its predictor are built, and their pairing checked, before the bracket's minutes
+    policy = build_policy(c["algorithm"], capacity=M, seed=seed + 1, latency=unit)
+    predictor = build_predictor(c["predictor"], seed=seed + 2)
+    check_predictor(type(policy), type(predictor))
     try:
         b = bracket(wl, M, args.time_limit, prove_n=args.prove_n, prove_time_limit=PROVE_TIME_LIMIT if args.prove_limit is None else args.prove_limit)
     except ValueError as e:
         raise ConfigError(f"{e}{' (--round-s reads a trace in seconds as rounds)' if wl.time_unit == 's' else ''}") \
             from None
-    unit = unit_rounds()
-    rec = simulate(wl, build_policy(c["algorithm"], capacity=M, seed=seed + 1, latency=unit),
-                   build_predictor(c["predictor"], seed=seed + 2), M, unit)
+    rec = simulate(wl, policy, predictor, M, unit)
     alg = float(np.sum(rec.completion - wl.arrival)) if not np.any(np.isnan(rec.completion)) else None
     name = c["algorithm"]["name"]
     print(f"{wl.name}: {len(wl)} requests, M={M}; total latency in rounds (sum of completion - arrival)")
