@@ -317,3 +317,13 @@ def test_engine_loop_idles_for_a_policy_that_may_idle():
                        clock="rounds").run()
     assert rec_e.completion.tolist() == rec_s.completion.tolist() == [1, 5, 7]
     assert rec_e.rounds == rec_s.rounds
+
+
+def test_engine_loop_stops_a_policy_idling_for_ever_as_the_simulator_does():
+    """With nothing running or still to arrive, a may_idle policy that never admits is a deadlock
+    after the watchdog's bound in the simulator; the engine loop idled without end."""
+    from test_engine import Idler
+
+    w = wl([1], [1], arrival=[0.0])
+    with pytest.raises(SimulationError, match=r"deadlock: policy 'idler' .* for more than 20 rounds"):
+        EngineLoop(w, Idler(capacity=8), build_predictor({"name": "oracle"}), 8, NullBackend(), clock="rounds").run()

@@ -47,7 +47,7 @@ import pandas as pd
 
 from ..errors import ConfigError, SimulationError
 from ..latency.base import LinearLatency, unit_rounds
-from ..policies.base import INF_ROUNDS, Policy
+from ..policies.base import Policy
 from ..predictors.base import Predictor
 from ..sim.engine import RunRecord, Simulator, admitted, deadlock_error
 from ..sim.view import DONE
@@ -162,11 +162,7 @@ class EngineLoop(Simulator):
             B = len(self.running)
             if B == 0:
                 # a policy that may idle on purpose (unit rounds) waits its quiet rounds, as in the simulator
-                idle_to = None
-                if self.policy.may_idle and self.clock_mode == "rounds" and len(self.waiting):
-                    q = self._quiet()
-                    if q < INF_ROUNDS:
-                        idle_to = self.clock + max(1, q)
+                idle_to = self._idle_target(self.clock_mode == "rounds", nxt < n)
                 if nxt < n or idle_to is not None:
                     self._idle_until(min(w.arrival[nxt] if nxt < n else np.inf,
                                          np.inf if idle_to is None else idle_to))

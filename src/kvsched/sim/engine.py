@@ -240,6 +240,22 @@ class Simulator:
                               f"arriving request ({m}), got {key!r:.80}")
         return k
 
+    def _idle_target(self, in_rounds: bool, more_to_arrive: bool) -> float | None:
+        """Until when a policy that may idle on purpose (``may_idle``, time in rounds only) leaves
+        the empty batch idle while requests wait: ``quiet_rounds`` from now, at least one; None
+        when it does not idle. With nothing still to arrive, only the policy can end the idling:
+        beyond the watchdog's bound past the last completion or arrival it is a deadlock."""
+        if not (self.policy.may_idle and in_rounds and len(self.waiting)):
+            return None
+        q = self._quiet()
+        if q >= INF_ROUNDS:
+            return None
+        idle_to = self.clock + max(1, q)
+        if not more_to_arrive and idle_to - max(self._finish_clock, float(self.w.arrival[-1])) > self._stall_rounds:
+            raise deadlock_error(self.policy.name, len(self.waiting),
+                                 f" for more than {self._stall_rounds:.0f} rounds (may_idle)")
+        return idle_to
+
     def _quiet(self) -> int:
         """``quiet_rounds``'s answer, a whole number of rounds."""
         q = self.policy.quiet_rounds(self._view())
@@ -462,20 +478,11 @@ class Simulator:
                 last_start[i] = self.clock
             B = len(self.running)
             if B == 0:
-                idle_to = None
-                if self.policy.may_idle and unit and len(self.waiting):
-                    q = self._quiet()
-                    if q < INF_ROUNDS:
-                        idle_to = self.clock + max(1, q)
+                idle_to = self._idle_target(unit, nxt < n)
                 if nxt < n:
                     self._jump_to(w.arrival[nxt] if idle_to is None else min(w.arrival[nxt], idle_to), unit)
                     continue
                 if idle_to is not None:
-                    # nothing runs or is to arrive: only the policy can end the idling, within
-                    # the watchdog's bound of the last completion or arrival
-                    if idle_to - max(self._finish_clock, float(w.arrival[-1])) > self._stall_rounds:
-                        raise deadlock_error(self.policy.name, len(self.waiting),
-                                             f" for more than {self._stall_rounds:.0f} rounds (may_idle)")
                     self._jump_to(idle_to, unit)
                     continue
                 if len(self.waiting):
