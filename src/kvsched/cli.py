@@ -191,27 +191,22 @@ def _cmd_optimum(args: argparse.Namespace) -> int:
 
     from .config import compose
     from .config.compose import result_settings
-    from .datastore import resolve_data_dir
     from .errors import ConfigError
     from .io import write_json
     from .latency.base import unit_rounds
     from .optimum.solve import PROVE_TIME_LIMIT, bracket
-    from .params import check_seed
-    from .plugins import load_plugins
     from .policies import build_policy
     from .policies.registry import check_predictor
     from .predictors import build_predictor
     from .provenance import provenance
-    from .runner import resolve_capacity
+    from .runner import load_inputs
     from .sim.engine import simulate
-    from .traces import load_trace
 
     prov = provenance()                 # the code version that runs, not the one at the end
     c = OmegaConf.to_container(compose(args.overrides), resolve=True)
-    prov["plugins"] = load_plugins(c.get("plugins"))
-    seed = check_seed(c["seed"])
-    wl = load_trace(c["trace"], resolve_data_dir(c["data"]["dir"]), seed)
-    M = resolve_capacity(c["memory"]["capacity"], wl)
+    inputs = load_inputs(c)
+    prov["plugins"] = inputs.plugins
+    seed, wl, M = inputs.seed, inputs.workload, inputs.capacity
     if args.round_s is not None:
         if wl.time_unit != "s" or not args.round_s > 0:
             raise ConfigError(f"--round-s takes a positive number of seconds and a trace in seconds "

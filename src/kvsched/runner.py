@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, NamedTuple
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -32,6 +32,29 @@ def resolve_capacity(value: Any, workload: Workload) -> int:
             raise ConfigError(f"memory.capacity=auto, but trace {workload.name!r} defines no memory size")
         return int(workload.meta["memory"])
     return check_capacity(value)
+
+
+class Inputs(NamedTuple):
+    """What a resolved config's run reads before it simulates (:func:`load_inputs`)."""
+
+    plugins: list         # the loaded plugins' provenance records (file and sha256)
+    data_dir: Path
+    seed: int
+    workload: Workload
+    capacity: int         # M, tokens
+    load_s: float         # seconds spent loading the trace
+
+
+def load_inputs(c: Mapping[str, Any]) -> Inputs:
+    """Load the plugins, the data folder, the seed, the trace and M of a resolved config (plain
+    dict), as every entry point does: a run, a replay, ``kvsched optimum`` and the sweep check."""
+    plugins = load_plugins(c.get("plugins"))
+    data_dir = resolve_data_dir(c["data"]["dir"])
+    seed = check_seed(c["seed"])
+    t0 = time.perf_counter()
+    wl = load_trace(c["trace"], data_dir, seed)
+    load_s = time.perf_counter() - t0
+    return Inputs(plugins, data_dir, seed, wl, resolve_capacity(c["memory"]["capacity"], wl), load_s)
 
 
 def check_capacity(value: Any) -> int | str:
@@ -64,13 +87,9 @@ def execute(cfg: DictConfig) -> tuple[dict, Any]:
     """Simulate ``cfg``; return (summary dict, per-request DataFrame). Writes nothing."""
     prov = provenance()                 # the code version that runs, not the one at the end
     c = OmegaConf.to_container(cfg, resolve=True)
-    prov["plugins"] = load_plugins(c.get("plugins"))   # file + sha256 of any user code that runs
-    data_dir = resolve_data_dir(c["data"]["dir"])
-    seed = check_seed(c["seed"])
-    t0 = time.perf_counter()
-    wl = load_trace(c["trace"], data_dir, seed)
-    t_load = time.perf_counter() - t0
-    M = resolve_capacity(c["memory"]["capacity"], wl)
+    inputs = load_inputs(c)
+    prov["plugins"] = inputs.plugins                   # file + sha256 of any user code that runs
+    data_dir, seed, wl, M, t_load = inputs.data_dir, inputs.seed, inputs.workload, inputs.capacity, inputs.load_s
     latency = build_latency(c["latency"], data_dir)
     notes = warn(unit_mismatch(wl.time_unit, latency.unit, wl.name, latency_label(c["latency"])) + trace_warnings(wl)
                  + no_power(latency, latency_label(c["latency"])))

@@ -158,14 +158,8 @@ def check_trace(cfg) -> None:
     memory size, as a run does: a bad trace value (``trace.n=-3``), a missing data file, or
     ``memory.capacity=auto`` on a trace that defines no M is a ConfigError. The seed is the
     point's own; a generator's parameters are checked the same way for every seed."""
-    from ..datastore import resolve_data_dir
-    from ..plugins import load_plugins
-    from ..runner import resolve_capacity
-    from ..traces.registry import load_trace
-    c = OmegaConf.to_container(cfg, resolve=True)
-    load_plugins(c.get("plugins"))
-    wl = load_trace(c["trace"], resolve_data_dir(c["data"]["dir"]), c["seed"])
-    resolve_capacity(c["memory"]["capacity"], wl)
+    from ..runner import load_inputs
+    load_inputs(OmegaConf.to_container(cfg, resolve=True))
 
 
 def check_outputs(spec: dict) -> None:

@@ -28,7 +28,6 @@ from ..metrics import request_table, run_summary
 from ..policies import build_policy
 from ..policies.registry import check_predictor
 from ..predictors import build_predictor
-from ..plugins import load_plugins
 from ..provenance import provenance
 from ..sim.engine import RunRecord
 from ..workload import Workload
@@ -149,18 +148,14 @@ def run(cfg, engine: Mapping[str, Any] | None = None) -> dict:
     """Replay the composed config ``cfg`` through the engine; write the three files into ``cfg.out``."""
     from omegaconf import OmegaConf
 
-    from ..datastore import resolve_data_dir
-    from ..runner import _jsonable, resolve_capacity, trace_warnings, warn
-    from ..traces import load_trace
+    from ..runner import _jsonable, load_inputs, trace_warnings, warn
 
     prov = provenance()                 # the code version that runs, not the one at the end
     e = {**DEFAULT_ENGINE, **dict(engine or {})}
     c = OmegaConf.to_container(cfg, resolve=True)
-    prov["plugins"] = load_plugins(c.get("plugins"))
-    data_dir = resolve_data_dir(c["data"]["dir"])
-    seed = int(c["seed"])
-    wl = load_trace(c["trace"], data_dir, seed)
-    M = resolve_capacity(c["memory"]["capacity"], wl)
+    inputs = load_inputs(c)
+    prov["plugins"] = inputs.plugins
+    data_dir, seed, wl, M = inputs.data_dir, inputs.seed, inputs.workload, inputs.capacity
     notes = warn(trace_warnings(wl))
     clock = "rounds" if wl.time_unit == "rounds" else e["clock"]
     timer = e["timer"] if clock == "virtual" else "wall"
