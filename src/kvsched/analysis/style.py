@@ -14,11 +14,6 @@ import math
 from matplotlib.colors import to_hex, to_rgb
 from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullFormatter, NullLocator
 
-def figure_metadata(fmt: str) -> dict | None:
-    """``savefig``'s ``metadata`` for a figure in format ``fmt``: a PDF without its creation
-    date, so the same results give byte-identical figures (a PNG records no date)."""
-    return {"CreationDate": None} if fmt == "pdf" else None
-
 
 COLORS = {
     "fcfs": "#1f77b4",          # blue
@@ -101,3 +96,9 @@ def ticks_at(ax, values, axis: str = "x") -> None:
     a.set_major_locator(FixedLocator(vals))
     a.set_major_formatter(FuncFormatter(_fmt))
     a.set_minor_locator(NullLocator())
+
+
+def figure_metadata(fmt: str) -> dict | None:
+    """``savefig``'s ``metadata`` for a figure in format ``fmt``: a PDF without its creation
+    date, so the same results give byte-identical figures (a PNG records no date)."""
+    return {"CreationDate": None} if fmt == "pdf" else None

@@ -69,16 +69,11 @@ class ExperimentContext:
         return p
 
     def figure(self, fig, stem: str) -> None:
-        """Save a matplotlib figure as ``<stem>.png`` and ``<stem>.pdf``."""
-        import matplotlib.pyplot as plt
-
-        from ..analysis.style import figure_metadata
-        for ext in ("png", "pdf"):
-            atomic_write(self.out / f"{stem}.{ext}",
-                         lambda t, ext=ext: fig.savefig(t, format=ext, bbox_inches="tight", dpi=150,
-                                                        metadata=figure_metadata(ext)))
-            self.written.append(f"{stem}.{ext}")
-        plt.close(fig)
+        """Save a matplotlib figure as ``<stem>.png`` and ``<stem>.pdf``, as the sweep figures are
+        (:func:`kvsched.analysis.plots.save`)."""
+        from ..analysis.plots import save
+        save(fig, [self.out / f"{stem}.{ext}" for ext in ("png", "pdf")])
+        self.written += [f"{stem}.png", f"{stem}.pdf"]
 
     def summary(self, values: dict[str, Any], stem: str = "summary") -> Path:
         """Headline numbers (JSON) of the experiment."""

@@ -59,8 +59,8 @@ def run(ctx) -> None:
     check(ctx.params)
     p = ctx.params
     rows = []
-    total = len(p["traces"]) * len(p["seeds"]) + int(p["synthetic_trials"]) + len(p["families"]) * len(p["family_memory"])
-    for k, (inst, seed, w, M) in enumerate(_instances(ctx), 1):
+    instances = list(_instances(ctx))   # small workloads, loaded first: their count is the progress total
+    for k, (inst, seed, w, M) in enumerate(instances, 1):
         t0 = time.perf_counter()
         lb = completion_lower_bound(w.prompt, w.output, M)
         large = bool(M >= 10 * int((w.prompt + w.output).max()))
@@ -68,7 +68,7 @@ def run(ctx) -> None:
             r = run_one(w, dict(algo), {"name": "oracle"}, M, seed)
             rows.append({"instance": inst, "seed": seed, "M": M, "n": len(w), "large_memory": large,
                          "algorithm": label(algo), "lower_bound": lb, **r})
-        print(f"[{k}/{total}] {inst} seed {seed} M {M} (n={len(w)}): {len(p['algorithms'])} algorithms "
+        print(f"[{k}/{len(instances)}] {inst} seed {seed} M {M} (n={len(w)}): {len(p['algorithms'])} algorithms "
               f"in {time.perf_counter() - t0:.1f}s", flush=True)     # a full-scale run takes minutes
     df = pd.DataFrame(rows)
     key = ["instance", "seed", "M"]
