@@ -135,20 +135,9 @@ def plugins_in(overrides: Sequence[str]) -> list[str]:
 
     Needed before Hydra composes: a plugin's options must exist when ``algorithm=<name>``
     is looked up."""
-    mine = [o for o in overrides if str(o).lstrip("+~").startswith("plugins")]
-    if not mine:
-        return []
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-    from hydra.errors import HydraException
-
-    try:
-        parsed = OverridesParser.create().parse_overrides(mine)
-    except HydraException as e:
-        raise ConfigError(f"cannot parse the plugins override: {e}") from None
+    from .config.compose import parse_overrides     # compose imports this module
     out: list[str] = []
-    for o in parsed:
-        if o.key_or_group != "plugins" or o.is_delete():
-            continue
+    for o in parse_overrides(overrides, ("plugins",), "the plugins override"):
         v = o.value()
         out = [str(x) for x in v] if isinstance(v, (list, tuple)) else [str(v)] if v not in (None, "") else []
     return out

@@ -110,6 +110,23 @@ def split_override(override: str) -> tuple[str, str]:
     return key, value
 
 
+def parse_overrides(overrides: Sequence[str], keys: Sequence[str], what: str) -> list:
+    """The overrides whose key is one of ``keys``, parsed by Hydra's grammar, in order, without
+    deletions (``~key``): read before Hydra composes. ConfigError naming ``what`` (``the plugins
+    override``) if one cannot be parsed."""
+    mine = [str(o) for o in overrides if split_override(str(o))[0] in keys]
+    if not mine:
+        return []
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    try:
+        parsed = OverridesParser.create().parse_overrides(mine)
+    except HydraException as e:
+        raise ConfigError(f"cannot parse {what}: {e}") from None
+    return [o for o in parsed if not o.is_delete()]
+
+
 def _check_bool_override(key: str, value: str) -> None:
     """A switch of the schema (``sim.step_mode``, ``sim.fast``) takes true or false: OmegaConf
     would read ``sim.step_mode=3`` as true."""

@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..config.compose import split_override
+from ..config.compose import parse_overrides
 from ..datastore import sha256_file
 from ..errors import ConfigError, TraceFormatError
 from ..workload import Workload
@@ -35,20 +35,9 @@ FORMATS = (".csv", ".csv.gz", ".jsonl", ".jsonl.gz", ".parquet")
 def trace_files(overrides: Sequence[str]) -> list[str]:
     """The file a ``trace=file`` run reads, from its overrides (``trace.path``, the last one
     given; ``~`` expanded): an input of its pipeline job. Empty for any other trace."""
-    mine = [o for o in overrides if split_override(str(o))[0] in ("trace", "trace.path")]
-    if not mine:
-        return []
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-    from hydra.errors import HydraException
-
-    try:
-        parsed = OverridesParser.create().parse_overrides(mine)
-    except HydraException as e:
-        raise ConfigError(f"cannot parse the trace overrides: {e}") from None
     trace = path = None
-    for o in parsed:
-        if not o.is_delete():
-            trace, path = (o.value(), path) if o.key_or_group == "trace" else (trace, o.value())
+    for o in parse_overrides(overrides, ("trace", "trace.path"), "the trace overrides"):
+        trace, path = (o.value(), path) if o.key_or_group == "trace" else (trace, o.value())
     return [str(Path(str(path)).expanduser())] if trace == "file" and path not in (None, "") else []
 
 
