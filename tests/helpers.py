@@ -63,3 +63,16 @@ class Thrash(Policy):
 
     def preempt(self, view):
         return [int(i) for i in view.running]
+
+
+class ClaimRecorder:
+    """Stands in for an experiment's context where only its report rows are wanted: ``claim``
+    records each row (:func:`kvsched.experiments.make_claim`) under its id in ``rows``."""
+
+    def __init__(self, params: dict | None = None):
+        self.params = dict(params or {})
+        self.rows: dict[str, dict] = {}
+
+    def claim(self, id, paper, claim, paper_value, ours, reproduced, note="", figure=None):
+        from kvsched.experiments import make_claim
+        self.rows[id] = make_claim(id, paper, claim, paper_value, ours, reproduced, note, figure)

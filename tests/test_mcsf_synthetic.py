@@ -38,22 +38,14 @@ def test_report_rows_label_the_reconstructions_and_the_skip_variant():
     """The report rows say that the generator's exact lengths are a reconstruction, that the
     first_round: s memory convention is a variant (s + 1, the default, is papers.md's), and that
     mcsf_skip, set beside the paper's MC-SF values, is not the paper's algorithm."""
+    from helpers import ClaimRecorder
     from kvsched.experiments.mcsf_synthetic import report_claims
-
-    class Ctx:
-        params = {"first_round": "s"}
-
-        def __init__(self):
-            self.rows = {}
-
-        def claim(self, id, paper, claim, paper_value, ours, reproduced, note="", figure=None):
-            self.rows[id] = {"paper_value": paper_value, "note": note, "reproduced": reproduced}
 
     row = dict(arrival_model=1, trials=6, mean_ratio_lo=1.06, mean_ratio_hi=1.34, worst_ratio_lo=1.08,
                worst_ratio_hi=1.39, certified_optimal=0, certified_suboptimal=6, paper_mean=1.005,
                paper_worst=1.074, paper_optimal=114, paper_trials=200, consistent=False, decisive=False,
                reproduced=False)
-    ctx = Ctx()
+    ctx = ClaimRecorder({"first_round": "s"})
     report_claims(ctx, pd.DataFrame([dict(row, variant="mcsf"), dict(row, variant="mcsf_skip")]))
     mcsf, skip = ctx.rows["model1_mcsf"], ctx.rows["model1_mcsf_skip"]
     assert mcsf["paper_value"] == "mean 1.005, worst 1.074, 114/200 optimal"
@@ -62,8 +54,7 @@ def test_report_rows_label_the_reconstructions_and_the_skip_variant():
         assert "s tokens in a request's first round" in r["note"] and r["reproduced"] is False
     assert "not the paper's MC-SF" in skip["note"] and "not the paper's MC-SF" not in mcsf["note"]
     # the engine's convention, s + j tokens in the j-th round, is papers.md's (known), not ours
-    ctx = Ctx()
-    ctx.params = {"first_round": "s_plus_1"}
+    ctx = ClaimRecorder({"first_round": "s_plus_1"})
     report_claims(ctx, pd.DataFrame([dict(row, variant="mcsf")]))
     note = ctx.rows["model1_mcsf"]["note"]
     assert "s + 1 in its first" in note and "convention (a reconstruction)" not in note
