@@ -95,3 +95,61 @@ def test_a_module_experiments_tables_record_their_params_and_provenance(tmp_path
     meta = read_parquet_meta(tmp_path / "t.parquet")
     assert meta["experiment"] == "x" and meta["scale"] == "quick" and meta["params"] == {"trials": 3}
     assert meta["provenance"]["git"].keys() >= {"commit", "dirty"} and meta["provenance"]["packages"]["pandas"]
+
+
+def test_a_module_experiments_summary_records_its_params_and_provenance(tmp_path):
+    import json
+
+    from kvsched.experiments import ExperimentContext
+
+    ctx = ExperimentContext("x", "quick", {"trials": 3}, tmp_path)
+    s = json.loads(ctx.summary({"mean": 1.5}).read_text())
+    assert s["mean"] == 1.5 and s["experiment"] == "x" and s["scale"] == "quick" and s["params"] == {"trials": 3}
+    assert s["provenance"]["git"].keys() >= {"commit", "dirty"} and s["provenance"]["packages"]["numpy"]
+    with pytest.raises(ValueError, match="provenance"):        # would be overwritten: refused
+        ctx.summary({"provenance": "mine"}, "other")
+
+
+@pytest.mark.parametrize("fmt", ["png", "pdf"])
+def test_a_figure_records_what_drew_it(tmp_path, fmt):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from kvsched.analysis.plots import save
+    from kvsched.analysis.style import figure_provenance
+    from kvsched.provenance import provenance
+
+    outs = [tmp_path / f"a.{fmt}", tmp_path / f"b.{fmt}"]
+    for o in outs:
+        fig, ax = plt.subplots()
+        ax.plot([1, 2], [3, 4], label="x (y)")       # parentheses: escaped in a PDF's strings
+        save(fig, [o])
+    assert figure_provenance(outs[0]) == provenance()
+    assert outs[0].read_bytes() == outs[1].read_bytes()     # no date: the same figure, the same bytes
+    bare = tmp_path / f"bare.{fmt}"
+    fig, ax = plt.subplots()
+    fig.savefig(bare, metadata={"CreationDate": None} if fmt == "pdf" else None)
+    assert figure_provenance(bare) is None
+
+
+def test_an_aggregated_table_records_each_runs_packages_and_what_joined_them(tmp_path):
+    import json
+
+    import pandas as pd
+
+    from kvsched.analysis.aggregate import main as aggregate
+    from kvsched.cli import main
+    from kvsched.io import read_parquet_meta
+
+    for alg in ("fcfs", "mcsf"):
+        assert main(["run", "trace=synthetic_mcsf", "memory.capacity=auto", "latency=unit", "sim.progress=false",
+                     f"algorithm={alg}", f"out={tmp_path / alg}"]) == 0
+    summaries = [str(tmp_path / a / "summary.json") for a in ("fcfs", "mcsf")]
+    assert aggregate(["--out", str(tmp_path / "runs.parquet"), *summaries]) == 0
+    df = pd.read_parquet(tmp_path / "runs.parquet")
+    run = json.loads((tmp_path / "fcfs" / "summary.json").read_text())["provenance"]
+    assert [json.loads(p) for p in df["packages"]] == [run["packages"]] * 2
+    assert set(df["platform"]) == {run["platform"]}
+    meta = read_parquet_meta(tmp_path / "runs.parquet")
+    assert meta["summaries"] == 2 and meta["provenance"]["packages"]["pyarrow"]

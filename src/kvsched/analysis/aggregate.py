@@ -1,7 +1,9 @@
 """Collect run summaries into one tidy table (one row per run).
 
 Usage: ``python -m kvsched.analysis.aggregate --out results/<exp>/runs.parquet SUMMARY.json ...``
-writes ``runs.parquet`` and ``runs.csv`` side by side, atomically.
+writes ``runs.parquet`` and ``runs.csv`` side by side, atomically. Each row carries its run's
+commit, package versions and platform; the parquet file's metadata
+(:func:`kvsched.io.read_parquet_meta`) records how many summaries it joins and what joined them.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import pandas as pd
 
 from ..errors import DataError, KvschedError
 from ..io import atomic_write, write_parquet
+from ..provenance import provenance
 
 RERUN = "delete the folder to rerun that point"
 
@@ -46,6 +49,9 @@ def flatten(summary: dict) -> dict:
         "git_commit": git.get("commit"),
         "git_dirty": git.get("dirty"),
         "git_diff_sha256": git.get("diff_sha256"),     # which uncommitted state, where dirty
+        # the run's package versions and platform, as its summary records them (JSON text)
+        "packages": json.dumps(summary["provenance"].get("packages"), sort_keys=True),
+        "platform": summary["provenance"].get("platform"),
     }
     for group in ("trace", "latency"):   # e.g. trace.rate, trace.n: the load a sweep set
         for k, v in c.get(group, {}).items():
@@ -131,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"kvsched: error: {e}", file=sys.stderr)
         return 2
     out = Path(a.out)
-    write_parquet(out, df)
+    write_parquet(out, df, {"summaries": len(a.summaries), "provenance": provenance()})
     atomic_write(out.with_suffix(".csv"), lambda p: df.to_csv(p, index=False))
     return 0
 

@@ -99,6 +99,37 @@ def ticks_at(ax, values, axis: str = "x") -> None:
 
 
 def figure_metadata(fmt: str) -> dict | None:
-    """``savefig``'s ``metadata`` for a figure in format ``fmt``: a PDF without its creation
-    date, so the same results give byte-identical figures (a PNG records no date)."""
-    return {"CreationDate": None} if fmt == "pdf" else None
+    """``savefig``'s ``metadata`` for a figure in format ``fmt``: what drew it (the
+    :func:`kvsched.provenance.provenance` record as compact JSON: code version, package versions,
+    platform) in a PNG text chunk ``kvsched`` or the PDF's ``Subject``; a PDF without its creation
+    date, so the same results and code give byte-identical figures (a PNG records no date).
+    :func:`figure_provenance` reads it back."""
+    import json
+
+    from ..provenance import provenance
+    record = json.dumps(provenance(), sort_keys=True, separators=(",", ":"))
+    if fmt == "png":
+        return {"kvsched": record}
+    if fmt == "pdf":
+        return {"CreationDate": None, "Subject": f"kvsched {record}"}
+    return None
+
+
+def figure_provenance(path) -> dict | None:
+    """The provenance record :func:`figure_metadata` stored in a PNG or PDF figure (None if it
+    has none)."""
+    import json
+    import re
+    from pathlib import Path
+    path = Path(path)
+    if path.suffix.lower() == ".png":
+        from PIL import Image
+        with Image.open(path) as im:
+            raw = im.text.get("kvsched")
+        return json.loads(raw) if raw else None
+    data = path.read_bytes()        # matplotlib writes the PDF's info dictionary uncompressed
+    m = re.search(rb"/Subject \(kvsched ((?:[^\\)]|\\.)*)\)", data, re.S)  # up to an unescaped ")"
+    if not m:
+        return None
+    text = re.sub(rb"\\([()\\])", rb"\1", m.group(1))   # undo the PDF string escapes
+    return json.loads(text.decode())

@@ -76,8 +76,12 @@ class ExperimentContext:
         self.written += [f"{stem}.png", f"{stem}.pdf"]
 
     def summary(self, values: dict[str, Any], stem: str = "summary") -> Path:
-        """Headline numbers (JSON) of the experiment."""
-        p = write_json(self.out / f"{stem}.json", values)
+        """Headline numbers (JSON) of the experiment, with the experiment, its scale and params
+        and the provenance beside them, as its tables record them."""
+        if "provenance" in values:
+            raise ValueError(f"{stem}.json: 'provenance' is the record summary() adds; name the value otherwise")
+        p = write_json(self.out / f"{stem}.json", {"experiment": self.name, "scale": self.scale, "params": self.params,
+                                                   **values, "provenance": provenance()})
         self.written.append(f"{stem}.json")
         return p
 
