@@ -1,0 +1,77 @@
+"""mcsf_trace: MC-SF against its paper's benchmarks on an LMSYS-like trace (papers.md §1)."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers import ClaimRecorder
+from kvsched.errors import ConfigError
+from kvsched.experiments import run_experiment
+from kvsched.experiments.mcsf_trace import PAPER_SLOPES, SLOPE_FACTOR, claims, latency_over_time
+
+SMALL = ["trace={name: lmsys_like, n: 300, arrival: poisson}", "alphas=[0.2]", "phis=[0.1]", "eps=[0.5]",
+         "processes=1"]
+
+
+def test_latency_over_time_is_the_running_mean_by_arrival():
+    # arrivals out of order: sorted to 0, 1, 2, 3 with latencies 4, 2, 6, 0
+    t, r = latency_over_time(np.array([2.0, 0.0, 3.0, 1.0]), np.array([6.0, 4.0, 0.0, 2.0]), grid=3)
+    assert t.tolist() == [1.0, 2.0, 3.0]
+    assert r.tolist() == [3.0, 4.0, 3.0]        # means of (4, 2), (4, 2, 6), (4, 2, 6, 0)
+
+
+def test_the_experiment_runs_each_policy_and_its_rows_come_from_the_runs(tmp_path):
+    out = run_experiment("mcsf_trace", "quick", SMALL, tmp_path)
+    runs = pd.read_parquet(out / "runs.parquet")
+    # per demand: MC-SF, one α-protection, one φ-clearing, MC-SF and FCFS at one ε
+    assert len(runs) == 2 * 5 and set(runs.demand) == {"high", "low"}
+    assert (runs.n == 300).all() and (runs.throughput > 0).all()
+    summary = json.loads((out / "summary.json").read_text())
+    high = runs[(runs.demand == "high") & (runs.policy == "mcsf")].iloc[0]
+    assert summary["demands"]["high"]["mcsf_slope"] == pytest.approx(high.slope)
+    rows = {c["id"]: c for c in json.loads((out / "claims.json").read_text())["claims"]}
+    assert set(rows) == {"slopes_high", "slopes_low", "slower_growth", "throughput", "noisy_beats_fcfs"}
+    noisy = runs[runs.eps == 0.5].set_index(["demand", "family"]).latency_mean
+    beats = all(noisy[(d, "mcsf")] < noisy[(d, "fcfs")] for d in ("high", "low"))
+    assert rows["noisy_beats_fcfs"]["reproduced"] is beats
+    assert (out / "latency_over_time.png").exists()
+    curves = pd.read_parquet(out / "latency_over_time.parquet")
+    assert len(curves) == len(runs) * 100
+
+
+def _summary(mcsf: float, bench: float, mcsf_thr=2.0, bench_thr=1.0, noisy=0.5) -> dict:
+    d = {}
+    for demand, (pm, pb) in PAPER_SLOPES.items():
+        d[demand] = {"rate": 1.0, "mcsf_slope": pm * mcsf, "benchmark_slope_min": pb * bench,
+                     "benchmark_slope_max": pb * bench, "mcsf_slope_by_completion": 0.0,
+                     "benchmark_slope_by_completion_min": 0.0, "benchmark_slope_by_completion_max": 0.0,
+                     "mcsf_throughput": mcsf_thr, "benchmark_throughput_max": bench_thr,
+                     "mcsf_throughput_while_arriving": 1.0, "benchmark_throughput_while_arriving_max": 1.0,
+                     "noisy_mcsf_over_fcfs": {"eps=0.5": noisy}}
+    return {"demands": d}
+
+
+@pytest.mark.parametrize("mcsf,bench,ok", [(1.0, 1.0, True), (0.9 * SLOPE_FACTOR, 1 / (0.9 * SLOPE_FACTOR), True),
+                                           (1.1 * SLOPE_FACTOR, 1.0, False), (1.0, 1 / (1.1 * SLOPE_FACTOR), False)])
+def test_a_slope_counts_as_the_papers_within_the_stated_factor(mcsf, bench, ok):
+    ctx = ClaimRecorder()
+    claims(ctx, _summary(mcsf, bench))
+    assert ctx.rows["slopes_high"]["reproduced"] is ok and ctx.rows["slopes_low"]["reproduced"] is ok
+
+
+def test_growth_throughput_and_noise_verdicts_follow_the_numbers():
+    ctx = ClaimRecorder()
+    claims(ctx, _summary(1.0, 1.0))
+    assert ctx.rows["slower_growth"]["reproduced"] and ctx.rows["throughput"]["reproduced"]
+    assert ctx.rows["noisy_beats_fcfs"]["reproduced"]
+    ctx = ClaimRecorder()
+    claims(ctx, _summary(100.0, 0.01, mcsf_thr=1.0, bench_thr=1.0, noisy=1.2))   # MC-SF grows faster
+    assert not ctx.rows["slower_growth"]["reproduced"] and not ctx.rows["throughput"]["reproduced"]
+    assert not ctx.rows["noisy_beats_fcfs"]["reproduced"]
+
+
+def test_an_empty_axis_is_named(tmp_path):
+    with pytest.raises(ConfigError, match="alphas"):
+        run_experiment("mcsf_trace", "quick", [*SMALL, "alphas=[]"], tmp_path)
