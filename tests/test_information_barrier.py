@@ -116,7 +116,7 @@ def test_future_requests_are_invisible():
 
 # --- policies that read no predictions get none -------------------------------------------
 
-BLIND = [{"name": "vllm_fcfs"}, {"name": "alpha_protection"}, {"name": "alpha_clearing"}, {"name": "gsa"},
+BLIND = [{"name": "vllm_fcfs"}, {"name": "sglang_fcfs"}, {"name": "alpha_protection"}, {"name": "alpha_clearing"}, {"name": "gsa"},
          {"name": "fcfs", "check": "current"}, {"name": "fcfs", "check": "current", "scan": "skip"}]
 
 

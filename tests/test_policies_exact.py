@@ -48,6 +48,19 @@ def test_vllm_fcfs_preempts_newest(step):
     assert rec.first_token.tolist() == [1, 1, 1]  # TTFT counts the first run's first token
 
 
+@pytest.mark.parametrize("step", [False, True])
+def test_sglang_fcfs_retracts_the_longest_prompt_among_the_fewest_output_tokens(step):
+    # M = 20: all three start at round 0 (3 + 7 + 4 = 14 tokens) and grow by 3 a round; their
+    # last round (round 3) needs 23. Each has decoded 3 tokens: vLLM preempts the last admitted
+    # (prompt 3), SGLang the longest prompt (6). The other two complete at 4, and the retracted
+    # one reruns alone from round 4 to 8.
+    w = wl([2, 6, 3], [4, 4, 4])
+    v, s = sim(w, "vllm_fcfs", 20, step=step), sim(w, "sglang_fcfs", 20, step=step)
+    assert completions(v) == [4, 4, 8] and v.evictions.tolist() == [0, 0, 1]
+    assert completions(s) == [4, 8, 4] and s.evictions.tolist() == [0, 1, 0]
+    assert v.wasted_decode.tolist() == [0, 0, 3] and s.wasted_decode.tolist() == [0, 3, 0]
+
+
 @pytest.mark.parametrize("fast", [True, False])
 def test_vllm_fcfs_watermark_never_blocks_a_request_that_fits_alone(fast):
     # M=10, watermark 0.2 -> admission limit 8. r0 (s=1, o=2) runs in rounds 0-1; r1 (s=8, o=1)

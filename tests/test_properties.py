@@ -26,7 +26,7 @@ def check(rec, w, M, mems):
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(inst=instances(), algo=st.sampled_from(["fcfs", "sf", "mcsf", "vllm_fcfs", "alpha_protection",
+@given(inst=instances(), algo=st.sampled_from(["fcfs", "sf", "mcsf", "vllm_fcfs", "sglang_fcfs", "alpha_protection",
                                                "alpha_clearing"]),
        noisy=st.booleans())
 def test_memory_and_exactly_once(inst, algo, noisy):

@@ -10,6 +10,14 @@ the most recently admitted request and admits nothing in that round (vLLM v1 sch
 requests only in steps without preemption). The preempted request's KV cache is dropped and it
 is recomputed later from scratch.
 Preempted requests keep their arrival position, so they rejoin the queue's front.
+
+``sglang_fcfs`` is the same admission with SGLang's retraction rule (papers.md §7): on running
+out during decode it retracts the running request with the fewest output tokens, the longest
+prompt first among ties. Every running request decodes one token per round, so fewest output
+tokens means most recently admitted: the two differ only in which of the requests admitted in
+the same round goes first (vLLM: the last admitted; SGLang: the longest prompt). SGLang's own
+admission, which reserves room for an estimated share of each request's future tokens, is not
+modelled: it admits as ``vllm_fcfs`` does (a reconstruction).
 """
 
 from __future__ import annotations
@@ -17,9 +25,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
+import numpy as np
+
 from ..errors import ConfigError
 from ..sim.view import SchedulerView
-from .base import INF_ROUNDS, Policy
+from .base import INF_ROUNDS, Policy, cover_excess
 from .registry import register_policy
 
 
@@ -58,3 +68,16 @@ class VllmFCFS(Policy):
 
     def quiet_rounds(self, view: SchedulerView) -> int:
         return INF_ROUNDS  # memory only grows between completions: a blocked head stays blocked
+
+
+@register_policy
+class SglangFCFS(VllmFCFS):
+    """SGLang-style FCFS: vllm_fcfs's admission; on overflow it retracts the request with the
+    fewest output tokens, the longest prompt first among ties, and admits nothing that round."""
+    name = "sglang_fcfs"
+
+    def victims(self, view: SchedulerView, excess: int) -> Sequence[int]:
+        run = np.asarray(view.running)
+        # fewest decoded tokens, then longest prompt, then newest (the order SGLang retracts in)
+        order = run[np.lexsort((-view.admit_seq[run], -view.prompt[run], view.progress[run]))]
+        return cover_excess(view, order, excess)
