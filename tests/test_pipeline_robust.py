@@ -378,3 +378,28 @@ def test_config_keys_are_checked_and_an_override_string_is_one_override(tmp_path
     assert _planned(r.stdout) == 1 and "'predictor=noisy' sim.progress=false" in r.stdout, r.stdout[-4000:]
     r = dry("experiments=[robust]", "extra_overrides=[predictor=noisy, seed=3]")
     assert r.returncode == 0 and "'predictor=noisy' 'seed=3' sim.progress" in r.stdout, r.stdout[-4000:]
+
+
+def test_a_misspelt_key_in_workflow_config_and_an_empty_experiments_list_are_errors(tmp_path, snakemake_available):
+    """The keys were checked against workflow/config.yaml itself, so a misspelt key there
+    (`scael: full`) was valid and ignored (the quick scale ran); an empty experiments list ran
+    nothing and succeeded."""
+    w = _workdir(tmp_path)
+    _preset(w, TINY, ["fcfs"])
+    cfg = w / "workflow" / "config.yaml"
+    original = cfg.read_text()
+
+    def dry(*config):
+        return subprocess.run([f"{BIN}/snakemake", "-n", "--cores", "1", "--workflow-profile", "none",
+                               "--config", *config], cwd=w, env=_env(w / "src"), stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, timeout=300)
+
+    cfg.write_text(original.replace("\nscale: quick", "\nscael: full"))
+    r = dry("experiments=[robust]")
+    assert r.returncode != 0 and "workflow/config.yaml: unknown config key(s) scael; valid: engine_device, " \
+        "engine_scale, experiments, extra_overrides, scale" in r.stdout, r.stdout[-4000:]
+    cfg.write_text(original)
+    for value in ("[]", ""):
+        r = dry(f"experiments={value}")
+        assert r.returncode != 0 and "experiments is empty: name at least one preset" in r.stdout, r.stdout[-4000:]
+    assert _planned(dry("experiments=[robust]").stdout) == 1

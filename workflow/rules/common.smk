@@ -18,15 +18,28 @@ def _names(value):
     return list(value or [])
 
 
-_DEFAULTS = yaml.safe_load((Path(workflow.basedir) / "workflow" / "config.yaml").read_text())
-# The config keys are those of workflow/config.yaml: a misspelt one (--config experimnts=[...])
-# would be ignored, and the default experiments run.
-_UNKNOWN = sorted(set(config) - set(_DEFAULTS))
-if _UNKNOWN:
-    raise ConfigError(f"unknown config key(s) {', '.join(_UNKNOWN)}; valid: {', '.join(sorted(_DEFAULTS))} "
-                      "(see workflow/config.yaml)")
+_DEFAULTS = yaml.safe_load((Path(workflow.basedir) / "workflow" / "config.yaml").read_text()) or {}
+# The config keys. A misspelt one would be ignored and its default used: --config experimnts=[...]
+# ran the default experiments, and `scael: full` in workflow/config.yaml itself the quick scale.
+CONFIG_KEYS = ("engine_device", "engine_scale", "experiments", "extra_overrides", "scale")
+
+
+def _check_keys(keys, where=""):
+    unknown = sorted(set(keys) - set(CONFIG_KEYS))
+    if unknown:
+        raise ConfigError(f"{where}unknown config key(s) {', '.join(unknown)}; valid: {', '.join(CONFIG_KEYS)} "
+                          "(see workflow/config.yaml)")
+
+
+_check_keys(_DEFAULTS, "workflow/config.yaml: ")
+_check_keys(config)
+if "experiments" not in _DEFAULTS:
+    raise ConfigError("workflow/config.yaml: no 'experiments' list (the experiments the replication runs)")
 
 EXPERIMENTS = _names(config.get("experiments", []))
+if not EXPERIMENTS:
+    raise ConfigError("experiments is empty: name at least one preset of conf/experiment/, "
+                      "e.g. --config 'experiments=[skeleton]'")
 # paper/report.md covers the replication: workflow/config.yaml's experiments. Another list
 # (--config 'experiments=[...]') builds those experiments and leaves the report as it is.
 _REPLICATION = _DEFAULTS["experiments"]
