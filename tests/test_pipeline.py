@@ -186,3 +186,19 @@ def test_all_algorithms_preset_lists_every_builtin_algorithm(scale):
     assert sorted(spec["axes"]["algorithm"]) == sorted(builtin)   # plugins loaded by other tests excluded
     if scale == "quick":
         validate_points(spec)
+
+
+def test_a_copied_sweep_preset_that_kept_its_name_is_named(tmp_path, monkeypatch):
+    """A sweep's runs are found by its preset's file name: a copy that kept the original's
+    `name:` (README: copy all_algorithms_predicted.yaml) failed in Snakemake with KeyError."""
+    conf = tmp_path / "conf"
+    shutil.copytree(ROOT / "conf", conf)
+    shutil.copy(conf / "experiment" / "slurm_smoke.yaml", conf / "experiment" / "mine.yaml")
+    monkeypatch.setenv("KVSCHED_CONF_DIR", str(conf))
+    with pytest.raises(ConfigError, match=r"mine.yaml: name 'slurm_smoke' is not the file's name; set name: mine"):
+        load_sweep("mine")
+    text = (conf / "experiment" / "mine.yaml").read_text()
+    (conf / "experiment" / "mine.yaml").write_text(text.replace("name: slurm_smoke", "name: mine"))
+    assert load_sweep("mine")["name"] == "mine"
+    (conf / "experiment" / "mine.yaml").write_text(text.replace("name: slurm_smoke\n", ""))
+    assert load_sweep("mine")["name"] == "mine"

@@ -68,6 +68,11 @@ def load_sweep(name: str, scale: str | None = None) -> dict:
     bad = set(spec) - SWEEP_KEYS
     if bad:
         raise ConfigError(f"{f}: unknown key(s) {', '.join(sorted(bad))}; valid: {', '.join(sorted(SWEEP_KEYS))}")
+    # a sweep's runs go to results/runs/<name>/, and the pipeline finds them by the preset's file
+    # name: a copied preset that kept the original's name failed with a KeyError of that name
+    if spec.get("kind", "sweep") == "sweep" and spec.get("name", name) != name:
+        raise ConfigError(f"{f}: name {spec['name']!r} is not the file's name; set name: {name} (or leave "
+                          "name out)")
     if spec.get("kind", "sweep") == "sweep" and spec.get("params"):
         scale = scale or spec.get("scale", "quick")
         if scale not in spec["params"]:
