@@ -502,6 +502,25 @@ def test_the_next_run_removes_a_killed_runs_staging_folder_only(tmp_path, monkey
     assert not list(out.glob(".staging-*"))
 
 
+def test_a_run_right_after_a_kill_removes_the_killed_runs_staging_folder(tmp_path, monkeypatch):
+    """The killed run's folder had changed less than a minute before, so the next run took it
+    for one whose run had not locked it yet and left it behind; its lock file says otherwise."""
+    import signal
+    import subprocess
+    import sys
+    from kvsched.experiments import run_experiment
+
+    out = tmp_path / "fake"
+    r = subprocess.run([sys.executable, "-c", KILLED_EXPERIMENT, str(out)], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == -signal.SIGKILL, r.stderr
+    assert len(list(out.glob(".staging-*"))) == 1
+    _fake_module_experiment(monkeypatch, lambda ctx: ctx.table(pd.DataFrame({"t": [2]}), "trials"))
+    run_experiment("fake", out=out)
+    assert not list(out.glob(".staging-*"))
+    assert pd.read_parquet(out / "trials.parquet")["t"].tolist() == [2]
+
+
 @pytest.mark.parametrize("setting,expect", [
     ("seeds=5", "seeds must be a list"),
     ("trials=abc", "trials must be a whole number"),

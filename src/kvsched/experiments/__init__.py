@@ -179,26 +179,35 @@ STAGE_GRACE_S = 60.0
 
 def _open_stage(outdir: Path) -> tuple[Path, int]:
     """A new staging folder in ``outdir`` and the descriptor of its lock file, locked (flock):
-    the lock lasts while this process holds it, and ends with the process, even a killed one."""
+    the lock lasts while this process holds it, and ends with the process, even a killed one.
+    The lock file takes its name only once locked, so a folder with an unlocked lock file is a
+    killed run's."""
     stage = Path(tempfile.mkdtemp(prefix=STAGE_PREFIX, dir=outdir))
-    fd = os.open(stage / STAGE_LOCK, os.O_CREAT | os.O_RDWR, 0o644)
+    fd, tmp = tempfile.mkstemp(prefix=".lock-", dir=stage)
     fcntl.flock(fd, fcntl.LOCK_EX)
+    os.rename(tmp, stage / STAGE_LOCK)
     return stage, fd
 
 
 def clear_stale_stages(outdir: Path, grace_s: float = STAGE_GRACE_S) -> list[Path]:
     """Remove the staging folders in ``outdir`` that no run uses: those of killed runs. A folder
-    is in use while a process holds its lock (another run of the same experiment, say); one
-    changed less than ``grace_s`` ago is left alone too, as its run may not have taken its lock
-    yet. A folder without a lock file, older than that, is a killed run's as well."""
+    is in use while a process holds its lock (another run of the same experiment, say). A folder
+    without a lock file changed less than ``grace_s`` ago is left alone, as its run may not have
+    taken its lock yet; older, it is a killed run's as well. A folder whose lock file no process
+    holds is a killed run's, however recent: a run started right after the kill removes it."""
     removed = []
     for d in sorted(Path(outdir).glob(STAGE_PREFIX + "*")):
         try:
-            if not d.is_dir() or time.time() - d.stat().st_mtime < grace_s:
+            if not d.is_dir():
                 continue
             fd = os.open(d / STAGE_LOCK, os.O_RDWR)
         except FileNotFoundError:
             fd = None
+            try:
+                if time.time() - d.stat().st_mtime < grace_s:
+                    continue
+            except OSError:
+                continue
         except OSError:
             continue
         try:
