@@ -694,3 +694,29 @@ def test_an_unknown_experiment_lists_modules_and_sweeps_apart(capsys):
     err = capsys.readouterr().err
     modules, sweeps = err.split("module experiments")[1].split("sweeps")
     assert "mcsf_synthetic" in modules and "skeleton" not in modules and "skeleton" in sweeps
+
+
+def test_a_misspelt_module_parameter_in_a_preset_is_named_before_anything_runs(tmp_path, monkeypatch):
+    import kvsched.experiments as ex
+    spec = ex.load_module_spec("amin_amax")
+    spec["params"]["quick"] = {**spec["params"]["quick"], "alpahs": [0.5]}
+    monkeypatch.setattr(ex, "load_module_spec", lambda name: spec)
+    with pytest.raises(ConfigError, match=r"amin_amax\.yaml: params\.quick has unknown key\(s\) 'alpahs' "
+                                          r"\(did you mean 'alphas'\?\)"):
+        ex.run_experiment("amin_amax", out=tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_every_module_preset_sets_only_keys_its_module_reads():
+    import importlib
+
+    import yaml
+
+    from kvsched.config.compose import conf_dir
+    for f in sorted((conf_dir() / "experiment").glob("*.yaml")):
+        spec = yaml.safe_load(f.read_text())
+        if spec.get("kind") != "module":
+            continue
+        accepted = importlib.import_module(spec["module"]).PARAMS
+        for scale, level in spec["params"].items():
+            assert set(level) <= accepted, (f.name, scale, set(level) - accepted)

@@ -2,6 +2,7 @@
 optimum per trial). Each is a module ``kvsched.experiments.<name>`` exposing
 
     def run(ctx: ExperimentContext) -> None
+    PARAMS = frozenset({...})   # the keys its preset's params may set (optional)
 
 and a preset ``conf/experiment/<name>.yaml``::
 
@@ -19,7 +20,9 @@ writes tables and figures under ``results/<name>/`` and, last, ``results/<name>/
 (resolved params, code version, package versions, what was written), after
 ``results/<name>/claims.json`` (the rows the replication report shows). A run writes into a
 staging folder ``results/<name>/.staging-*/`` and moves its files into place once it has
-finished; the folder of a killed run is removed by the experiment's next run.
+finished; the folder of a killed run is removed by the experiment's next run. A key in
+``params.<scale>`` that the module's ``PARAMS`` lacks is an error naming the preset file before
+anything runs.
 """
 
 from __future__ import annotations
@@ -117,6 +120,22 @@ def load_module_spec(name: str) -> dict:
     return spec
 
 
+def check_param_keys(name: str, scale: str, params: dict, accepted) -> None:
+    """ConfigError naming the preset file and each key of ``params.<scale>`` that the module
+    does not read (``accepted``: its ``PARAMS``; None: a module that declares none, unchecked),
+    with the nearest accepted key: a misspelt key would otherwise leave its default in force."""
+    if accepted is None:
+        return
+    unknown = sorted(set(params) - set(accepted))
+    if unknown:
+        from difflib import get_close_matches
+        from ..analysis.sweep import conf_dir
+        hints = [f"{k!r}" + (f" (did you mean {m[0]!r}?)" if (m := get_close_matches(k, accepted, 1)) else "")
+                 for k in unknown]
+        raise ConfigError(f"{conf_dir() / 'experiment' / f'{name}.yaml'}: params.{scale} has unknown key(s) "
+                          f"{', '.join(hints)}; {name} reads {', '.join(sorted(accepted))}")
+
+
 def _coerce(v: str) -> Any:
     import yaml
     return yaml.safe_load(v)
@@ -129,7 +148,9 @@ def run_experiment(name: str, scale: str | None = None, sets: list[str] = (), ou
     levels = spec.get("params", {})
     if scale not in levels:
         raise ConfigError(f"experiment {name!r} has no scale {scale!r}; valid: {', '.join(levels)}")
-    params = dict(levels[scale])
+    params = dict(levels[scale] or {})
+    mod = importlib.import_module(spec["module"])
+    check_param_keys(name, scale, params, getattr(mod, "PARAMS", None))
     changed = []
     for s in sets:
         if "=" not in s:
@@ -150,7 +171,6 @@ def run_experiment(name: str, scale: str | None = None, sets: list[str] = (), ou
     stage, lock = _open_stage(outdir)
     try:
         ctx = ExperimentContext(name, scale, params, stage, data_dir)
-        mod = importlib.import_module(spec["module"])
         t0 = time.perf_counter()
         try:
             mod.run(ctx)

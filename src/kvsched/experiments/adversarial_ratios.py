@@ -24,6 +24,9 @@ from ..adversarial import FAMILIES
 from ..bounds import completion_lower_bound
 from ._sim import label, run_one
 
+# the keys its preset's params.<scale> may set (any other is an error that names it)
+PARAMS = frozenset({"algorithms", "families", "memory"})
+
 
 def run(ctx) -> None:
     p = ctx.params

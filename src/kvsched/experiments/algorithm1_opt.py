@@ -29,6 +29,11 @@ from ..predictors import build_predictor
 from ..sim.engine import simulate
 from ..workload import Workload
 
+# the keys its preset's params.<scale> may set (any other is an error that names it)
+PARAMS = frozenset({"exact_n", "m_high", "m_low", "max_saved", "n_high", "n_low", "num_workers",
+                    "runtime_memory_per_request", "runtime_n", "runtime_reps", "s_high", "s_low",
+                    "seed", "time_limit", "trials"})
+
 VARIANTS = {"algorithm1": {"name": "algorithm1", "period": "completion"},
             "algorithm1_round": {"name": "algorithm1", "period": "round"}}
 

@@ -17,6 +17,9 @@ import pandas as pd
 from ..traces import load_trace
 from ._sim import offline, run_one
 
+# the keys its preset's params.<scale> may set (any other is an error that names it)
+PARAMS = frozenset({"alphas", "seeds", "traces"})
+
 
 def run(ctx) -> None:
     p = ctx.params

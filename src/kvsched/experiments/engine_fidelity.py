@@ -33,6 +33,11 @@ from ..sim.engine import simulate
 from ..traces import load_trace
 from ..workload import Workload
 
+# the keys its preset's params.<scale> may set (any other is an error that names it)
+PARAMS = frozenset({"calibration", "clock", "device", "dtype", "fit_weight", "loads", "memory",
+                    "model", "policies", "seed", "threads", "threshold", "timer", "trace",
+                    "warmup_rounds"})
+
 PAPER = "Vidur (Agrawal et al., MLSys 2024)"
 
 

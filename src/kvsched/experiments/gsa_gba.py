@@ -22,6 +22,10 @@ from ..errors import ConfigError
 from ..traces import load_trace
 from ._sim import label, offline, run_one
 
+# the keys its preset's params.<scale> may set (any other is an error that names it)
+PARAMS = frozenset({"algorithms", "families", "family_memory", "seeds", "synthetic_trials",
+                    "traces"})
+
 BOUNDS = {"gsa": (61.92, 32.0), "gba": (10.67, 6.75)}
 
 

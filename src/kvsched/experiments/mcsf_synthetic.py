@@ -43,6 +43,12 @@ from ..workload import Workload
 from ..traces.synthetic_mcsf import DEFAULTS, synthetic_mcsf
 from ._pool import ordered_map
 
+# the keys its preset's params.<scale> may set (any other is an error that names it)
+PARAMS = frozenset({"cpsat_n", "decisive_width", "exact_n", "first_round", "formulation",
+                    "lp_time_limit", "models", "n", "num_workers", "processes", "prove_n",
+                    "prove_time_limit", "search_evals", "seed0", "separation_n",
+                    "separation_time_limit", "time_limit", "trials", "use_lp"})
+
 PAPER = {1: {"mean": 1.005, "worst": 1.074, "optimal": 114, "trials": 200},
          2: {"mean": 1.047, "worst": 1.227, "optimal": None, "trials": 200}}
 VARIANTS = ("mcsf", "mcsf_skip")

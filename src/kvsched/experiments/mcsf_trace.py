@@ -50,6 +50,10 @@ from ..sim.engine import simulate
 from ..traces import load_trace
 from ._pool import ordered_map
 
+# the keys its preset's params.<scale> may set (any other is an error that names it)
+PARAMS = frozenset({"alphas", "demands", "eps", "latency", "memory", "phis", "processes", "seeds",
+                    "trace"})
+
 PAPER = "MC-SF (Jaillet et al., arXiv 2502.07115)"
 # the paper's slopes of the average latency over time: demand -> (MC-SF, benchmarks)
 PAPER_SLOPES = {"high": (1 / 6, 1 / 2), "low": (1 / 800, 1 / 100)}

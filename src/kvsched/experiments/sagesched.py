@@ -51,6 +51,10 @@ from ..workload import Workload
 from . import ExperimentContext
 from ._pool import ordered_map
 
+# the keys its preset's params.<scale> may set (any other is an error that names it)
+PARAMS = frozenset({"ablations", "azure_start", "latency", "loads", "memory", "n", "processes",
+                    "quality_burn_in", "quality_lag", "quality_n", "seeds", "traces"})
+
 PAPER_IMPROVEMENT = 28.7
 # a load point counts as calibrated when vllm_fcfs's slowdown there is within this of the target (relative)
 LOAD_TOLERANCE = 0.1
