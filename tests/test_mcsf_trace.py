@@ -22,8 +22,8 @@ def test_latency_over_time_is_the_running_mean_by_arrival():
     assert r.tolist() == [3.0, 4.0, 3.0]        # means of (4, 2), (4, 2, 6), (4, 2, 6, 0)
 
 
-def test_the_experiment_runs_each_policy_and_its_rows_come_from_the_runs(tmp_path):
-    out = run_experiment("mcsf_trace", "quick", SMALL, tmp_path)
+def test_the_experiment_runs_each_policy_and_its_rows_come_from_the_runs(tmp_path, data_dir):
+    out = run_experiment("mcsf_trace", "quick", SMALL, tmp_path, str(data_dir))
     runs = pd.read_parquet(out / "runs.parquet")
     # per demand: MC-SF, one α-protection, one φ-clearing, MC-SF and FCFS at one ε
     assert len(runs) == 2 * 5 and set(runs.demand) == {"high", "low"}

@@ -1,0 +1,52 @@
+"""sorted_f_mixed: Sorted-F on batches mixing chat and summarisation lengths (papers.md §2)."""
+
+import json
+
+import pandas as pd
+
+from helpers import ClaimRecorder
+from kvsched.experiments import run_experiment
+from kvsched.experiments.sorted_f_mixed import claims, mixed_batch
+from kvsched.traces import load_trace
+
+CHAT = {"name": "sharegpt", "sample": True}
+LONG = {"name": "arxiv_summarization", "sample": True}
+
+
+def test_a_batch_holds_the_share_of_each_source_at_round_0(data_dir):
+    p = {"chat": CHAT, "long": LONG, "n": 40}
+    w = mixed_batch(p, 0.25, 3, str(data_dir))
+    chat = load_trace({**CHAT, "n": 30, "arrival": "zero"}, str(data_dir), 3)
+    long = load_trace({**LONG, "n": 10, "arrival": "zero"}, str(data_dir), 3)
+    assert len(w) == 40 and not w.arrival.any() and w.time_unit == "rounds"
+    assert w.prompt.tolist() == chat.prompt.tolist() + long.prompt.tolist()
+    assert w.output.tolist() == chat.output.tolist() + long.output.tolist()
+    assert len(mixed_batch(p, 0.0, 3, str(data_dir))) == 40        # no summarisation request at all
+
+
+def test_the_rows_compare_each_sorted_f_variant_with_the_best_baseline(tmp_path, data_dir):
+    out = run_experiment("sorted_f_mixed", "quick", ["n=60", "shares=[0.0, 0.5]", "seeds=[0]"], tmp_path,
+                         str(data_dir))
+    runs = pd.read_parquet(out / "runs.parquet")
+    assert set(runs.share) == {0.0, 0.5} and (runs.ratio_ub >= 1.0).all()   # the bound is a lower bound
+    half = runs[runs.share == 0.5].set_index("algorithm").total_latency
+    best = min(half[a] for a in ("fcfs", "sf[current]", "mcsf"))
+    rows = {c["id"]: c for c in json.loads((out / "claims.json").read_text())["claims"]}
+    assert set(rows) == {"mixed_sorted_f", "mixed_sorted_f[windows]"}
+    for lab in ("sorted_f", "sorted_f[windows]"):
+        assert rows[f"mixed_{lab}"]["reproduced"] is bool(half[lab] < best)
+        assert f"50%: {half[lab] / best:.3g}" in rows[f"mixed_{lab}"]["ours"]
+
+
+def test_a_variant_must_beat_the_best_baseline_at_every_mixed_share():
+    def summary(ratios):
+        return {"variants": {"sorted_f": {k: {"over_best_baseline": v, "best_baseline": "mcsf", "ratio_ub": 1.5}
+                                          for k, v in ratios.items()}}}
+    for ratios, ok in [({"0": 2.0, "0.1": 0.9, "0.5": 0.99}, True),     # the chat-only batch does not count
+                       ({"0": 0.5, "0.1": 0.9, "0.5": 1.0}, False)]:
+        ctx = ClaimRecorder()
+        claims(ctx, summary(ratios))
+        assert ctx.rows["mixed_sorted_f"]["reproduced"] is ok
+    ctx = ClaimRecorder()
+    claims(ctx, summary({"0": 0.9}))          # no mixed share run: no row
+    assert not ctx.rows
