@@ -11,7 +11,7 @@ from kvsched.errors import ConfigError
 from kvsched.experiments import run_experiment
 from kvsched.experiments.mcsf_trace import PAPER_SLOPES, SLOPE_FACTOR, claims, latency_over_time
 
-SMALL = ["trace={name: lmsys_like, n: 300, arrival: poisson}", "alphas=[0.2]", "phis=[0.1]", "eps=[0.5]",
+SMALL = ["traces=[{name: lmsys_like, n: 300, arrival: poisson}]", "alphas=[0.2]", "phis=[0.1]", "eps=[0.5]",
          "processes=1"]
 
 
@@ -30,12 +30,13 @@ def test_the_experiment_runs_each_policy_and_its_rows_come_from_the_runs(tmp_pat
     assert (runs.n == 300).all() and (runs.throughput > 0).all()
     summary = json.loads((out / "summary.json").read_text())
     high = runs[(runs.demand == "high") & (runs.policy == "mcsf")].iloc[0]
-    assert summary["demands"]["high"]["mcsf_slope"] == pytest.approx(high.slope)
+    assert summary["traces"]["lmsys_like"]["high"]["mcsf_slope"] == pytest.approx(high.slope)
     rows = {c["id"]: c for c in json.loads((out / "claims.json").read_text())["claims"]}
-    assert set(rows) == {"slopes_high", "slopes_low", "slower_growth", "throughput", "noisy_beats_fcfs"}
+    assert set(rows) == {f"{r}_lmsys_like" for r in ("slopes_high", "slopes_low", "slower_growth", "throughput",
+                                                      "noisy_beats_fcfs")}
     noisy = runs[runs.eps == 0.5].set_index(["demand", "family"]).latency_mean
     beats = all(noisy[(d, "mcsf")] < noisy[(d, "fcfs")] for d in ("high", "low"))
-    assert rows["noisy_beats_fcfs"]["reproduced"] is beats
+    assert rows["noisy_beats_fcfs_lmsys_like"]["reproduced"] is beats
     assert (out / "latency_over_time.png").exists()
     curves = pd.read_parquet(out / "latency_over_time.parquet")
     assert len(curves) == len(runs) * 100
@@ -50,7 +51,7 @@ def _summary(mcsf: float, bench: float, mcsf_thr=2.0, bench_thr=1.0, noisy=0.5) 
                      "mcsf_throughput": mcsf_thr, "benchmark_throughput_max": bench_thr,
                      "mcsf_throughput_while_arriving": 1.0, "benchmark_throughput_while_arriving_max": 1.0,
                      "noisy_mcsf_over_fcfs": {"eps=0.5": noisy}}
-    return {"demands": d}
+    return {"traces": {"t": d}}
 
 
 @pytest.mark.parametrize("mcsf,bench,ok", [(1.0, 1.0, True), (0.9 * SLOPE_FACTOR, 1 / (0.9 * SLOPE_FACTOR), True),
@@ -58,20 +59,26 @@ def _summary(mcsf: float, bench: float, mcsf_thr=2.0, bench_thr=1.0, noisy=0.5) 
 def test_a_slope_counts_as_the_papers_within_the_stated_factor(mcsf, bench, ok):
     ctx = ClaimRecorder()
     claims(ctx, _summary(mcsf, bench))
-    assert ctx.rows["slopes_high"]["reproduced"] is ok and ctx.rows["slopes_low"]["reproduced"] is ok
+    assert ctx.rows["slopes_high_t"]["reproduced"] is ok and ctx.rows["slopes_low_t"]["reproduced"] is ok
 
 
 def test_growth_throughput_and_noise_verdicts_follow_the_numbers():
     ctx = ClaimRecorder()
     claims(ctx, _summary(1.0, 1.0))
-    assert ctx.rows["slower_growth"]["reproduced"] and ctx.rows["throughput"]["reproduced"]
-    assert ctx.rows["noisy_beats_fcfs"]["reproduced"]
+    assert ctx.rows["slower_growth_t"]["reproduced"] and ctx.rows["throughput_t"]["reproduced"]
+    assert ctx.rows["noisy_beats_fcfs_t"]["reproduced"]
     ctx = ClaimRecorder()
     claims(ctx, _summary(100.0, 0.01, mcsf_thr=1.0, bench_thr=1.0, noisy=1.2))   # MC-SF grows faster
-    assert not ctx.rows["slower_growth"]["reproduced"] and not ctx.rows["throughput"]["reproduced"]
-    assert not ctx.rows["noisy_beats_fcfs"]["reproduced"]
+    assert not ctx.rows["slower_growth_t"]["reproduced"] and not ctx.rows["throughput_t"]["reproduced"]
+    assert not ctx.rows["noisy_beats_fcfs_t"]["reproduced"]
 
 
 def test_an_empty_axis_is_named(tmp_path):
     with pytest.raises(ConfigError, match="alphas"):
         run_experiment("mcsf_trace", "quick", [*SMALL, "alphas=[]"], tmp_path)
+
+
+def test_a_trace_named_twice_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match="name a trace twice"):
+        run_experiment("mcsf_trace", "quick", [*SMALL, "traces=[{name: lmsys_like, n: 50}, {name: lmsys_like, n: 60}]"],
+                       tmp_path)
