@@ -82,3 +82,22 @@ def test_a_trace_named_twice_is_refused(tmp_path):
     with pytest.raises(ConfigError, match="name a trace twice"):
         run_experiment("mcsf_trace", "quick", [*SMALL, "traces=[{name: lmsys_like, n: 50}, {name: lmsys_like, n: 60}]"],
                        tmp_path)
+
+
+def test_the_slope_row_says_whether_the_reading_by_completion_would_pass():
+    s = _summary(1.0, 1.0)
+    for v in s["traces"]["t"].values():          # by completion: 3x the paper's slopes
+        v.update(mcsf_slope_by_completion=3 * v["mcsf_slope"],
+                 benchmark_slope_by_completion_min=3 * v["benchmark_slope_min"],
+                 benchmark_slope_by_completion_max=3 * v["benchmark_slope_max"])
+    ctx = ClaimRecorder()
+    claims(ctx, s)
+    assert ctx.rows["slopes_high_t"]["reproduced"] and "not all within the factor" in ctx.rows["slopes_high_t"]["note"]
+    s = _summary(3.0, 3.0)                         # by arrival 3x the paper's, by completion the paper's
+    for demand, v in s["traces"]["t"].items():
+        pm, pb = PAPER_SLOPES[demand]
+        v.update(mcsf_slope_by_completion=pm, benchmark_slope_by_completion_min=pb,
+                 benchmark_slope_by_completion_max=pb)
+    ctx = ClaimRecorder()
+    claims(ctx, s)
+    assert not ctx.rows["slopes_low_t"]["reproduced"] and ", all within the factor" in ctx.rows["slopes_low_t"]["note"]
