@@ -403,3 +403,8 @@ def test_a_misspelt_key_in_workflow_config_and_an_empty_experiments_list_are_err
         r = dry(f"experiments={value}")
         assert r.returncode != 0 and "experiments is empty: name at least one preset" in r.stdout, r.stdout[-4000:]
     assert _planned(dry("experiments=[robust]").stdout) == 1
+    # the real-engine settings are checked at once, not when the validation job runs
+    r = dry("experiments=[robust]", "engine_device=gpu")
+    assert r.returncode != 0 and "engine_device='gpu': choose cpu or cuda" in r.stdout, r.stdout[-4000:]
+    r = dry("experiments=[robust]", "engine_scale=fulll")
+    assert r.returncode != 0 and "engine_scale='fulll': choose one of quick, full" in r.stdout, r.stdout[-4000:]

@@ -16,6 +16,13 @@ ENGINE_DEVICE = str(config.get("engine_device", "cpu"))
 ENGINE_CUDA = ENGINE_DEVICE.startswith("cuda")
 ENGINE_SCALE = str(config.get("engine_scale") or ("full" if ENGINE_CUDA else "quick"))
 ENGINE_RESOURCES = {"gpu": 1} if ENGINE_CUDA else {}
+# checked now, not when the validation job runs
+if ENGINE_DEVICE != "cpu" and not ENGINE_CUDA:
+    raise ConfigError(f"engine_device={ENGINE_DEVICE!r}: choose cpu or cuda (cuda:N for one GPU of several)")
+_ENGINE_SCALES = list(load_sweep("engine_fidelity").get("params", {}))
+if ENGINE_SCALE not in _ENGINE_SCALES:
+    raise ConfigError(f"engine_scale={ENGINE_SCALE!r}: choose one of {', '.join(_ENGINE_SCALES)} (or null: "
+                      "quick on cpu, full on cuda)")
 
 localrules: validate
 ruleorder: engine_validate > experiment_module
