@@ -70,3 +70,25 @@ def test_mcsf_claim_note_describes_the_runs_of_the_table():
     assert "azure_conv" in full and "llama2-70b on a100-80gb (TP 2)" in full and "oracle" in full
     quick = mcsf_beats_benchmarks(pd.DataFrame({**base, "trace.n": [1500] * 2}))[0]["note"]
     assert "first 1,500 requests" in quick and "whole traces" not in quick
+
+
+def test_a_table_cut_short_is_named_by_the_figure_claims_and_report_steps(tmp_path, capsys):
+    """A runs.parquet damaged after it was written (cut short) gave a pyarrow traceback."""
+    from kvsched.analysis.claims import main as claims_main
+    from kvsched.analysis.plots import main as plots_main
+    from kvsched.report.build import main as report_main
+    res = tmp_path / "results" / "skeleton"
+    res.mkdir(parents=True)
+    table = res / "runs.parquet"
+    pd.DataFrame({"git_commit": ["a" * 40]}).to_parquet(table)
+    table.write_bytes(table.read_bytes()[:40])          # cut short
+    (res / "claims.json").write_text(json.dumps({"experiment": "skeleton", "description": "", "claims": [],
+                                                 "figures": []}))
+    for run in (lambda: plots_main(["latency_vs_memory", str(table), str(tmp_path / "f.png")]),
+                lambda: claims_main(["skeleton", str(table), str(res / "claims.json")]),
+                lambda: report_main(["--out", str(tmp_path / "report.md"), str(res / "claims.json")])):
+        assert run() == 2
+        err = capsys.readouterr().err
+        assert f"{table}: not a readable parquet table" in err and "delete it and rerun" in err, err
+        assert "Traceback" not in err
+    assert not (tmp_path / "f.png").exists() and not (tmp_path / "report.md").exists()

@@ -53,6 +53,21 @@ def write_parquet(path: str | Path, df: "pd.DataFrame", meta: dict | None = None
     return atomic_write(path, lambda p: df.to_parquet(p, index=False, engine="pyarrow"))
 
 
+def read_table(path: str | Path, columns: list[str] | None = None) -> "pd.DataFrame":
+    """``pd.read_parquet(path)``; a missing file or one that is not a whole parquet table (cut
+    short, overwritten by something else) is a DataError naming it, with the way to rebuild it."""
+    import pandas as pd
+
+    from .errors import DataError
+    try:
+        return pd.read_parquet(path, columns=columns)
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such table") from None
+    except (OSError, ValueError) as e:     # pyarrow's ArrowInvalid is a ValueError
+        raise DataError(f"{path}: not a readable parquet table ({str(e).splitlines()[0]}); delete it and rerun "
+                        "to rebuild it") from None
+
+
 def read_parquet_meta(path: str | Path) -> dict | None:
     """The ``meta`` that :func:`write_parquet` stored in ``path`` (None if it has none), read
     from the file's schema without loading the table."""

@@ -8,6 +8,7 @@ computed from the table.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -76,8 +77,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("table")
     ap.add_argument("out")
     a = ap.parse_args(argv)
-    spec = load_sweep(a.experiment)
-    df = pd.read_parquet(a.table)
+    from ..errors import KvschedError
+    from ..io import read_table
+    try:
+        spec = load_sweep(a.experiment)
+        df = read_table(a.table)
+    except KvschedError as e:
+        print(f"kvsched: error: {e}", file=sys.stderr)
+        return 2
     check = spec.get("claims")
     rows = CHECKS[check](df) if check else []
     figs = [f"{f}.png" for f in spec.get("figures", [])]

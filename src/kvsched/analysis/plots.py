@@ -234,7 +234,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("table")
     ap.add_argument("outs", nargs="+")
     a = ap.parse_args(argv)
-    save(FIGURES[a.figure](pd.read_parquet(a.table)), a.outs)
+    from ..errors import KvschedError
+    from ..io import read_table
+    try:
+        table = read_table(a.table)
+    except KvschedError as e:
+        print(f"kvsched: error: {e}", file=sys.stderr)
+        return 2
+    save(FIGURES[a.figure](table), a.outs)
     return 0
 
 

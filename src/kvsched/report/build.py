@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import sys
 from pathlib import Path
 from string import Template
 
@@ -84,8 +85,8 @@ def result_versions(claims_file: Path) -> dict[str, int]:
         g = json.loads((d / "done.json").read_text()).get("provenance", {}).get("git", {})
         return {_label(g.get("commit"), g.get("dirty"), g.get("diff_sha256")): 1}
     if (d / "runs.parquet").exists():
-        import pandas as pd
-        df = pd.read_parquet(d / "runs.parquet")
+        from ..io import read_table
+        df = read_table(d / "runs.parquet")
         if "git_commit" not in df:
             return {}
         dirty = df["git_dirty"] if "git_dirty" in df else [None] * len(df)
@@ -143,7 +144,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--template", default=None, help="default: paper/templates/report.md of the checkout")
     ap.add_argument("claims", nargs="+")
     a = ap.parse_args(argv)
-    build([Path(c) for c in a.claims], Path(a.out), Path(a.template) if a.template else None)
+    from ..errors import KvschedError
+    try:
+        build([Path(c) for c in a.claims], Path(a.out), Path(a.template) if a.template else None)
+    except KvschedError as e:
+        print(f"kvsched: error: {e}", file=sys.stderr)
+        return 2
     return 0
 
 
