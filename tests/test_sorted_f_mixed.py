@@ -3,8 +3,10 @@
 import json
 
 import pandas as pd
+import pytest
 
 from helpers import ClaimRecorder
+from kvsched.errors import ConfigError
 from kvsched.experiments import run_experiment
 from kvsched.experiments.sorted_f_mixed import claims, mixed_batch
 from kvsched.traces import load_trace
@@ -50,3 +52,12 @@ def test_a_variant_must_beat_the_best_baseline_at_every_mixed_share():
     ctx = ClaimRecorder()
     claims(ctx, summary({"0": 0.9}))          # no mixed share run: no row
     assert not ctx.rows
+
+
+def test_every_baseline_the_check_names_must_run(tmp_path, data_dir):
+    # the row says Sorted-F beats FCFS, SF and MC-SF: with MC-SF and SF left out it would compare
+    # Sorted-F with FCFS alone and could pass on that
+    with pytest.raises(ConfigError, match="each of fcfs, sf, mcsf"):
+        run_experiment("sorted_f_mixed", "quick", ["n=20", "shares=[0.5]", "seeds=[0]",
+                                                   "algorithms=[{name: sorted_f}, {name: fcfs}]"],
+                       tmp_path, str(data_dir))
