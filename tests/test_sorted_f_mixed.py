@@ -42,8 +42,8 @@ def test_the_rows_compare_each_sorted_f_variant_with_the_best_baseline(tmp_path,
 
 def test_a_variant_must_beat_the_best_baseline_at_every_mixed_share():
     def summary(ratios):
-        return {"variants": {"sorted_f": {k: {"over_best_baseline": v, "best_baseline": "mcsf", "ratio_ub": 1.5}
-                                          for k, v in ratios.items()}}}
+        return {"variants": {"sorted_f": {k: {"over_best_baseline": v, "best_baseline": "mcsf", "ratio_ub": 1.5,
+                                              "n_long": 100 * float(k)} for k, v in ratios.items()}}}
     for ratios, ok in [({"0": 2.0, "0.1": 0.9, "0.5": 0.99}, True),     # the chat-only batch does not count
                        ({"0": 0.5, "0.1": 0.9, "0.5": 1.0}, False)]:
         ctx = ClaimRecorder()
@@ -61,3 +61,29 @@ def test_every_baseline_the_check_names_must_run(tmp_path, data_dir):
         run_experiment("sorted_f_mixed", "quick", ["n=20", "shares=[0.5]", "seeds=[0]",
                                                    "algorithms=[{name: sorted_f}, {name: fcfs}]"],
                        tmp_path, str(data_dir))
+
+
+def test_a_share_whose_batch_holds_no_summarisation_request_is_not_a_mixed_one():
+    # 10 % of 4 requests rounds to none: that batch is chat only and must not decide the row
+    by = {"0.1": {"over_best_baseline": 1.2, "best_baseline": "mcsf", "ratio_ub": 1.5, "n_long": 0.0},
+          "0.5": {"over_best_baseline": 0.9, "best_baseline": "mcsf", "ratio_ub": 1.5, "n_long": 2.0}}
+    ctx = ClaimRecorder()
+    claims(ctx, {"variants": {"sorted_f": by}})
+    row = ctx.rows["mixed_sorted_f"]
+    assert row["reproduced"] and "10%" not in row["ours"] and "50%: 0.9" in row["ours"]
+
+
+def test_the_runs_count_the_summarisation_requests_left_after_the_drop(tmp_path, data_dir):
+    # n = 4: 10 % rounds to no summarisation request; at M = 3,000 some arXiv requests do not fit
+    out = run_experiment("sorted_f_mixed", "quick", ["n=4", "shares=[0.1, 1.0]", "seeds=[0]", "memory=3000"],
+                         tmp_path, str(data_dir))
+    runs = pd.read_parquet(out / "runs.parquet")
+    want = {}
+    for share in (0.1, 1.0):
+        w = mixed_batch({"chat": CHAT, "long": LONG, "n": 4}, share, 0, str(data_dir))
+        fits = (w.prompt + w.output <= 3000).tolist()
+        want[share] = sum(f for f, src in zip(fits, w.meta["source"]) if src == "long")
+    assert want[0.1] == 0 and 0 < want[1.0] < 4
+    assert runs.groupby("share").n_long.first().to_dict() == want
+    row = json.loads((out / "claims.json").read_text())["claims"][0]
+    assert "10%" not in row["ours"]
