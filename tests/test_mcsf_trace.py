@@ -78,6 +78,13 @@ def test_an_empty_axis_is_named(tmp_path):
         run_experiment("mcsf_trace", "quick", [*SMALL, "alphas=[]"], tmp_path)
 
 
+def test_the_benchmarks_cannot_be_run_without_phi_clearing(tmp_path):
+    # the rows compare MC-SF with α-protection and φ-clearing; with no φ they passed against
+    # α-protection alone while their note named φ-clearing
+    with pytest.raises(ConfigError, match="phis"):
+        run_experiment("mcsf_trace", "quick", [*SMALL, "phis=[]"], tmp_path)
+
+
 def test_a_trace_named_twice_is_refused(tmp_path):
     with pytest.raises(ConfigError, match="name a trace twice"):
         run_experiment("mcsf_trace", "quick", [*SMALL, "traces=[{name: lmsys_like, n: 50}, {name: lmsys_like, n: 60}]"],

@@ -124,7 +124,9 @@ def _job(job) -> tuple[dict, pd.DataFrame]:
 
 def run(ctx) -> None:
     p = ctx.params
-    for key in ("traces", "demands", "alphas", "seeds"):
+    # phis too: the rows compare MC-SF with every benchmark, φ-clearing included (eps may be
+    # empty: the noisy-prediction row is then left out)
+    for key in ("traces", "demands", "alphas", "phis", "seeds"):
         if not p.get(key):
             raise ConfigError(f"mcsf_trace needs at least one entry in {key!r}, got {p.get(key)!r}")
     data_dir = resolve_data_dir(ctx.data_dir)
