@@ -85,6 +85,15 @@ def test_the_benchmarks_cannot_be_run_without_phi_clearing(tmp_path):
         run_experiment("mcsf_trace", "quick", [*SMALL, "phis=[]"], tmp_path)
 
 
+@pytest.mark.parametrize("trace", ["{name: lmsys_like, n: 1, arrival: poisson}",
+                                   "{name: lmsys_like, n: 20, arrival: zero}"])
+def test_a_trace_without_an_arrival_window_is_refused(tmp_path, trace):
+    # one request, or all at time 0: R(t) is fitted on a single time, and the slope that comes out
+    # is arbitrary, yet the rows judged it against the paper's
+    with pytest.raises(ConfigError, match="undefined"):
+        run_experiment("mcsf_trace", "quick", [*SMALL, f"traces=[{trace}]"], tmp_path)
+
+
 def test_a_trace_named_twice_is_refused(tmp_path):
     with pytest.raises(ConfigError, match="name a trace twice"):
         run_experiment("mcsf_trace", "quick", [*SMALL, "traces=[{name: lmsys_like, n: 50}, {name: lmsys_like, n: 60}]"],

@@ -95,6 +95,11 @@ def latency_over_time(arrival: np.ndarray, latency: np.ndarray, grid: int = GRID
 def _job(job) -> tuple[dict, pd.DataFrame]:
     trace, demand, rate, seed, (label, family, alg, pred), p, data_dir, lat = job
     w = load_trace({**trace, "rate": float(rate)}, data_dir, seed)
+    if not w.arrival.max() > w.arrival.min():       # R(t) lives on the arrival window
+        raise ConfigError(f"mcsf_trace: {trace['name']} at {demand} demand: all {len(w)} request(s) arrive at "
+                          f"{w.arrival.min():g} s, so the average latency over time and its slope are undefined "
+                          f"(the least-squares fit returns an arbitrary number); run at least two requests with "
+                          f"Poisson arrivals")
     M = int(p["memory"])
     t0 = time.perf_counter()
     rec = simulate(w, build_policy(alg, capacity=M, seed=seed + 1, latency=lat),
