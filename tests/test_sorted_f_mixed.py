@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -11,7 +12,8 @@ from kvsched.experiments import run_experiment
 from kvsched.experiments.sorted_f_mixed import claims, mixed_batch
 from kvsched.traces import load_trace
 
-CHAT = {"name": "sharegpt", "sample": True}
+CHAT = {"name": "lmsys_like"}
+SOURCES = {"chat": "lmsys_like", "long": "arxiv_summarization"}
 LONG = {"name": "arxiv_summarization", "sample": True}
 
 
@@ -21,8 +23,15 @@ def test_a_batch_holds_the_share_of_each_source_at_round_0(data_dir):
     chat = load_trace({**CHAT, "n": 30, "arrival": "zero"}, str(data_dir), 3)
     long = load_trace({**LONG, "n": 10, "arrival": "zero"}, str(data_dir), 3)
     assert len(w) == 40 and not w.arrival.any() and w.time_unit == "rounds"
-    assert w.prompt.tolist() == chat.prompt.tolist() + long.prompt.tolist()
-    assert w.output.tolist() == chat.output.tolist() + long.output.tolist()
+    src = np.array(w.meta["source"])
+    assert (src == "long").sum() == 10
+    # each source's requests, in the batch's order, are that source's draw
+    pairs = lambda x: sorted(zip(x.prompt.tolist(), x.output.tolist()))
+    assert sorted(zip(w.prompt[src == "chat"].tolist(), w.output[src == "chat"].tolist())) == pairs(chat)
+    assert sorted(zip(w.prompt[src == "long"].tolist(), w.output[src == "long"].tolist())) == pairs(long)
+    # shuffled: FCFS (the batch's order) must not serve every chat request first
+    assert (src[:30] == "long").any()
+    assert w.prompt.tolist() == mixed_batch(p, 0.25, 3, str(data_dir)).prompt.tolist()   # same seed, same batch
     assert len(mixed_batch(p, 0.0, 3, str(data_dir))) == 40        # no summarisation request at all
 
 
@@ -43,7 +52,8 @@ def test_the_rows_compare_each_sorted_f_variant_with_the_best_baseline(tmp_path,
 def test_a_variant_must_beat_the_best_baseline_at_every_mixed_share():
     def summary(ratios):
         return {"variants": {"sorted_f": {k: {"over_best_baseline": v, "best_baseline": "mcsf", "ratio_ub": 1.5,
-                                              "n_long": 100 * float(k)} for k, v in ratios.items()}}}
+                                              "n_long": 100 * float(k)} for k, v in ratios.items()}},
+                "sources": SOURCES}
     for ratios, ok in [({"0": 2.0, "0.1": 0.9, "0.5": 0.99}, True),     # the chat-only batch does not count
                        ({"0": 0.5, "0.1": 0.9, "0.5": 1.0}, False)]:
         ctx = ClaimRecorder()
@@ -68,7 +78,7 @@ def test_a_share_whose_batch_holds_no_summarisation_request_is_not_a_mixed_one()
     by = {"0.1": {"over_best_baseline": 1.2, "best_baseline": "mcsf", "ratio_ub": 1.5, "n_long": 0.0},
           "0.5": {"over_best_baseline": 0.9, "best_baseline": "mcsf", "ratio_ub": 1.5, "n_long": 2.0}}
     ctx = ClaimRecorder()
-    claims(ctx, {"variants": {"sorted_f": by}})
+    claims(ctx, {"variants": {"sorted_f": by}, "sources": SOURCES})
     row = ctx.rows["mixed_sorted_f"]
     assert row["reproduced"] and "10%" not in row["ours"] and "50%: 0.9" in row["ours"]
 
