@@ -44,8 +44,9 @@ def test_the_experiment_runs_each_policy_and_its_rows_come_from_the_runs(tmp_pat
 
 def _summary(mcsf: float, bench: float, mcsf_thr=2.0, bench_thr=1.0, noisy=0.5) -> dict:
     d = {}
-    for demand, (pm, pb) in PAPER_SLOPES.items():
-        d[demand] = {"rate": 1.0, "mcsf_slope": pm * mcsf, "benchmark_slope_min": pb * bench,
+    for demand, rate in (("high", 50.0), ("low", 10.0)):
+        pm, pb = PAPER_SLOPES[rate]
+        d[demand] = {"rate": rate, "mcsf_slope": pm * mcsf, "benchmark_slope_min": pb * bench,
                      "benchmark_slope_max": pb * bench, "mcsf_slope_by_completion": 0.0,
                      "benchmark_slope_by_completion_min": 0.0, "benchmark_slope_by_completion_max": 0.0,
                      "mcsf_throughput": mcsf_thr, "benchmark_throughput_max": bench_thr,
@@ -54,7 +55,8 @@ def _summary(mcsf: float, bench: float, mcsf_thr=2.0, bench_thr=1.0, noisy=0.5) 
     return {"traces": {"t": d}}
 
 
-@pytest.mark.parametrize("mcsf,bench,ok", [(1.0, 1.0, True), (0.9 * SLOPE_FACTOR, 1 / (0.9 * SLOPE_FACTOR), True),
+@pytest.mark.parametrize("mcsf,bench,ok", [(1.0, 1.0, True), (0.9 * SLOPE_FACTOR, 1.0, True),
+                                           (1 / (0.9 * SLOPE_FACTOR), 1 / (0.9 * SLOPE_FACTOR), True),
                                            (1.1 * SLOPE_FACTOR, 1.0, False), (1.0, 1 / (1.1 * SLOPE_FACTOR), False)])
 def test_a_slope_counts_as_the_papers_within_the_stated_factor(mcsf, bench, ok):
     ctx = ClaimRecorder()
@@ -110,10 +112,25 @@ def test_the_slope_row_says_whether_the_reading_by_completion_would_pass():
     claims(ctx, s)
     assert ctx.rows["slopes_high_t"]["reproduced"] and "not all within the factor" in ctx.rows["slopes_high_t"]["note"]
     s = _summary(3.0, 3.0)                         # by arrival 3x the paper's, by completion the paper's
-    for demand, v in s["traces"]["t"].items():
-        pm, pb = PAPER_SLOPES[demand]
+    for v in s["traces"]["t"].values():
+        pm, pb = PAPER_SLOPES[v["rate"]]
         v.update(mcsf_slope_by_completion=pm, benchmark_slope_by_completion_min=pb,
                  benchmark_slope_by_completion_max=pb)
     ctx = ClaimRecorder()
     claims(ctx, s)
     assert not ctx.rows["slopes_low_t"]["reproduced"] and ", all within the factor" in ctx.rows["slopes_low_t"]["note"]
+
+
+def test_the_slope_rows_follow_the_rate_and_need_mc_sf_below_the_benchmarks():
+    # within the factor of both 1/6 and 1/2 but MC-SF not below the benchmarks: not "1/6 vs 1/2"
+    s = _summary(1.9, 0.6)              # 0.317 vs 0.3 at 50/s
+    ctx = ClaimRecorder()
+    claims(ctx, s)
+    assert not ctx.rows["slopes_high_t"]["reproduced"]
+    # a demand named "high" at 20/s has no paper slope; one named "peak" at 50/s has
+    s = _summary(1.0, 1.0)
+    d = s["traces"]["t"]
+    d["peak"], d["high"] = d.pop("high"), {**d["low"], "rate": 20.0}
+    ctx = ClaimRecorder()
+    claims(ctx, s)
+    assert {"slopes_peak_t", "slopes_low_t"} <= set(ctx.rows) and "slopes_high_t" not in ctx.rows
