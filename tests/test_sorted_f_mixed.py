@@ -43,8 +43,9 @@ def test_the_rows_compare_each_sorted_f_variant_with_the_best_baseline(tmp_path,
     half = runs[runs.share == 0.5].set_index("algorithm").total_latency
     best = min(half[a] for a in ("fcfs", "sf[current]", "mcsf"))
     rows = {c["id"]: c for c in json.loads((out / "claims.json").read_text())["claims"]}
-    assert set(rows) == {"mixed_sorted_f", "mixed_sorted_f[windows]"}
-    for lab in ("sorted_f", "sorted_f[windows]"):
+    labels = ("sorted_f", "sorted_f[windows]", "sorted_f[overlap]", "sorted_f[windows,overlap]")
+    assert set(rows) == {f"mixed_{lab}" for lab in labels}
+    for lab in labels:
         assert rows[f"mixed_{lab}"]["reproduced"] is bool(half[lab] < best)
         assert f"50%: {half[lab] / best:.3g}" in rows[f"mixed_{lab}"]["ours"]
 

@@ -129,10 +129,10 @@ def claims(ctx, s: dict) -> None:
 
 # what each figure compares, printed under it in paper/report.md
 CAPTIONS = {
-    "mixed": ("Mean total latency over a certified lower bound (an upper bound on ALG / OPT) against the share of "
+    "mixed": ("Mean total latency over a certified lower bound (an upper bound on ALG / OPT; log scale) against the share of "
               "summarisation requests in an offline batch of chat and summarisation requests, one line per "
-              "algorithm; a variant (Sorted-F's window candidates, SF's current-memory check) dashed in a lighter "
-              "shade of its algorithm's colour."),
+              "algorithm; a variant (Sorted-F's window candidates or refilling every round, SF's current-memory check) in "
+              "a lighter shade of its algorithm's colour, each with its own line style and marker."),
 }
 
 
@@ -143,16 +143,22 @@ def figures(out) -> dict:
 
     import matplotlib.pyplot as plt
 
-    from ..analysis.style import algo_color, is_variant
+    from ..analysis.style import algo_color, is_variant, plain_log_ticks
     agg = pd.read_parquet(Path(out) / "by_share.parquet")
-    fig, ax = plt.subplots(figsize=(6.4, 4.4), layout="constrained")
+    fig, ax = plt.subplots(figsize=(8.4, 4.4), layout="constrained")
+    variants = 0
     for lab, g in agg.groupby("algorithm", sort=False):
-        ax.plot(g.share * 100, g.ratio_ub, marker="o", color=algo_color(lab),
-                ls="--" if is_variant(lab) else "-", label=lab)
+        # variants share their algorithm's lighter shade: told apart by line style and marker
+        style = (("--", "s"), (":", "^"), ("-.", "D"), ((0, (5, 1, 1, 1)), "v"))[variants % 4] if is_variant(lab) \
+            else ("-", "o")
+        variants += is_variant(lab)
+        ax.plot(g.share * 100, g.ratio_ub, marker=style[1], ls=style[0], color=algo_color(lab), label=lab)
+    ax.set_yscale("log")
+    plain_log_ticks(ax, "y")
     ax.set_xlabel("summarisation requests in the batch (%)")
     ax.set_ylabel("total latency / certified lower bound")
     ax.set_xticks(sorted(agg.share.unique() * 100))
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
     ax.set_title("Offline batches mixing chat and summarisation lengths", fontsize=10)
     return {"mixed": fig}
