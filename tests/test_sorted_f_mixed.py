@@ -47,7 +47,7 @@ def test_the_rows_compare_each_sorted_f_variant_with_the_best_baseline(tmp_path,
     assert set(rows) == {f"mixed_{lab}" for lab in labels}
     for lab in labels:
         assert rows[f"mixed_{lab}"]["reproduced"] is bool(half[lab] < best)
-        assert f"50%: {half[lab] / best:.3g}" in rows[f"mixed_{lab}"]["ours"]
+        assert f"50%: {half[lab] / best:.3f}" in rows[f"mixed_{lab}"]["ours"]
 
 
 def test_a_variant_must_beat_the_best_baseline_at_every_mixed_share():
@@ -81,7 +81,7 @@ def test_a_share_whose_batch_holds_no_summarisation_request_is_not_a_mixed_one()
     ctx = ClaimRecorder()
     claims(ctx, {"variants": {"sorted_f": by}, "sources": SOURCES})
     row = ctx.rows["mixed_sorted_f"]
-    assert row["reproduced"] and "10%" not in row["ours"] and "50%: 0.9" in row["ours"]
+    assert row["reproduced"] and "10%" not in row["ours"] and "50%: 0.900" in row["ours"]
 
 
 def test_the_runs_count_the_summarisation_requests_left_after_the_drop(tmp_path, data_dir):

@@ -113,7 +113,7 @@ def claims(ctx, s: dict) -> None:
         if not mixed:
             continue
         worst = max(mixed.items(), key=lambda kv: kv[1]["over_best_baseline"])
-        text = "; ".join(f"{float(k):.0%}: {v['over_best_baseline']:.3g}" for k, v in mixed.items())
+        text = "; ".join(f"{float(k):.0%}: {v['over_best_baseline']:.3f}" for k, v in mixed.items())
         longs = ", ".join(f"{v['n_long']:g}" for v in mixed.values())
         ctx.claim(f"mixed_{lab}", PAPER,
                   f"Sorted-F beats FCFS, SF and MC-SF on mixed chat + summarisation batches ({lab})",
