@@ -98,3 +98,10 @@ def test_the_runs_count_the_summarisation_requests_left_after_the_drop(tmp_path,
     assert runs.groupby("share").n_long.first().to_dict() == want
     row = json.loads((out / "claims.json").read_text())["claims"][0]
     assert "10%" not in row["ours"]
+
+
+def test_the_rows_do_not_depend_on_how_many_processes_ran_them(tmp_path, data_dir):
+    sets = ["n=30", "shares=[0.0, 0.5]", "seeds=[0, 1]"]
+    one = run_experiment("sorted_f_mixed", "quick", [*sets, "processes=1"], tmp_path / "one", str(data_dir))
+    two = run_experiment("sorted_f_mixed", "quick", [*sets, "processes=2"], tmp_path / "two", str(data_dir))
+    pd.testing.assert_frame_equal(pd.read_parquet(one / "runs.parquet"), pd.read_parquet(two / "runs.parquet"))

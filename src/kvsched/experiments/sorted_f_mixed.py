@@ -29,10 +29,11 @@ from ..bounds import completion_lower_bound
 from ..errors import ConfigError
 from ..traces import load_trace
 from ..workload import Workload
+from ._pool import ordered_map
 from ._sim import label, offline, run_one
 
 # the keys its preset's params.<scale> may set (any other is an error that names it)
-PARAMS = frozenset({"algorithms", "chat", "long", "memory", "n", "seeds", "shares"})
+PARAMS = frozenset({"algorithms", "chat", "long", "memory", "n", "processes", "seeds", "shares"})
 
 PAPER = "Sorted-F (Wang, Ye, Zhou, arXiv 2508.06133)"
 BASELINES = ("fcfs", "sf", "mcsf")
@@ -53,6 +54,23 @@ def mixed_batch(p: dict, share: float, seed: int, data_dir) -> Workload:
                     meta={"source": source[order].tolist()})
 
 
+def _batch(job) -> tuple[list[dict], str]:
+    """One (share, seed) batch: every algorithm's row, and a progress line."""
+    share, seed, p, labels, data_dir = job
+    M = int(p["memory"])
+    t0 = time.perf_counter()
+    w = offline(mixed_batch(p, share, seed, data_dir), M)
+    lb = completion_lower_bound(w.prompt, w.output, M)
+    n_long = w.meta["source"].count("long")         # summarisation requests that fit M
+    rows = []
+    for algo, lab in zip(p["algorithms"], labels):
+        r = run_one(w, dict(algo), {"name": "oracle"}, M, seed)
+        rows.append({"share": share, "seed": seed, "n": len(w), "n_long": n_long, "M": M, "algorithm": lab,
+                     "lower_bound": lb, **r, "ratio_ub": r["total_latency"] / lb})
+    return rows, (f"share {share:g} seed {seed} (n={len(w)}, prompts {int(w.prompt.min())}–{int(w.prompt.max())} "
+                  f"tokens): {len(labels)} algorithms in {time.perf_counter() - t0:.1f}s")
+
+
 def run(ctx) -> None:
     p = ctx.params
     shares = [float(x) for x in p["shares"]]
@@ -63,21 +81,13 @@ def run(ctx) -> None:
     if not any(lab.startswith("sorted_f") for lab in labels) or set(BASELINES) - {lab.split("[")[0] for lab in labels}:
         raise ConfigError(f"sorted_f_mixed: algorithms {labels} need a sorted_f variant and each of "
                           f"{', '.join(BASELINES)} (the check compares Sorted-F with all three)")
-    M = int(p["memory"])
-    rows, k, total = [], 0, len(shares) * len(p["seeds"])
-    for share in shares:
-        for seed in p["seeds"]:
-            k, t0 = k + 1, time.perf_counter()
-            w = offline(mixed_batch(p, share, int(seed), ctx.data_dir), M)
-            lb = completion_lower_bound(w.prompt, w.output, M)
-            n_long = w.meta["source"].count("long")         # summarisation requests that fit M
-            for algo, lab in zip(p["algorithms"], labels):
-                r = run_one(w, dict(algo), {"name": "oracle"}, M, int(seed))
-                rows.append({"share": share, "seed": int(seed), "n": len(w), "n_long": n_long, "M": M, "algorithm": lab,
-                             "lower_bound": lb, **r, "ratio_ub": r["total_latency"] / lb})
-            print(f"[{k}/{total}] share {share:g} seed {seed} (n={len(w)}, prompts {int(w.prompt.min())}–"
-                  f"{int(w.prompt.max())} tokens): {len(labels)} algorithms in {time.perf_counter() - t0:.1f}s",
-                  flush=True)
+    # (share, seed) batches are independent: ``processes`` of them run at once, and the rows come
+    # back in this order whatever ``processes`` is
+    jobs = [(share, int(seed), p, labels, ctx.data_dir) for share in shares for seed in p["seeds"]]
+    rows = []
+    for k, (batch_rows, line) in enumerate(ordered_map(_batch, jobs, int(p.get("processes", 1) or 1)), 1):
+        rows.extend(batch_rows)
+        print(f"[{k}/{len(jobs)}] {line}", flush=True)
     df = pd.DataFrame(rows)
     ctx.table(df, "runs")
     agg = (df.groupby(["share", "algorithm"], sort=False)
