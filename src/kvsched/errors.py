@@ -1,6 +1,8 @@
 """Exception types. Every user-facing error names the offending file, line, key or value."""
 
+import functools
 import os
+import sys
 
 TRACEBACK_ENV = "KVSCHED_TRACEBACK"   # =1: a failure in user or module code shows its whole traceback
 
@@ -36,3 +38,16 @@ class SimulationError(KvschedError):
 
 class ExperimentError(KvschedError):
     """An experiment module failed; the message names it, the failing line and the changed values."""
+
+
+def exits_on_error(main):
+    """Decorator for a module's ``main(argv) -> int``: a KvschedError is printed as
+    ``kvsched: error: ...`` (no traceback) and the exit status is 2."""
+    @functools.wraps(main)
+    def wrapped(argv=None):
+        try:
+            return main(argv)
+        except KvschedError as e:
+            print(f"kvsched: error: {e}", file=sys.stderr)
+            return 2
+    return wrapped

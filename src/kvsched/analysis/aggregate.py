@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import pandas as pd
 
-from ..errors import DataError, KvschedError
+from ..errors import DataError, exits_on_error
 from ..io import atomic_write, write_parquet
 from ..provenance import provenance
 
@@ -126,16 +125,13 @@ def aggregate(paths: list[str | Path]) -> pd.DataFrame:
     return pd.DataFrame(rows).sort_values(["trace", "memory", "label", "seed"]).reset_index(drop=True)
 
 
+@exits_on_error
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--out", required=True, help="output parquet path (a .csv is written beside it)")
     ap.add_argument("summaries", nargs="+")
     a = ap.parse_args(argv)
-    try:
-        df = aggregate(a.summaries)
-    except KvschedError as e:
-        print(f"kvsched: error: {e}", file=sys.stderr)
-        return 2
+    df = aggregate(a.summaries)
     out = Path(a.out)
     write_parquet(out, df, {"summaries": len(a.summaries), "provenance": provenance()})
     atomic_write(out.with_suffix(".csv"), lambda p: df.to_csv(p, index=False))

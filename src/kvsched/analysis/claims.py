@@ -8,11 +8,11 @@ computed from the table.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import pandas as pd
 
+from ..errors import exits_on_error
 from ..experiments import make_claim, write_claims
 from .sweep import load_sweep
 
@@ -71,20 +71,16 @@ def mcsf_beats_benchmarks(df: pd.DataFrame) -> list[dict]:
 CHECKS = {"mcsf_beats_benchmarks": mcsf_beats_benchmarks}
 
 
+@exits_on_error
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("experiment")
     ap.add_argument("table")
     ap.add_argument("out")
     a = ap.parse_args(argv)
-    from ..errors import KvschedError
     from ..io import read_table
-    try:
-        spec = load_sweep(a.experiment)
-        df = read_table(a.table)
-    except KvschedError as e:
-        print(f"kvsched: error: {e}", file=sys.stderr)
-        return 2
+    spec = load_sweep(a.experiment)
+    df = read_table(a.table)
     check = spec.get("claims")
     rows = CHECKS[check](df) if check else []
     figs = [f"{f}.png" for f in spec.get("figures", [])]

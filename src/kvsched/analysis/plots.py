@@ -17,6 +17,7 @@ if "ipykernel" not in sys.modules:   # headless (rules, tests); a notebook keeps
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from ..errors import exits_on_error  # noqa: E402
 from .style import algo_color, plain_log_ticks, ticks_at  # noqa: E402
 
 ALGO_ORDER = ["fcfs", "sf", "mcsf", "vllm_fcfs", "alpha_protection", "alpha_clearing"]
@@ -228,20 +229,15 @@ def save(fig, outs: list[str | Path]) -> None:
     plt.close(fig)
 
 
+@exits_on_error
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("figure", choices=sorted(FIGURES))
     ap.add_argument("table")
     ap.add_argument("outs", nargs="+")
     a = ap.parse_args(argv)
-    from ..errors import KvschedError
     from ..io import read_table
-    try:
-        table = read_table(a.table)
-    except KvschedError as e:
-        print(f"kvsched: error: {e}", file=sys.stderr)
-        return 2
-    save(FIGURES[a.figure](table), a.outs)
+    save(FIGURES[a.figure](read_table(a.table)), a.outs)
     return 0
 
 

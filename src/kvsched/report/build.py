@@ -11,10 +11,10 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import sys
 from pathlib import Path
 from string import Template
 
+from ..errors import exits_on_error
 from ..io import atomic_write
 from ..provenance import provenance
 
@@ -138,18 +138,14 @@ def build(claim_files: list[Path], out: Path, template: Path | None = None) -> s
     return text
 
 
+@exits_on_error
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--out", default="paper/report.md")
     ap.add_argument("--template", default=None, help="default: paper/templates/report.md of the checkout")
     ap.add_argument("claims", nargs="+")
     a = ap.parse_args(argv)
-    from ..errors import KvschedError
-    try:
-        build([Path(c) for c in a.claims], Path(a.out), Path(a.template) if a.template else None)
-    except KvschedError as e:
-        print(f"kvsched: error: {e}", file=sys.stderr)
-        return 2
+    build([Path(c) for c in a.claims], Path(a.out), Path(a.template) if a.template else None)
     return 0
 
 
